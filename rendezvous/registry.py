@@ -1,0 +1,267 @@
+"""The model registry: which estimator file plays which role, and proof that it is the file we vetted.
+
+joblib files are pickles, and unpickling runs code, so a file is loaded only after its bytes
+hash to the sha256 recorded when it was registered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+import warnings
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import joblib
+import sklearn
+from sklearn.base import is_classifier, is_regressor
+from sklearn.exceptions import InconsistentVersionWarning
+from sqlalchemy import Connection, insert, select, update
+
+from rendezvous.store import Store
+from rendezvous.store.schema import models, role_changes
+
+ROLES = ("live", "canary", "candidate", "retired")
+SINGLE_ROLES = ("live", "canary")
+
+
+class RegistryError(Exception):
+    """A model cannot be registered, found or loaded; the message says why."""
+
+
+class ModelIntegrityError(RegistryError):
+    """The model file's bytes no longer match the sha256 recorded at registration."""
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    version: str
+    role: str
+    shadow: bool
+    path: str
+    sha256: str
+    kind: str
+    feature_names: list[str]
+    sklearn_version: str
+    metadata: dict[str, Any]
+    registered_at: datetime
+    profile: dict[str, Any] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_row(cls, row: Any) -> ModelRecord:
+        return cls(**dict(row._mapping))
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "role": self.role,
+            "shadow": self.shadow,
+            "kind": self.kind,
+            "sha256": self.sha256,
+            "features": len(self.feature_names),
+            "sklearn_version": self.sklearn_version,
+            "registered_at": self.registered_at.isoformat(),
+            "has_profile": self.profile is not None,
+            "metadata": self.metadata,
+        }
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _unpickle(data: bytes) -> tuple[Any, str]:
+    """Load an estimator and report the scikit-learn version it was saved with."""
+    saved_with = sklearn.__version__
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InconsistentVersionWarning)
+        estimator = joblib.load(io.BytesIO(data))
+    for warning in caught:
+        if isinstance(warning.message, InconsistentVersionWarning):
+            saved_with = warning.message.original_sklearn_version
+    return estimator, saved_with
+
+
+def inspect_estimator(estimator: Any) -> tuple[str, list[str]]:
+    """The kind of model and the feature names it was fitted on, or a clear refusal."""
+    if not hasattr(estimator, "fit") or not hasattr(estimator, "predict"):
+        raise RegistryError(
+            f"not a scikit-learn estimator: {type(estimator).__name__} has no fit/predict"
+        )
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        raise RegistryError(
+            "the estimator records no feature names: fit it on a pandas DataFrame so that "
+            "feature_names_in_ is set"
+        )
+    if is_classifier(estimator) and hasattr(estimator, "predict_proba"):
+        kind = "classifier"
+    elif is_regressor(estimator):
+        kind = "regressor"
+    else:
+        raise RegistryError(
+            f"{type(estimator).__name__} is neither a probabilistic classifier nor a regressor"
+        )
+    return kind, [str(n) for n in names]
+
+
+class Registry:
+    """Models and their roles, stored beside the ledger so one transaction can rotate them."""
+
+    def __init__(self, store: Store, models_dir: str) -> None:
+        self.store = store
+        self.models_dir = models_dir.rstrip("/")
+        self._cache: dict[str, tuple[str, Any]] = {}
+        self._cache_lock = threading.Lock()
+
+    def register(
+        self,
+        source: str | Path,
+        role: str,
+        version: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        profile: dict[str, Any] | None = None,
+        actor: str = "registry",
+    ) -> ModelRecord:
+        """Vet a joblib file, copy it into the store and record it under ``role``.
+
+        ``live`` and ``canary`` may be registered only while empty (bootstrapping a system);
+        afterwards they change only through promotion or rollback.
+        """
+        if role not in ROLES:
+            raise RegistryError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        with fsspec.open(str(source), "rb") as handle:
+            data = handle.read()
+        digest = sha256_bytes(data)
+        try:
+            estimator, saved_with = _unpickle(data)
+        except Exception as exc:
+            raise RegistryError(f"{source}: not a loadable joblib file ({exc})") from exc
+        kind, feature_names = inspect_estimator(estimator)
+        version = version or f"{Path(str(source)).stem}-{digest[:8]}"
+        target = f"{self.models_dir}/{version}-{digest[:12]}.joblib"
+        fs, path = fsspec.core.url_to_fs(target)
+        fs.makedirs(fs._parent(path), exist_ok=True)
+        with fs.open(path, "wb") as handle:
+            handle.write(data)
+        record = {
+            "version": version,
+            "role": role,
+            "shadow": False,
+            "path": target,
+            "sha256": digest,
+            "kind": kind,
+            "feature_names": feature_names,
+            "sklearn_version": saved_with,
+            "metadata": metadata or {},
+            "profile": profile,
+            "registered_at": datetime.now(UTC),
+        }
+        with self.store.begin() as conn:
+            if conn.execute(select(models.c.version).where(models.c.version == version)).first():
+                raise RegistryError(f"model version {version!r} is already registered")
+            if role in SINGLE_ROLES and self._holder(conn, role) is not None:
+                raise RegistryError(
+                    f"a {role} model exists already; roles change only through promotion"
+                )
+            before = self.roles(conn)
+            conn.execute(insert(models).values(**record))
+            if role in SINGLE_ROLES:
+                conn.execute(
+                    insert(role_changes).values(
+                        action="register",
+                        actor=actor,
+                        comment=f"bootstrap {role} with {version}",
+                        before=before,
+                        after=self.roles(conn),
+                        at=datetime.now(UTC),
+                    )
+                )
+        return ModelRecord(**record)
+
+    def get(self, version: str, conn: Connection | None = None) -> ModelRecord:
+        query = select(models).where(models.c.version == version)
+        rows = conn.execute(query).all() if conn else self._read(query)
+        if not rows:
+            raise RegistryError(f"no model version {version!r} in the registry")
+        return ModelRecord.from_row(rows[0])
+
+    def list(self) -> list[ModelRecord]:
+        rows = self._read(select(models).order_by(models.c.registered_at))
+        return [ModelRecord.from_row(r) for r in rows]
+
+    def by_role(self, role: str, conn: Connection | None = None) -> ModelRecord | None:
+        query = select(models).where(models.c.role == role).order_by(models.c.registered_at)
+        rows = conn.execute(query).all() if conn else self._read(query)
+        return ModelRecord.from_row(rows[0]) if rows else None
+
+    def serving_set(self) -> tuple[ModelRecord, ModelRecord | None, list[ModelRecord]]:
+        """Live, canary and shadow candidates, read in one snapshot so a batch uses one pair."""
+        with self.store.begin() as conn:
+            rows = [ModelRecord.from_row(r) for r in conn.execute(select(models)).all()]
+        live = next((r for r in rows if r.role == "live"), None)
+        if live is None:
+            raise RegistryError("no live model registered: `rendezvous models register PATH --role live`")
+        canary = next((r for r in rows if r.role == "canary"), None)
+        shadows = [r for r in rows if r.shadow and r.role == "candidate"]
+        return live, canary, shadows
+
+    def roles(self, conn: Connection) -> dict[str, str | None]:
+        rows = conn.execute(select(models.c.version, models.c.role)).all()
+        holders: dict[str, str | None] = dict.fromkeys(SINGLE_ROLES)
+        for version, role in rows:
+            if role in SINGLE_ROLES:
+                holders[role] = version
+        return holders
+
+    def set_shadow(self, version: str, on: bool) -> ModelRecord:
+        with self.store.begin() as conn:
+            record = self.get(version, conn)
+            if on and record.role != "candidate":
+                raise RegistryError(
+                    f"{version} is {record.role}; only candidates are scored in shadow"
+                )
+            conn.execute(update(models).where(models.c.version == version).values(shadow=on))
+        return self.get(version)
+
+    def set_profile(self, version: str, profile: dict[str, Any]) -> None:
+        with self.store.begin() as conn:
+            conn.execute(update(models).where(models.c.version == version).values(profile=profile))
+
+    def verify_file(self, record: ModelRecord) -> bytes:
+        """The model's bytes, or ModelIntegrityError if they are not the registered ones."""
+        try:
+            with fsspec.open(record.path, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError as exc:
+            raise ModelIntegrityError(f"model {record.version}: file {record.path} is missing") from exc
+        actual = sha256_bytes(data)
+        if actual != record.sha256:
+            raise ModelIntegrityError(
+                f"model {record.version}: sha256 of {record.path} is {actual[:16]}..., "
+                f"registry says {record.sha256[:16]}...; refusing to load a changed file"
+            )
+        return data
+
+    def load(self, record: ModelRecord) -> Any:
+        """The estimator, unpickled only after its bytes match the registry (cached per process)."""
+        data = self.verify_file(record)
+        with self._cache_lock:
+            cached = self._cache.get(record.version)
+            if cached and cached[0] == record.sha256:
+                return cached[1]
+        estimator, _ = _unpickle(data)
+        with self._cache_lock:
+            self._cache[record.version] = (record.sha256, estimator)
+        return estimator
+
+    def _holder(self, conn: Connection, role: str) -> str | None:
+        return self.roles(conn).get(role)
+
+    def _read(self, query: Any) -> list[Any]:
+        with self.store.begin() as conn:
+            return list(conn.execute(query).all())

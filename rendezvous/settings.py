@@ -1,0 +1,107 @@
+"""One settings object, chosen in one place.
+
+Environment variables prefixed ``RENDEZVOUS_`` override an optional TOML file
+(``RENDEZVOUS_CONFIG``, default ``rendezvous.toml`` in the working directory), which
+overrides the embedded single-machine defaults: everything lives under ``RENDEZVOUS_HOME``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("RENDEZVOUS_CONFIG", "rendezvous.toml"))
+
+
+class Settings(BaseSettings):
+    """Where state lives, what the request contract is, and how batches are processed."""
+
+    model_config = SettingsConfigDict(env_prefix="RENDEZVOUS_", extra="forbid")
+
+    home: Path = Field(default=PROJECT_ROOT / "var", description="Root of all runtime state.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; SQLite under home if empty.")
+    inbox_url: str = ""
+    outbox_url: str = ""
+    archive_url: str = ""
+    dev_url: str = Field(default="", description="Dev storage: Parquet partitioned by date.")
+    done_url: str = ""
+    failed_url: str = ""
+    models_dir: str = Field(default=str(PROJECT_ROOT / "models"), description="Model store.")
+
+    id_column: str = "request_id"
+    timestamp_column: str | None = Field(
+        default="requested_at", description="Partitions the dev copy by date; arrival date if None."
+    )
+    suite_path: Path = PROJECT_ROOT / "expectations" / "loan_requests.json"
+    reference_url: str = Field(default="", description="Reference table joined by key; none if empty.")
+    reference_key: str = "customer_id"
+    on_missing_reference: Literal["quarantine", "keep"] = "quarantine"
+    preprocess: str | None = Field(
+        default="rendezvous.demo.features:add_features",
+        description="Import path 'module:function' of a DataFrame -> DataFrame step after the join.",
+    )
+    training_recipe: str = Field(
+        default="rendezvous.demo.recipes:default_pipeline",
+        description="Import path of a factory returning an unfitted scikit-learn estimator.",
+    )
+    label_column: str = "defaulted"
+
+    max_invalid_share: float = Field(default=0.2, ge=0.0, le=1.0)
+    chunk_rows: int = Field(default=250_000, gt=0)
+    dev_copy: Literal["raw", "enriched"] = "enriched"
+    lease_seconds: int = Field(default=900, gt=0)
+    max_attempts: int = Field(default=3, gt=0)
+    task_runner: str = Field(
+        default="threads", description="'threads', 'dask' (local cluster) or a Dask scheduler address."
+    )
+
+    @model_validator(mode="after")
+    def _derive_locations(self) -> Settings:
+        home = self.home.resolve()
+        self.home = home
+        defaults = {
+            "database_url": f"sqlite:///{home / 'rendezvous.db'}",
+            "inbox_url": str(home / "inbox"),
+            "outbox_url": str(home / "outbox"),
+            "archive_url": str(home / "archive"),
+            "dev_url": str(home / "dev"),
+            "done_url": str(home / "done"),
+            "failed_url": str(home / "failed"),
+            "reference_url": str(home / "reference" / "customers.parquet"),
+        }
+        for name, value in defaults.items():
+            if not getattr(self, name):
+                setattr(self, name, value)
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests call ``get_settings.cache_clear()`` after changing env."""
+    return Settings()

@@ -1,0 +1,121 @@
+"""Tables. Row-level tables are narrow and keyed by (batch_id, request_id) for bulk writes."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("format", String(16), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("rows_in", Integer, nullable=False, default=0),
+    Column("rows_scored", Integer, nullable=False, default=0),
+    Column("rows_quarantined", Integer, nullable=False, default=0),
+    Column("reason", Text),
+    Column("live_version", String(200)),
+    Column("canary_version", String(200)),
+    Column("claimed_by", String(200)),
+    Column("lease_expires", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("outputs", JSON),
+)
+
+arrivals = Table(
+    "arrivals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("batch_id", String(200), ForeignKey("batches.id"), nullable=False, index=True),
+    Column("source", Text, nullable=False),
+    Column("arrived_at", DateTime(timezone=True), nullable=False),
+    Column("outcome", String(16), nullable=False),
+)
+
+scores = Table(
+    "scores",
+    metadata,
+    Column("batch_id", String(200), nullable=False),
+    Column("request_id", String(512), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("model_version", String(200), nullable=False),
+    Column("score", Float),
+    Column("label", String(64)),
+    Index("uq_scores_request_role_model", "request_id", "role", "model_version", unique=True),
+    Index("ix_scores_batch_role", "batch_id", "role"),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("batch_id", String(200), nullable=False, index=True),
+    Column("row", Integer),
+    Column("request_id", String(512), index=True),
+    Column("column", String(200)),
+    Column("rule", String(200), nullable=False),
+    Column("value", Text),
+)
+
+lineage = Table(
+    "lineage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("batch_id", String(200), nullable=False, index=True),
+    Column("chunk", Integer, nullable=False),
+    Column("step", String(64), nullable=False),
+    Column("rows_in", Integer),
+    Column("rows_out", Integer),
+    Column("detail", JSON),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+models = Table(
+    "models",
+    metadata,
+    Column("version", String(200), primary_key=True),
+    Column("role", String(16), nullable=False, index=True),
+    Column("shadow", Boolean, nullable=False, default=False),
+    Column("path", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("feature_names", JSON, nullable=False),
+    Column("sklearn_version", String(32), nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("profile", JSON),
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+)
+
+role_changes = Table(
+    "role_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("action", String(16), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("comment", Text),
+    Column("flow_run_id", String(64)),
+    Column("before", JSON, nullable=False),
+    Column("after", JSON, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("flow_run_id", "action", name="uq_role_changes_run_action"),
+)

@@ -1,0 +1,104 @@
+"""The registry on SQLite and PostgreSQL: vetting, roles, and the sha256 gate before unpickling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+from rendezvous.registry import ModelIntegrityError, Registry, RegistryError
+from rendezvous.store import Store
+
+
+@pytest.fixture
+def registry(database_url: str, tmp_path: Path) -> Registry:
+    return Registry(Store(database_url), str(tmp_path / "models"))
+
+
+def _classifier_file(tmp_path: Path, name: str = "clf.joblib", seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"x1": rng.normal(size=200), "x2": rng.normal(size=200)})
+    model = LogisticRegression().fit(frame, (frame.x1 + rng.normal(size=200) > 0).astype(int))
+    path = tmp_path / name
+    joblib.dump(model, path)
+    return path
+
+
+def test_register_records_what_a_model_needs(registry: Registry, tmp_path: Path) -> None:
+    record = registry.register(_classifier_file(tmp_path), "live", version="v1", metadata={"team": "risk"})
+    assert record.kind == "classifier"
+    assert record.feature_names == ["x1", "x2"]
+    assert len(record.sha256) == 64
+    assert record.metadata == {"team": "risk"}
+    stored = registry.get("v1")
+    assert stored.role == "live" and stored.sha256 == record.sha256
+    model = registry.load(stored)
+    assert model.predict_proba(pd.DataFrame({"x1": [0.0], "x2": [1.0]})).shape == (1, 2)
+
+
+def test_regressor_is_accepted(registry: Registry, tmp_path: Path) -> None:
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0]})
+    path = tmp_path / "reg.joblib"
+    joblib.dump(LinearRegression().fit(frame, [1.0, 2.0, 3.0]), path)
+    assert registry.register(path, "candidate").kind == "regressor"
+
+
+def test_tampered_file_is_refused_before_unpickling(registry: Registry, tmp_path: Path) -> None:
+    record = registry.register(_classifier_file(tmp_path), "live", version="v1")
+    with open(record.path, "ab") as handle:
+        handle.write(b"tampered")
+    with pytest.raises(ModelIntegrityError, match="sha256"):
+        registry.load(record)
+
+
+def test_missing_file_is_an_integrity_error(registry: Registry, tmp_path: Path) -> None:
+    record = registry.register(_classifier_file(tmp_path), "live", version="v1")
+    Path(record.path).unlink()
+    with pytest.raises(ModelIntegrityError, match="missing"):
+        registry.load(record)
+
+
+def test_not_an_estimator_is_refused(registry: Registry, tmp_path: Path) -> None:
+    path = tmp_path / "dict.joblib"
+    joblib.dump({"weights": [1, 2, 3]}, path)
+    with pytest.raises(RegistryError, match="not a scikit-learn estimator"):
+        registry.register(path, "candidate")
+
+
+def test_garbage_file_is_refused(registry: Registry, tmp_path: Path) -> None:
+    path = tmp_path / "garbage.joblib"
+    path.write_bytes(b"this is not a pickle")
+    with pytest.raises(RegistryError, match="not a loadable joblib file"):
+        registry.register(path, "candidate")
+
+
+def test_model_without_feature_names_is_refused(registry: Registry, tmp_path: Path) -> None:
+    path = tmp_path / "nameless.joblib"
+    joblib.dump(LogisticRegression().fit(np.array([[0.0], [1.0]]), [0, 1]), path)
+    with pytest.raises(RegistryError, match="feature names"):
+        registry.register(path, "candidate")
+
+
+def test_second_live_is_refused_roles_change_only_by_promotion(registry: Registry, tmp_path: Path) -> None:
+    registry.register(_classifier_file(tmp_path, "a.joblib"), "live", version="a")
+    with pytest.raises(RegistryError, match="promotion"):
+        registry.register(_classifier_file(tmp_path, "b.joblib", seed=1), "live", version="b")
+    with pytest.raises(RegistryError, match="already registered"):
+        registry.register(_classifier_file(tmp_path, "c.joblib", seed=2), "candidate", version="a")
+
+
+def test_serving_set_and_shadow(registry: Registry, tmp_path: Path) -> None:
+    with pytest.raises(RegistryError, match="no live model"):
+        registry.serving_set()
+    registry.register(_classifier_file(tmp_path, "a.joblib"), "live", version="a")
+    registry.register(_classifier_file(tmp_path, "b.joblib", seed=1), "canary", version="b")
+    registry.register(_classifier_file(tmp_path, "c.joblib", seed=2), "candidate", version="c")
+    with pytest.raises(RegistryError, match="only candidates"):
+        registry.set_shadow("a", True)
+    registry.set_shadow("c", True)
+    live, canary, shadows = registry.serving_set()
+    assert (live.version, canary.version, [s.version for s in shadows]) == ("a", "b", ["c"])
