@@ -205,7 +205,9 @@ class Registry:
             rows = [ModelRecord.from_row(r) for r in conn.execute(select(models)).all()]
         live = next((r for r in rows if r.role == "live"), None)
         if live is None:
-            raise RegistryError("no live model registered: `rendezvous models register PATH --role live`")
+            raise RegistryError(
+                "no live model registered: `rendezvous models register PATH --role live`"
+            )
         canary = next((r for r in rows if r.role == "canary"), None)
         shadows = [r for r in rows if r.shadow and r.role == "candidate"]
         return live, canary, shadows
@@ -238,7 +240,9 @@ class Registry:
             with fsspec.open(record.path, "rb") as handle:
                 data = handle.read()
         except FileNotFoundError as exc:
-            raise ModelIntegrityError(f"model {record.version}: file {record.path} is missing") from exc
+            raise ModelIntegrityError(
+                f"model {record.version}: file {record.path} is missing"
+            ) from exc
         actual = sha256_bytes(data)
         if actual != record.sha256:
             raise ModelIntegrityError(

@@ -47,7 +47,9 @@ class Settings(BaseSettings):
         default="requested_at", description="Partitions the dev copy by date; arrival date if None."
     )
     suite_path: Path = PROJECT_ROOT / "expectations" / "loan_requests.json"
-    reference_url: str = Field(default="", description="Reference table joined by key; none if empty.")
+    reference_url: str = Field(
+        default="", description="Reference table joined by key; none if empty."
+    )
     reference_key: str = "customer_id"
     on_missing_reference: Literal["quarantine", "keep"] = "quarantine"
     preprocess: str | None = Field(
@@ -66,7 +68,8 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(default=900, gt=0)
     max_attempts: int = Field(default=3, gt=0)
     task_runner: str = Field(
-        default="threads", description="'threads', 'dask' (local cluster) or a Dask scheduler address."
+        default="threads",
+        description="'threads', 'dask' (local cluster) or a Dask scheduler address.",
     )
 
     @model_validator(mode="after")

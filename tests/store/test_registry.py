@@ -29,7 +29,9 @@ def _classifier_file(tmp_path: Path, name: str = "clf.joblib", seed: int = 0) ->
 
 
 def test_register_records_what_a_model_needs(registry: Registry, tmp_path: Path) -> None:
-    record = registry.register(_classifier_file(tmp_path), "live", version="v1", metadata={"team": "risk"})
+    record = registry.register(
+        _classifier_file(tmp_path), "live", version="v1", metadata={"team": "risk"}
+    )
     assert record.kind == "classifier"
     assert record.feature_names == ["x1", "x2"]
     assert len(record.sha256) == 64
@@ -83,7 +85,9 @@ def test_model_without_feature_names_is_refused(registry: Registry, tmp_path: Pa
         registry.register(path, "candidate")
 
 
-def test_second_live_is_refused_roles_change_only_by_promotion(registry: Registry, tmp_path: Path) -> None:
+def test_second_live_is_refused_roles_change_only_by_promotion(
+    registry: Registry, tmp_path: Path
+) -> None:
     registry.register(_classifier_file(tmp_path, "a.joblib"), "live", version="a")
     with pytest.raises(RegistryError, match="promotion"):
         registry.register(_classifier_file(tmp_path, "b.joblib", seed=1), "live", version="b")

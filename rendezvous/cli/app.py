@@ -1,0 +1,268 @@
+"""`rendezvous`: run the flows and read the store, for people (rich tables) and machines (--json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rendezvous.runtime import configure_prefect_env
+from rendezvous.services import get_services
+from rendezvous.status import batch_detail, system_status
+
+app = typer.Typer(
+    help="rendezvous: logged, canary-checked, gated ML scoring on Prefect.", no_args_is_help=True
+)
+models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
+batches_app = typer.Typer(help="Batches in the ledger.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(batches_app, name="batches")
+console = Console()
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _print_json(payload: Any) -> None:
+    typer.echo(json.dumps(payload, indent=2, default=str))
+
+
+def outcome_table(outcomes: list[dict[str, Any]], title: str) -> Table:
+    table = Table(title=title, show_lines=False)
+    for name, justify in [
+        ("batch", "left"),
+        ("rows", "right"),
+        ("scored", "right"),
+        ("quarantined", "right"),
+        ("state", "left"),
+        ("outputs / reason", "left"),
+    ]:
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    style = {
+        "committed": "green",
+        "rejected": "yellow",
+        "duplicate": "cyan",
+        "failed": "red",
+        "error": "red",
+    }
+    for o in outcomes:
+        where = "\n".join(f"{k}: {v}" for k, v in (o.get("outputs") or {}).items() if k != "dev")
+        detail = "\n".join(filter(None, [where, o.get("reason") or ""]))
+        table.add_row(
+            o.get("source", ""),
+            str(o.get("rows_in", "")),
+            str(o.get("rows_scored", "")),
+            str(o.get("rows_quarantined", "")),
+            f"[{style.get(o['state'], 'white')}]{o['state']}[/]",
+            detail,
+        )
+    return table
+
+
+def run_scoring() -> list[dict[str, Any]]:
+    """Run `score-batches` in this process; failed batches are reported, not raised."""
+    configure_prefect_env()
+    from flows.score_batches import score_batches
+
+    state = score_batches(return_state=True)
+    if state.is_completed():
+        return state.result()
+    console.print(f"[red]score-batches: {state.message}[/]")
+    return []
+
+
+@app.command()
+def score(json_out: JsonFlag = False) -> None:
+    """Run the `score-batches` flow over the inbox now."""
+    with console.status("Scoring the inbox...", spinner="dots"):
+        outcomes = run_scoring()
+    if json_out:
+        _print_json(outcomes)
+    elif outcomes:
+        console.print(outcome_table(outcomes, "score-batches"))
+        _print_accounting(outcomes)
+    else:
+        console.print("The inbox is empty.")
+
+
+def _print_accounting(outcomes: list[dict[str, Any]]) -> None:
+    rows_in = sum(o.get("rows_in") or 0 for o in outcomes if o["state"] != "duplicate")
+    scored = sum(o.get("rows_scored") or 0 for o in outcomes if o["state"] != "duplicate")
+    quarantined = sum(o.get("rows_quarantined") or 0 for o in outcomes if o["state"] != "duplicate")
+    mark = (
+        "[green]every row accounted for[/]"
+        if rows_in == scored + quarantined
+        else "[red]ROWS UNACCOUNTED[/]"
+    )
+    console.print(f"rows in {rows_in} = scored {scored} + quarantined {quarantined}: {mark}")
+
+
+@app.command()
+def demo(
+    rows: Annotated[int, typer.Option(help="Rows per demo batch.")] = 2000,
+    fresh: Annotated[bool, typer.Option(help="Wipe RENDEZVOUS_HOME first.")] = True,
+) -> None:
+    """Build the loan-default demo from nothing (data, models, inbox) and score it."""
+    from rendezvous.demo.bootstrap import build_demo
+
+    services = get_services()
+    with console.status(
+        "Building the demo: customers, history, live and canary models...", spinner="dots"
+    ):
+        built = build_demo(services, rows_per_batch=rows, fresh=fresh)
+    for line in built.describe():
+        console.print(f"  {line}")
+    with console.status(f"Scoring {len(built.batches)} demo batches...", spinner="dots"):
+        outcomes = run_scoring()
+    console.print(outcome_table(outcomes, "Demo: score-batches"))
+    _print_accounting(outcomes)
+    home = services.settings.home
+    console.print(
+        f"Outputs: responses in {services.settings.outbox_url}, dev copy in "
+        f"{services.settings.dev_url}, sources in {home / 'done'} and {home / 'failed'}."
+    )
+
+
+@app.command()
+def status(json_out: JsonFlag = False) -> None:
+    """Models by role, batches by state, totals."""
+    services = get_services()
+    report = system_status(services.store, services.registry)
+    if json_out:
+        _print_json(report)
+        return
+    console.print(models_table(report["models"]))
+    states = (
+        ", ".join(f"{state}: {n}" for state, n in sorted(report["batches_by_state"].items()))
+        or "none"
+    )
+    totals = report["totals"]
+    console.print(f"Batches: {states}; duplicates received: {report['duplicates_received']}")
+    console.print(
+        f"Rows: {totals['rows_in']} in, {totals['rows_scored']} scored, "
+        f"{totals['rows_quarantined']} quarantined"
+    )
+    if report["recent_batches"]:
+        console.print(
+            outcome_table(
+                [{**b, "source": b["id"]} for b in report["recent_batches"]], "Recent batches"
+            )
+        )
+
+
+def models_table(models: list[dict[str, Any]]) -> Table:
+    table = Table(title="Models")
+    for name in (
+        "version",
+        "role",
+        "shadow",
+        "kind",
+        "features",
+        "sklearn",
+        "sha256",
+        "registered",
+    ):
+        table.add_column(name)
+    for m in models:
+        table.add_row(
+            m["version"],
+            m["role"],
+            "yes" if m["shadow"] else "",
+            m["kind"],
+            str(m["features"]),
+            m["sklearn_version"],
+            m["sha256"][:12],
+            m["registered_at"][:19],
+        )
+    return table
+
+
+@models_app.command("register")
+def models_register(
+    path: Path,
+    role: Annotated[str, typer.Option(help="live, canary, candidate or retired.")],
+    version: Annotated[
+        str | None, typer.Option(help="Defaults to <file stem>-<sha256 prefix>.")
+    ] = None,
+    meta: Annotated[list[str] | None, typer.Option(help="key=value metadata, repeatable.")] = None,
+) -> None:
+    """Register a scikit-learn estimator or pipeline saved with joblib."""
+    from rendezvous.registry import RegistryError
+
+    metadata = dict(item.split("=", 1) for item in meta or [])
+    try:
+        record = get_services().registry.register(path, role, version=version, metadata=metadata)
+    except RegistryError as exc:
+        console.print(f"[red]refused:[/] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(
+        f"registered {record.version} as {record.role} (sha256 {record.sha256[:12]}, "
+        f"{len(record.feature_names)} features, scikit-learn {record.sklearn_version})"
+    )
+
+
+@models_app.command("list")
+def models_list(json_out: JsonFlag = False) -> None:
+    """Every registered model and its role."""
+    models = [r.summary() for r in get_services().registry.list()]
+    if json_out:
+        _print_json(models)
+    else:
+        console.print(models_table(models))
+
+
+@batches_app.command("show")
+def batches_show(batch_id: str, json_out: JsonFlag = False) -> None:
+    """Counts, lineage and quarantine reasons of one batch (id or source file name)."""
+    detail = batch_detail(get_services().store, batch_id)
+    if detail is None:
+        console.print(f"[red]no batch {batch_id!r}[/]")
+        raise typer.Exit(1)
+    if json_out:
+        _print_json(detail)
+        return
+    console.print(
+        f"[bold]{detail['id']}[/] from {detail['source']} ({detail['format']}, sha256 "
+        f"{detail['sha256'][:12]}): [bold]{detail['state']}[/]"
+    )
+    console.print(
+        f"rows in {detail['rows_in']}, scored {detail['rows_scored']}, quarantined "
+        f"{detail['rows_quarantined']}; live {detail['live_version']}, canary {detail['canary_version']}"
+    )
+    if detail["reason"]:
+        console.print(f"reason: {detail['reason']}")
+    steps = Table(title="Lineage")
+    for name in ("chunk", "step", "rows in", "rows out", "detail"):
+        steps.add_column(name)
+    for s in detail["lineage"]:
+        steps.add_row(
+            str(s["chunk"]),
+            s["step"],
+            str(s["rows_in"]),
+            str(s["rows_out"]),
+            json.dumps(s["detail"], default=str)[:120],
+        )
+    console.print(steps)
+    if detail["quarantine_reasons"]:
+        reasons = Table(title="Quarantine reasons")
+        for name in ("column", "rule", "rows"):
+            reasons.add_column(name)
+        for r in detail["quarantine_reasons"]:
+            reasons.add_row(str(r["column"] or ""), r["rule"], str(r["rows"]))
+        console.print(reasons)
+    for key, value in detail["outputs"].items():
+        console.print(f"{key}: {value}")
+
+
+@batches_app.command("list")
+def batches_list(json_out: JsonFlag = False) -> None:
+    """Recent batches."""
+    services = get_services()
+    recent = system_status(services.store, services.registry)["recent_batches"]
+    if json_out:
+        _print_json(recent)
+    else:
+        console.print(outcome_table([{**b, "source": b["id"]} for b in recent], "Batches"))

@@ -1,0 +1,147 @@
+"""Preprocess and enrich: join the reference table by key, then the configured feature step.
+
+Each step reports what it did (rows in/out, what it joined, with which version of the
+reference data), and those reports are the batch's lineage.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from rendezvous.batchfiles import filesystem, sha256_file
+
+Preprocess = Callable[[pd.DataFrame], pd.DataFrame]
+QUARANTINE_COLUMNS = ["row", "request_id", "column", "rule", "value"]
+
+
+class EnrichmentError(Exception):
+    """The reference data or the preprocess step is unusable; the batch cannot be enriched."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    url: str
+    key: str
+    sha256: str
+    table: pd.DataFrame
+
+    def describe(self) -> dict[str, Any]:
+        return {"url": self.url, "key": self.key, "sha256": self.sha256, "rows": len(self.table)}
+
+
+@dataclass
+class Enriched:
+    frame: pd.DataFrame
+    quarantine: pd.DataFrame
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+
+_references: dict[tuple[str, str], Reference] = {}
+_lock = threading.Lock()
+
+
+def load_reference(url: str, key: str) -> Reference | None:
+    """The reference table, re-read only when its content changes; None if there is none."""
+    fs, path = filesystem(url)
+    if not url or not fs.exists(path):
+        return None
+    digest = sha256_file(url)
+    with _lock:
+        cached = _references.get((url, key))
+        if cached and cached.sha256 == digest:
+            return cached
+    with fs.open(path, "rb") as handle:
+        table = pd.read_parquet(handle)
+    if key not in table.columns:
+        raise EnrichmentError(f"reference table {url} has no key column {key!r}")
+    duplicated = table[key][table[key].duplicated()]
+    if not duplicated.empty:
+        raise EnrichmentError(
+            f"reference table {url} repeats key {key}={duplicated.iloc[0]!r}: a join would multiply rows"
+        )
+    reference = Reference(url=url, key=key, sha256=digest, table=table)
+    with _lock:
+        _references[(url, key)] = reference
+    return reference
+
+
+def load_preprocess(path: str | None) -> Preprocess | None:
+    """Import the 'module:function' named in settings."""
+    if not path:
+        return None
+    module_name, _, attribute = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise EnrichmentError(f"preprocess step {path!r} cannot be imported: {exc}") from exc
+
+
+def enrich(
+    frame: pd.DataFrame,
+    reference: Reference | None,
+    on_missing: str,
+    preprocess: Preprocess | None,
+    id_column: str,
+) -> Enriched:
+    """Join, then preprocess; rows without a reference match are quarantined or kept (settings)."""
+    steps: list[dict[str, Any]] = []
+    quarantined = pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    out = frame
+    if reference is not None:
+        key = reference.key
+        extra = reference.table.drop(
+            columns=[c for c in reference.table.columns if c in out and c != key]
+        )
+        matched = out[key].isin(extra[key])
+        if on_missing == "quarantine" and not matched.all():
+            missing = out.loc[~matched]
+            quarantined = pd.DataFrame(
+                {
+                    "row": missing.index,
+                    "request_id": missing[id_column].astype("str"),
+                    "column": key,
+                    "rule": "reference_key_missing",
+                    "value": missing[key].astype("str"),
+                }
+            )
+            out = out.loc[matched]
+        joined = out.merge(extra, on=key, how="left", validate="many_to_one")
+        joined.index = out.index
+        steps.append(
+            {
+                "step": "join_reference",
+                "rows_in": len(frame),
+                "rows_out": len(joined),
+                "detail": {
+                    **reference.describe(),
+                    "unmatched": int((~matched).sum()),
+                    "on_missing": on_missing,
+                },
+            }
+        )
+        out = joined
+    if preprocess is not None:
+        before = len(out)
+        name = f"{preprocess.__module__}:{preprocess.__name__}"
+        result = preprocess(out)
+        if len(result) != before:
+            raise EnrichmentError(
+                f"preprocess step {name} changed the row count ({before} -> {len(result)})"
+            )
+        result.index = out.index
+        steps.append(
+            {
+                "step": "preprocess",
+                "rows_in": before,
+                "rows_out": len(result),
+                "detail": {"function": name, "columns_added": sorted(set(result) - set(out))},
+            }
+        )
+        out = result
+    return Enriched(frame=out, quarantine=quarantined, steps=steps)

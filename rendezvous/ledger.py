@@ -1,0 +1,235 @@
+"""The batch ledger: which content arrived, who is processing it, and how it ended.
+
+A batch is its content (sha256). Claims are compare-and-swap updates with a lease, so two
+runs never process one batch, and a claim whose owner died (lease expired, or its process is
+gone on this host) can be taken over. Every claim first erases what an earlier, unfinished
+attempt wrote, which is what makes a re-run after a crash exact.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from rendezvous.records import erase_batch_rows
+from rendezvous.store import Store
+from rendezvous.store.schema import arrivals, batches
+
+TERMINAL = ("committed", "rejected", "failed")
+_HOST = socket.gethostname()
+
+
+def new_owner() -> str:
+    """An owner token naming host and process, so a dead claimant can be recognised."""
+    return f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def owner_is_dead(owner: str | None) -> bool:
+    if not owner:
+        return True
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != _HOST or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def batch_id_for(name: str, sha256: str) -> str:
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.")[:80] or "batch"
+    return f"{slug}-{sha256[:10]}"
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What the ledger says about a file just found in the inbox."""
+
+    batch_id: str
+    status: str  # "claimable", "busy", "duplicate", "finish_move"
+    state: str
+    detail: str = ""
+
+
+class Ledger:
+    def __init__(self, store: Store, lease_seconds: int, max_attempts: int) -> None:
+        self.store = store
+        self.lease = timedelta(seconds=lease_seconds)
+        self.max_attempts = max_attempts
+
+    def receive(self, name: str, sha256: str, fmt: str | None) -> Arrival:
+        """Record the arrival of a file and say what to do with it."""
+        now = datetime.now(UTC)
+        batch_id = batch_id_for(name, sha256)
+        try:
+            with self.store.begin() as conn:
+                row = conn.execute(select(batches).where(batches.c.sha256 == sha256)).first()
+                if row is None:
+                    conn.execute(
+                        insert(batches).values(
+                            id=batch_id,
+                            source=name,
+                            sha256=sha256,
+                            format=fmt or "unknown",
+                            state="received",
+                            received_at=now,
+                            rows_in=0,
+                            rows_scored=0,
+                            rows_quarantined=0,
+                            attempts=0,
+                            outputs={},
+                        )
+                    )
+                    conn.execute(
+                        insert(arrivals).values(
+                            batch_id=batch_id, source=name, arrived_at=now, outcome="received"
+                        )
+                    )
+                    return Arrival(batch_id, "claimable", "received")
+                return self._existing(conn, row, name, now)
+        except IntegrityError:
+            # another run inserted the same content a moment ago: it owns the batch
+            return Arrival(batch_id, "busy", "received", "being received by another run")
+
+    def _existing(self, conn: Connection, row: Any, name: str, now: datetime) -> Arrival:
+        if row.state in TERMINAL:
+            if not (row.outputs or {}).get("source_moved"):
+                return Arrival(row.id, "finish_move", row.state)
+            conn.execute(
+                insert(arrivals).values(
+                    batch_id=row.id, source=name, arrived_at=now, outcome="duplicate"
+                )
+            )
+            when = row.finished_at.isoformat(timespec="seconds") if row.finished_at else "?"
+            return Arrival(
+                row.id,
+                "duplicate",
+                row.state,
+                f"same content (sha256 {row.sha256[:12]}) as batch {row.id} from {row.source}, "
+                f"{row.state} at {when}; not scored again",
+            )
+        if row.state == "processing" and not self._takeable(row, now):
+            return Arrival(row.id, "busy", row.state, f"claimed by {row.claimed_by}")
+        return Arrival(row.id, "claimable", row.state)
+
+    def _takeable(self, row: Any, now: datetime) -> bool:
+        expires = row.lease_expires
+        if expires is not None and expires.tzinfo is None:
+            expires = expires.replace(tzinfo=UTC)
+        return expires is None or expires < now or owner_is_dead(row.claimed_by)
+
+    def claim(self, batch_id: str, owner: str, versions: dict[str, str | None]) -> int | None:
+        """Take the batch for ``owner`` and erase any earlier attempt; the attempt number or None."""
+        now = datetime.now(UTC)
+        with self.store.begin() as conn:
+            row = conn.execute(select(batches).where(batches.c.id == batch_id)).first()
+            if row is None or row.state in TERMINAL:
+                return None
+            if row.state == "processing" and not self._takeable(row, now):
+                return None
+            swapped = conn.execute(
+                update(batches)
+                .where(batches.c.id == batch_id, batches.c.attempts == row.attempts)
+                .values(
+                    state="processing",
+                    claimed_by=owner,
+                    lease_expires=now + self.lease,
+                    attempts=row.attempts + 1,
+                    started_at=now,
+                    live_version=versions.get("live"),
+                    canary_version=versions.get("canary"),
+                )
+            )
+            if swapped.rowcount != 1:
+                return None
+            erase_batch_rows(conn, batch_id)
+            return row.attempts + 1
+
+    def heartbeat(self, batch_id: str, owner: str) -> None:
+        """Extend the lease; raises if the claim was taken over (this run must stop writing)."""
+        with self.store.begin() as conn:
+            done = conn.execute(
+                update(batches)
+                .where(batches.c.id == batch_id, batches.c.claimed_by == owner)
+                .values(lease_expires=datetime.now(UTC) + self.lease)
+            )
+            if done.rowcount != 1:
+                raise LostClaim(f"batch {batch_id}: the claim was taken over by another run")
+
+    def finish(
+        self,
+        conn: Connection,
+        batch_id: str,
+        owner: str,
+        state: str,
+        counts: dict[str, int],
+        reason: str | None,
+        outputs: dict[str, Any],
+    ) -> None:
+        """Close the batch inside the caller's transaction (with its last rows)."""
+        done = conn.execute(
+            update(batches)
+            .where(batches.c.id == batch_id, batches.c.claimed_by == owner)
+            .values(
+                state=state,
+                reason=reason,
+                finished_at=datetime.now(UTC),
+                lease_expires=None,
+                outputs={**outputs, "source_moved": False},
+                **counts,
+            )
+        )
+        if done.rowcount != 1:
+            raise LostClaim(f"batch {batch_id}: the claim was taken over before commit")
+
+    def mark_moved(self, batch_id: str) -> None:
+        with self.store.begin() as conn:
+            outputs = conn.execute(
+                select(batches.c.outputs).where(batches.c.id == batch_id)
+            ).scalar()
+            conn.execute(
+                update(batches)
+                .where(batches.c.id == batch_id)
+                .values(outputs={**(outputs or {}), "source_moved": True})
+            )
+
+    def release(self, batch_id: str, owner: str, error: str) -> str:
+        """Give a batch back after an unexpected error; after max attempts it fails for good."""
+        with self.store.begin() as conn:
+            row = conn.execute(select(batches).where(batches.c.id == batch_id)).first()
+            if row is None or row.claimed_by != owner:
+                return "lost"
+            final = row.attempts >= self.max_attempts
+            conn.execute(
+                update(batches)
+                .where(batches.c.id == batch_id)
+                .values(
+                    state="failed" if final else "received",
+                    reason=error if final else f"attempt {row.attempts} failed: {error}",
+                    lease_expires=None,
+                    claimed_by=None if not final else owner,
+                    finished_at=datetime.now(UTC) if final else None,
+                )
+            )
+            return "failed" if final else "retry"
+
+    def get(self, batch_id: str) -> Any:
+        with self.store.begin() as conn:
+            return conn.execute(select(batches).where(batches.c.id == batch_id)).first()
+
+
+class LostClaim(Exception):
+    """This run no longer owns the batch; whatever it would write belongs to another run."""

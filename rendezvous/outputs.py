@@ -1,0 +1,183 @@
+"""What a batch leaves behind for people and systems: the response, the rejects, the dev copy.
+
+Everything is written to a staging area first and published at commit, so an outbox or dev
+reader never sees half a batch, and a re-run after a crash overwrites instead of duplicating.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+from rendezvous.batchfiles import filesystem, join
+
+EXTENSIONS = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as formulas get a leading apostrophe (OWASP)."""
+    out = frame.copy()
+    for name in out.columns:
+        column = out[name]
+        if pd.api.types.is_string_dtype(column) or column.dtype == object:
+            text = column.astype("str")
+            risky = column.notna() & text.str.startswith(_FORMULA_START)
+            if risky.any():
+                out[name] = column.where(~risky, "'" + text)
+    return out
+
+
+def write_table(frame: pd.DataFrame, url: str, fmt: str) -> None:
+    """Write one file atomically (temporary name, then rename)."""
+    fs, path = filesystem(url)
+    fs.makedirs(fs._parent(path), exist_ok=True)
+    tmp = f"{path}.tmp"
+    with fs.open(tmp, "wb") as handle:
+        _write(frame, handle, fmt)
+    fs.mv(tmp, path)
+
+
+def _write(frame: pd.DataFrame, handle: object, fmt: str) -> None:
+    if fmt == "parquet":
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), handle)
+    elif fmt == "jsonl":
+        handle.write(frame.to_json(orient="records", lines=True).encode("utf-8"))  # type: ignore[attr-defined]
+    else:
+        table = pa.Table.from_pandas(defuse_formulas(frame), preserve_index=False)
+        pacsv.write_csv(table, handle)
+
+
+def concatenate(parts: list[str], target: str, fmt: str) -> None:
+    """Join part files (same schema, written by ``write_table``) into one file, atomically."""
+    fs, path = filesystem(target)
+    fs.makedirs(fs._parent(path), exist_ok=True)
+    tmp = f"{path}.tmp"
+    with fs.open(tmp, "wb") as out:
+        if fmt == "parquet":
+            writer = None
+            for part in parts:
+                with fs.open(part, "rb") as handle:
+                    table = pq.read_table(handle)
+                writer = writer or pq.ParquetWriter(out, table.schema)
+                writer.write_table(table)
+            if writer:
+                writer.close()
+        else:
+            for index, part in enumerate(parts):
+                with fs.open(part, "rb") as handle:
+                    if fmt == "csv" and index > 0:
+                        handle.readline()
+                    while block := handle.read(1 << 22):
+                        out.write(block)
+    fs.mv(tmp, path)
+
+
+class BatchOutputs:
+    """Staged outputs of one batch: response parts and dev-copy parts, published at commit."""
+
+    def __init__(self, outbox_url: str, dev_url: str, batch_id: str, fmt: str) -> None:
+        self.batch_id = batch_id
+        self.fmt = fmt if fmt in EXTENSIONS else "csv"
+        self.outbox_url = outbox_url
+        self.dev_url = dev_url
+        self.staging = join(outbox_url, ".staging", batch_id)
+        self.dev_staging = join(dev_url, "_staging", batch_id)
+        self.final_dir = join(outbox_url, batch_id)
+
+    @property
+    def response_url(self) -> str:
+        return join(self.final_dir, f"response.{EXTENSIONS[self.fmt]}")
+
+    @property
+    def rejects_url(self) -> str:
+        return join(self.final_dir, f"rejects.{EXTENSIONS[self.fmt]}")
+
+    def reset(self) -> None:
+        """Forget what an earlier attempt staged or published for this batch."""
+        for url in (self.staging, self.dev_staging, self.final_dir):
+            fs, path = filesystem(url)
+            if fs.exists(path):
+                fs.rm(path, recursive=True)
+        fs, dev_root = filesystem(self.dev_url)
+        if fs.exists(dev_root):
+            for stale in fs.glob(f"{dev_root}/date=*/{self.batch_id}-*.parquet"):
+                fs.rm(stale)
+
+    def stage_response(self, chunk: int, frame: pd.DataFrame) -> None:
+        write_table(frame, join(self.staging, f"response-{chunk:06d}.{self.fmt}"), self.fmt)
+
+    def stage_dev_copy(self, chunk: int, frame: pd.DataFrame, dates: pd.Series) -> None:
+        """Rows for the data scientists, partitioned by date (hive style: date=YYYY-MM-DD)."""
+        table = pa.Table.from_pandas(frame.assign(date=dates.to_numpy()), preserve_index=False)
+        fs, path = filesystem(self.dev_staging)
+        pads.write_dataset(
+            table,
+            path,
+            format="parquet",
+            partitioning=["date"],
+            partitioning_flavor="hive",
+            basename_template=f"{self.batch_id}-{chunk:06d}-{{i}}.parquet",
+            existing_data_behavior="overwrite_or_ignore",
+            filesystem=PyFileSystem(FSSpecHandler(fs)),
+        )
+
+    def publish(self, rejects: pd.DataFrame) -> dict[str, str]:
+        """Move staged outputs into place; idempotent, so a crash here is repaired by a re-run."""
+        fs, staging = filesystem(self.staging)
+        parts = sorted(fs.glob(f"{staging}/response-*")) if fs.exists(staging) else []
+        outputs: dict[str, str] = {}
+        if parts:
+            concatenate(parts, self.response_url, self.fmt)
+            outputs["response"] = self.response_url
+        if not rejects.empty:
+            write_table(rejects, self.rejects_url, self.fmt)
+            outputs["rejects"] = self.rejects_url
+        dev_fs, dev_staging = filesystem(self.dev_staging)
+        if dev_fs.exists(dev_staging):
+            _, dev_root = filesystem(self.dev_url)
+            for part in dev_fs.find(dev_staging):
+                relative = part[len(dev_staging) :].lstrip("/")
+                dev_fs.makedirs(dev_fs._parent(f"{dev_root}/{relative}"), exist_ok=True)
+                dev_fs.mv(part, f"{dev_root}/{relative}")
+            dev_fs.rm(dev_staging, recursive=True)
+            outputs["dev"] = self.dev_url
+        if fs.exists(staging):
+            fs.rm(staging, recursive=True)
+        return outputs
+
+
+def partition_dates(frame: pd.DataFrame, column: str | None) -> pd.Series:
+    """The date each row belongs to: its timestamp column if it has one, else today (UTC)."""
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    if column is None or column not in frame.columns:
+        return pd.Series(today, index=frame.index, dtype="str")
+    stamps = pd.to_datetime(frame[column], utc=True, errors="coerce", format="ISO8601")
+    return stamps.dt.strftime("%Y-%m-%d").fillna(today).astype("str")
+
+
+def move_source(source_url: str, target_dir: str, note: str | None = None) -> str:
+    """Move a processed source file out of the inbox; a note explains rejections/duplicates."""
+    fs, path = filesystem(source_url)
+    name = path.rsplit("/", 1)[-1]
+    target = join(target_dir, name)
+    tfs, tpath = filesystem(target)
+    tfs.makedirs(tfs._parent(tpath), exist_ok=True)
+    if fs.exists(path):
+        fs.mv(path, tpath)
+    if note:
+        with tfs.open(f"{tpath}.reason.txt", "w") as handle:
+            handle.write(note.rstrip() + "\n")
+    return target
+
+
+def collect(frames: Iterable[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)

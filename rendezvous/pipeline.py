@@ -1,0 +1,441 @@
+"""The steps of scoring one batch, free of any orchestrator: Prefect tasks call these.
+
+intake -> for each chunk: prepare (validate, deduplicate, enrich) -> bins (log, live, canary,
+shadows, dev copy) -> commit. Each step writes in its own transaction; the claim erased any
+earlier attempt, and the commit checks that every row is accounted for before it closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import func, select
+
+from rendezvous import records
+from rendezvous.batchfiles import (
+    BadInput,
+    MalformedRow,
+    detect_format,
+    filesystem,
+    join,
+    read_chunks,
+    sha256_file,
+)
+from rendezvous.enrichment import QUARANTINE_COLUMNS, enrich
+from rendezvous.ledger import new_owner
+from rendezvous.outputs import BatchOutputs, move_source, partition_dates
+from rendezvous.registry import ModelRecord
+from rendezvous.scoring import score_frame
+from rendezvous.services import Services
+from rendezvous.store.schema import lineage
+from rendezvous.validation import validate
+
+
+class AccountingError(Exception):
+    """Rows in != rows scored + rows quarantined: the batch must not commit."""
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """A claimed batch and the model set that scores all of it."""
+
+    batch_id: str
+    source_name: str
+    source_url: str
+    archive_url: str
+    fmt: str | None
+    owner: str
+    attempt: int
+    live: ModelRecord
+    canary: ModelRecord | None
+    shadows: tuple[ModelRecord, ...] = ()
+
+    def outputs(self, services: Services) -> BatchOutputs:
+        s = services.settings
+        return BatchOutputs(s.outbox_url, s.dev_url, self.batch_id, self.fmt or "csv")
+
+    def scorers(self) -> list[tuple[str, ModelRecord]]:
+        pairs = [("live", self.live)]
+        if self.canary is not None:
+            pairs.append(("canary", self.canary))
+        pairs.extend(("shadow", record) for record in self.shadows)
+        return pairs
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a batch ended, for summaries and the CLI."""
+
+    batch_id: str
+    source: str
+    state: str
+    rows_in: int = 0
+    rows_scored: int = 0
+    rows_quarantined: int = 0
+    reason: str | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Prepared:
+    """A chunk after validation and enrichment: what the bins score, and how many were set aside."""
+
+    chunk: int
+    rows: pd.DataFrame
+    enriched: pd.DataFrame
+    rejected_reason: str | None = None
+
+
+def archive_raw(services: Services, source_url: str, sha256: str, name: str) -> str:
+    """Keep the bytes as they arrived, content-addressed (immutable, written once)."""
+    suffix = name.rsplit(".", 1)[-1] if "." in name else "bin"
+    target = join(services.settings.archive_url, "raw", sha256[:2], f"{sha256}.{suffix}")
+    fs, path = filesystem(target)
+    if not fs.exists(path):
+        fs.makedirs(fs._parent(path), exist_ok=True)
+        src_fs, src = filesystem(source_url)
+        with src_fs.open(src, "rb") as reader, fs.open(f"{path}.tmp", "wb") as writer:
+            while block := reader.read(1 << 22):
+                writer.write(block)
+        fs.mv(f"{path}.tmp", path)
+    return target
+
+
+def intake(services: Services, name: str) -> BatchJob | Outcome:
+    """Fingerprint, archive and claim one inbox file, or say why it is not processed now."""
+    settings = services.settings
+    source_url = join(settings.inbox_url, name)
+    sha256 = sha256_file(source_url)
+    archive_url = archive_raw(services, source_url, sha256, name)
+    fmt = detect_format(name)
+    arrival = services.ledger.receive(name, sha256, fmt)
+    if arrival.status == "busy":
+        return Outcome(arrival.batch_id, name, "busy", reason=arrival.detail)
+    if arrival.status in ("duplicate", "finish_move"):
+        return _settle_terminal(services, arrival.batch_id, name, arrival.detail, arrival.status)
+    live, canary, shadows = services.registry.serving_set()
+    owner = new_owner()
+    attempt = services.ledger.claim(
+        arrival.batch_id,
+        owner,
+        {"live": live.version, "canary": canary.version if canary else None},
+    )
+    if attempt is None:
+        return Outcome(arrival.batch_id, name, "busy", reason="claimed by another run")
+    job = BatchJob(
+        batch_id=arrival.batch_id,
+        source_name=name,
+        source_url=source_url,
+        archive_url=archive_url,
+        fmt=fmt,
+        owner=owner,
+        attempt=attempt,
+        live=live,
+        canary=canary,
+        shadows=tuple(shadows),
+    )
+    job.outputs(services).reset()
+    return job
+
+
+def _settle_terminal(
+    services: Services, batch_id: str, name: str, detail: str, status: str
+) -> Outcome:
+    row = services.ledger.get(batch_id)
+    settings = services.settings
+    folder = settings.done_url if row.state == "committed" else settings.failed_url
+    if status == "duplicate":
+        move_source(join(settings.inbox_url, name), settings.done_url, note=detail)
+        return Outcome(batch_id, name, "duplicate", reason=detail)
+    move_source(join(settings.inbox_url, name), folder, note=row.reason)
+    services.ledger.mark_moved(batch_id)
+    return _outcome(row)
+
+
+def chunks(
+    services: Services, job: BatchJob
+) -> Iterator[tuple[int, pd.DataFrame, list[MalformedRow]]]:
+    """The batch in bounded chunks, read from the immutable archive copy."""
+    if job.fmt is None:
+        raise BadInput(
+            f"unknown format of {job.source_name!r}; expected one of .csv, .parquet, .jsonl, .ndjson"
+        )
+    for number, (frame, malformed) in enumerate(
+        read_chunks(job.archive_url, job.fmt, services.settings.chunk_rows)
+    ):
+        yield number, frame, malformed
+
+
+def prepare(
+    services: Services,
+    job: BatchJob,
+    chunk: int,
+    frame: pd.DataFrame,
+    malformed: list[MalformedRow],
+) -> Prepared:
+    """Validate, set aside repeated ids, enrich; quarantined rows and lineage are written here."""
+    settings = services.settings
+    id_column = settings.id_column
+    contract = services.contract()
+    result = validate(frame, contract, id_column, settings.max_invalid_share)
+    quarantined = [result.quarantine, _malformed_rows(malformed)]
+    steps: list[dict[str, Any]] = [
+        {
+            "step": "read",
+            "rows_in": len(frame) + len(malformed),
+            "rows_out": len(frame),
+            "detail": {
+                "format": job.fmt,
+                "archive": job.archive_url,
+                "malformed_lines": len(malformed),
+            },
+        },
+        {
+            "step": "validate",
+            "rows_in": len(frame),
+            "rows_out": len(result.valid),
+            "detail": {
+                "suite": contract.name,
+                "suite_sha256": contract.fingerprint,
+                "rejected": result.rejected_reason,
+            },
+        },
+    ]
+    valid = result.valid
+    if result.rejected_reason is None and not valid.empty:
+        seen = records.already_scored(services.store, valid[id_column])
+        if seen.any():
+            repeated = valid.loc[seen]
+            quarantined.append(
+                pd.DataFrame(
+                    {
+                        "row": repeated.index,
+                        "request_id": repeated[id_column].astype("str"),
+                        "column": id_column,
+                        "rule": "request_id_already_scored",
+                        "value": repeated[id_column].astype("str"),
+                    }
+                )
+            )
+            valid = valid.loc[~seen]
+        steps.append(
+            {
+                "step": "deduplicate",
+                "rows_in": len(seen),
+                "rows_out": len(valid),
+                "detail": {"already_scored": int(seen.sum())},
+            }
+        )
+        enriched = enrich(
+            valid,
+            services.reference(),
+            settings.on_missing_reference,
+            services.preprocess(),
+            id_column,
+        )
+        quarantined.append(enriched.quarantine)
+        steps.extend(enriched.steps)
+        rows, frame_out = valid.loc[enriched.frame.index], enriched.frame
+    else:
+        rows, frame_out = valid.iloc[0:0], valid.iloc[0:0]
+    with services.store.begin() as conn:
+        records.write_quarantine(
+            services.store,
+            conn,
+            job.batch_id,
+            pd.concat(
+                [q for q in quarantined if not q.empty]
+                or [pd.DataFrame(columns=QUARANTINE_COLUMNS)]
+            ),
+        )
+        records.write_lineage(conn, job.batch_id, chunk, steps)
+    services.ledger.heartbeat(job.batch_id, job.owner)
+    return Prepared(chunk, rows, frame_out, result.rejected_reason)
+
+
+def _malformed_rows(malformed: list[MalformedRow]) -> pd.DataFrame:
+    if not malformed:
+        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    return pd.DataFrame(
+        {
+            "row": [None] * len(malformed),
+            "request_id": [None] * len(malformed),
+            "column": None,
+            "rule": [m.rule for m in malformed],
+            "value": [f"line {m.line}: {m.value}" if m.line else m.value for m in malformed],
+        }
+    )
+
+
+def quarantine_all(
+    services: Services, job: BatchJob, chunk: int, frame: pd.DataFrame, reason: str
+) -> None:
+    """Rows of a rejected batch that were not examined one by one: set aside with the reason."""
+    id_column = services.settings.id_column
+    ids = (
+        frame[id_column].astype("str") if id_column in frame else pd.Series(None, index=frame.index)
+    )
+    rows = pd.DataFrame(
+        {
+            "row": frame.index,
+            "request_id": ids.where(ids.notna(), None),
+            "column": None,
+            "rule": "batch_rejected",
+            "value": reason,
+        }
+    )
+    with services.store.begin() as conn:
+        records.write_quarantine(services.store, conn, job.batch_id, rows)
+        records.write_lineage(
+            conn,
+            job.batch_id,
+            chunk,
+            [
+                {
+                    "step": "read",
+                    "rows_in": len(frame),
+                    "rows_out": len(frame),
+                    "detail": {"format": job.fmt},
+                },
+                {
+                    "step": "reject",
+                    "rows_in": len(frame),
+                    "rows_out": 0,
+                    "detail": {"reason": reason},
+                },
+            ],
+        )
+
+
+def score_bin(
+    services: Services, job: BatchJob, role: str, record: ModelRecord, prepared: Prepared
+) -> int:
+    """Score the chunk with one model and log the scores; the live bin also stages the response."""
+    estimator = services.registry.load(record)
+    scored = score_frame(estimator, record, prepared.enriched, services.settings.id_column)
+    with services.store.begin() as conn:
+        written = records.write_scores(
+            services.store, conn, job.batch_id, role, record.version, scored
+        )
+    if role == "live":
+        job.outputs(services).stage_response(
+            prepared.chunk, scored.assign(model_version=record.version)
+        )
+    return written
+
+
+def log_bin(services: Services, job: BatchJob, prepared: Prepared) -> str:
+    """The transformed rows as the models saw them, kept beside the raw archive."""
+    target = join(
+        services.settings.archive_url, "log", job.batch_id, f"chunk-{prepared.chunk:06d}.parquet"
+    )
+    fs, path = filesystem(target)
+    fs.makedirs(fs._parent(path), exist_ok=True)
+    with fs.open(path, "wb") as handle:
+        pq.write_table(pa.Table.from_pandas(prepared.enriched, preserve_index=True), handle)
+    with services.store.begin() as conn:
+        records.write_lineage(
+            conn,
+            job.batch_id,
+            prepared.chunk,
+            [
+                {
+                    "step": "log",
+                    "rows_in": len(prepared.enriched),
+                    "rows_out": len(prepared.enriched),
+                    "detail": {
+                        "path": target,
+                        "columns": list(map(str, prepared.enriched.columns)),
+                    },
+                }
+            ],
+        )
+    return target
+
+
+def dev_copy_bin(services: Services, job: BatchJob, prepared: Prepared) -> int:
+    settings = services.settings
+    frame = prepared.enriched if settings.dev_copy == "enriched" else prepared.rows
+    frame = frame.assign(_batch_id=job.batch_id)
+    job.outputs(services).stage_dev_copy(
+        prepared.chunk, frame, partition_dates(frame, settings.timestamp_column)
+    )
+    return len(frame)
+
+
+def commit(services: Services, job: BatchJob, rejected_reason: str | None) -> Outcome:
+    """Publish outputs and close the batch, only if every row is accounted for."""
+    store = services.store
+    outputs = job.outputs(services)
+    with store.begin() as conn:
+        if rejected_reason:
+            records.quarantine_rejected_scores(conn, job.batch_id, rejected_reason)
+        counted = records.counts(conn, job.batch_id)
+        rows_in = conn.execute(
+            select(func.coalesce(func.sum(lineage.c.rows_in), 0)).where(
+                lineage.c.batch_id == job.batch_id, lineage.c.step == "read"
+            )
+        ).scalar_one()
+        if rows_in != counted["rows_scored"] + counted["rows_quarantined"]:
+            raise AccountingError(
+                f"batch {job.batch_id}: {rows_in} rows in, {counted['rows_scored']} scored, "
+                f"{counted['rows_quarantined']} quarantined"
+            )
+        state = "rejected" if rejected_reason or rows_in == 0 else "committed"
+        reason = rejected_reason or ("no rows (empty or header only)" if rows_in == 0 else None)
+        if state == "rejected":
+            outputs.reset()
+        published = outputs.publish(records.rejects_frame(conn, job.batch_id))
+        services.ledger.finish(
+            conn, job.batch_id, job.owner, state, {"rows_in": rows_in, **counted}, reason, published
+        )
+    folder = services.settings.done_url if state == "committed" else services.settings.failed_url
+    move_source(job.source_url, folder, note=reason)
+    services.ledger.mark_moved(job.batch_id)
+    return _outcome(services.ledger.get(job.batch_id))
+
+
+def reject_unreadable(services: Services, job: BatchJob, reason: str) -> Outcome:
+    """A file that cannot be read as rows: nothing is scored, the reason is recorded."""
+    with services.store.begin() as conn:
+        records.erase_batch_rows(conn, job.batch_id)
+        records.write_lineage(
+            conn,
+            job.batch_id,
+            0,
+            [{"step": "read", "rows_in": 0, "rows_out": 0, "detail": {"error": reason}}],
+        )
+    job.outputs(services).reset()
+    return commit(services, job, reason)
+
+
+def fail(services: Services, job: BatchJob, message: str) -> Outcome:
+    """An unexpected error: give the batch back for a retry, or fail it after max attempts."""
+    verdict = services.ledger.release(job.batch_id, job.owner, message)
+    if verdict == "failed":
+        move_source(job.source_url, services.settings.failed_url, note=message)
+        services.ledger.mark_moved(job.batch_id)
+    row = services.ledger.get(job.batch_id)
+    return (
+        _outcome(row)
+        if row is not None
+        else Outcome(job.batch_id, job.source_name, "error", reason=message)
+    )
+
+
+def _outcome(row: Any) -> Outcome:
+    return Outcome(
+        batch_id=row.id,
+        source=row.source,
+        state=row.state,
+        rows_in=row.rows_in,
+        rows_scored=row.rows_scored,
+        rows_quarantined=row.rows_quarantined,
+        reason=row.reason,
+        outputs={k: v for k, v in (row.outputs or {}).items() if isinstance(v, str)},
+    )

@@ -1,0 +1,123 @@
+"""Row-level records of a batch: scores per role, quarantined rows, lineage steps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, func, insert, literal, select
+
+from rendezvous.store import Store
+from rendezvous.store.schema import lineage, quarantine, scores
+
+_LOOKUP_SLICE = 5_000
+
+
+def write_scores(
+    store: Store, conn: Connection, batch_id: str, role: str, version: str, scored: pd.DataFrame
+) -> int:
+    frame = pd.DataFrame(
+        {
+            "batch_id": batch_id,
+            "request_id": scored["request_id"],
+            "role": role,
+            "model_version": version,
+            "score": scored["score"],
+            "label": scored["label"],
+        }
+    )
+    return store.bulk_insert(conn, scores, frame)
+
+
+def write_quarantine(store: Store, conn: Connection, batch_id: str, rows: pd.DataFrame) -> int:
+    if rows.empty:
+        return 0
+    frame = rows[["row", "request_id", "column", "rule", "value"]].copy()
+    frame.insert(0, "batch_id", batch_id)
+    frame["row"] = frame["row"].astype("Int64")
+    return store.bulk_insert(conn, quarantine, frame)
+
+
+def write_lineage(
+    conn: Connection, batch_id: str, chunk: int, steps: Iterable[dict[str, Any]]
+) -> None:
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "batch_id": batch_id,
+            "chunk": chunk,
+            "step": step["step"],
+            "rows_in": step.get("rows_in"),
+            "rows_out": step.get("rows_out"),
+            "detail": step.get("detail", {}),
+            "at": now,
+        }
+        for step in steps
+    ]
+    if rows:
+        conn.execute(insert(lineage), rows)
+
+
+def already_scored(store: Store, request_ids: pd.Series) -> pd.Series:
+    """Which of these ids have a live score already (an earlier batch, or an earlier chunk)."""
+    ids = request_ids.dropna().astype("str").unique().tolist()
+    found: set[str] = set()
+    with store.begin() as conn:
+        for start in range(0, len(ids), _LOOKUP_SLICE):
+            part = ids[start : start + _LOOKUP_SLICE]
+            query = select(scores.c.request_id).where(
+                scores.c.role == "live", scores.c.request_id.in_(part)
+            )
+            found.update(conn.execute(query).scalars())
+    return request_ids.astype("str").isin(found) & request_ids.notna()
+
+
+def quarantine_rejected_scores(conn: Connection, batch_id: str, reason: str) -> int:
+    """When a batch is rejected after some chunks scored, those rows move to quarantine."""
+    moved = conn.execute(
+        insert(quarantine).from_select(
+            ["batch_id", "request_id", "rule", "value"],
+            select(
+                scores.c.batch_id,
+                scores.c.request_id,
+                literal("batch_rejected"),
+                literal(reason),
+            ).where(scores.c.batch_id == batch_id, scores.c.role == "live"),
+        )
+    ).rowcount
+    conn.execute(scores.delete().where(scores.c.batch_id == batch_id))
+    return moved
+
+
+def erase_batch_rows(conn: Connection, batch_id: str) -> None:
+    """Remove every row-level record of a batch (an earlier attempt's, or an unreadable file's)."""
+    for table in (scores, quarantine, lineage):
+        conn.execute(table.delete().where(table.c.batch_id == batch_id))
+
+
+def counts(conn: Connection, batch_id: str) -> dict[str, int]:
+    scored = conn.execute(
+        select(func.count()).where(scores.c.batch_id == batch_id, scores.c.role == "live")
+    ).scalar_one()
+    quarantined = conn.execute(
+        select(func.count()).select_from(quarantine).where(quarantine.c.batch_id == batch_id)
+    ).scalar_one()
+    return {"rows_scored": scored, "rows_quarantined": quarantined}
+
+
+def rejects_frame(conn: Connection, batch_id: str) -> pd.DataFrame:
+    query = (
+        select(
+            quarantine.c.row,
+            quarantine.c.request_id,
+            quarantine.c.column,
+            quarantine.c.rule,
+            quarantine.c.value,
+        )
+        .where(quarantine.c.batch_id == batch_id)
+        .order_by(quarantine.c.row)
+    )
+    rows = conn.execute(query).all()
+    return pd.DataFrame(rows, columns=["row", "request_id", "column", "rule", "value"])

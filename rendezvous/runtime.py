@@ -1,0 +1,25 @@
+"""Process-wide defaults for the orchestrator, applied before Prefect is imported.
+
+No network here and no telemetry wanted: analytics off. Prefect's own state goes under
+RENDEZVOUS_HOME unless the operator points PREFECT_HOME or PREFECT_API_URL elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from rendezvous.settings import get_settings
+
+
+def configure_prefect_env(quiet: bool = True) -> None:
+    settings = get_settings()
+    os.environ.setdefault("PREFECT_HOME", str(settings.home / "prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_UI_ENABLED", "true")
+    if quiet:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+    # the ephemeral server logs CancelledError tracebacks at exit; they are noise to users
+    logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
+    logging.getLogger("prefect.server").setLevel(logging.CRITICAL)

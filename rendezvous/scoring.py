@@ -1,0 +1,40 @@
+"""Score rows with a registered model: the one piece of code every role's bin shares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rendezvous.registry import ModelRecord
+
+SCORE_COLUMNS = ["request_id", "score", "label"]
+
+
+class ModelInputError(Exception):
+    """The model expects features the enriched rows do not have."""
+
+
+def score_frame(
+    estimator: Any, record: ModelRecord, frame: pd.DataFrame, id_column: str
+) -> pd.DataFrame:
+    """request_id, score (probability of the positive class, or the prediction) and label."""
+    missing = [name for name in record.feature_names if name not in frame.columns]
+    if missing:
+        raise ModelInputError(
+            f"model {record.version} expects features the batch does not have: {', '.join(missing)}"
+        )
+    ids = frame[id_column].astype("str").to_numpy()
+    if frame.empty:
+        return pd.DataFrame({"request_id": ids, "score": np.array([], dtype=float), "label": ids})
+    features = frame[record.feature_names]
+    if record.kind == "classifier":
+        proba = estimator.predict_proba(features)
+        classes = np.asarray(estimator.classes_)
+        score = proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
+        labels = classes[proba.argmax(axis=1)].astype(str)
+    else:
+        score = np.asarray(estimator.predict(features), dtype=float)
+        labels = np.full(len(score), None, dtype=object)
+    return pd.DataFrame({"request_id": ids, "score": score.astype(float), "label": labels})

@@ -1,0 +1,57 @@
+"""The resources a run uses, built from the settings in one place (store, registry, ledger...)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from rendezvous.enrichment import Preprocess, Reference, load_preprocess, load_reference
+from rendezvous.ledger import Ledger
+from rendezvous.registry import Registry
+from rendezvous.settings import Settings, get_settings
+from rendezvous.store import Store
+
+
+@dataclass
+class Services:
+    settings: Settings
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.settings.database_url)
+
+    @cached_property
+    def registry(self) -> Registry:
+        return Registry(self.store, self.settings.models_dir)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return Ledger(self.store, self.settings.lease_seconds, self.settings.max_attempts)
+
+    def contract(self):
+        from rendezvous.validation import load_contract
+
+        return load_contract(self.settings.suite_path)
+
+    def reference(self) -> Reference | None:
+        return load_reference(self.settings.reference_url, self.settings.reference_key)
+
+    def preprocess(self) -> Preprocess | None:
+        return load_preprocess(self.settings.preprocess)
+
+
+_services: dict[str, Services] = {}
+
+
+def get_services(settings: Settings | None = None) -> Services:
+    """Services for these settings, shared within a process (engines and caches are reused)."""
+    settings = settings or get_settings()
+    key = settings.model_dump_json()
+    if key not in _services:
+        _services[key] = Services(settings)
+    return _services[key]
+
+
+def forget_services() -> None:
+    """Drop shared services (after wiping state, or when tests change settings)."""
+    _services.clear()

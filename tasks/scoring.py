@@ -1,0 +1,83 @@
+"""Prefect tasks over the scoring steps: names, retries, no input hashing of DataFrames."""
+
+from __future__ import annotations
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from rendezvous import pipeline
+from rendezvous.batchfiles import MalformedRow, list_batches
+from rendezvous.pipeline import BatchJob, Outcome, Prepared
+from rendezvous.registry import ModelRecord
+from rendezvous.services import get_services
+
+
+@task(name="list-inbox", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
+def list_inbox() -> list[str]:
+    return list_batches(get_services().settings.inbox_url)
+
+
+@task(name="intake", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
+def intake(name: str) -> BatchJob | Outcome:
+    return pipeline.intake(get_services(), name)
+
+
+@task(name="validate-enrich", cache_policy=NO_CACHE)
+def prepare(
+    job: BatchJob, chunk: int, frame: pd.DataFrame, malformed: list[MalformedRow]
+) -> Prepared:
+    return pipeline.prepare(get_services(), job, chunk, frame, malformed)
+
+
+@task(name="quarantine-rest", cache_policy=NO_CACHE)
+def quarantine_all(job: BatchJob, chunk: int, frame: pd.DataFrame, reason: str) -> None:
+    pipeline.quarantine_all(get_services(), job, chunk, frame, reason)
+
+
+@task(
+    name="score-bin",
+    task_run_name="{role}-bin-{prepared.chunk}",
+    cache_policy=NO_CACHE,
+    retries=1,
+    retry_delay_seconds=1,
+)
+def score_bin(job: BatchJob, role: str, record: ModelRecord, prepared: Prepared) -> int:
+    return pipeline.score_bin(get_services(), job, role, record, prepared)
+
+
+@task(
+    name="log-bin",
+    task_run_name="log-bin-{prepared.chunk}",
+    cache_policy=NO_CACHE,
+    retries=1,
+    retry_delay_seconds=1,
+)
+def log_bin(job: BatchJob, prepared: Prepared) -> str:
+    return pipeline.log_bin(get_services(), job, prepared)
+
+
+@task(
+    name="dev-copy-bin",
+    task_run_name="dev-copy-bin-{prepared.chunk}",
+    cache_policy=NO_CACHE,
+    retries=1,
+    retry_delay_seconds=1,
+)
+def dev_copy_bin(job: BatchJob, prepared: Prepared) -> int:
+    return pipeline.dev_copy_bin(get_services(), job, prepared)
+
+
+@task(name="commit", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
+def commit(job: BatchJob, rejected_reason: str | None) -> Outcome:
+    return pipeline.commit(get_services(), job, rejected_reason)
+
+
+@task(name="reject-unreadable", cache_policy=NO_CACHE)
+def reject_unreadable(job: BatchJob, reason: str) -> Outcome:
+    return pipeline.reject_unreadable(get_services(), job, reason)
+
+
+@task(name="release", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
+def release(job: BatchJob, error: str) -> Outcome:
+    return pipeline.fail(get_services(), job, error)
