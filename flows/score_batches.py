@@ -31,7 +31,7 @@ def score_batch(name: str) -> dict:
                 continue
             prepared = scoring.prepare(job, chunk, frame, malformed)
             rejected = prepared.rejected_reason
-            if rejected:
+            if rejected or prepared.enriched.empty:
                 continue
             futures = [
                 scoring.score_bin.submit(job, role, record, prepared)

@@ -6,6 +6,7 @@ becomes one quarantined row instead of an unreadable file.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import json
@@ -50,17 +51,22 @@ def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
 
 
 def list_batches(inbox_url: str) -> list[str]:
-    """Files waiting in the inbox, oldest name first; dot-files and partial uploads are skipped."""
+    """Files waiting in the inbox, oldest first (FIFO); dot-files and partial uploads are skipped."""
     fs, root = filesystem(inbox_url)
     if not fs.exists(root):
         return []
-    names = []
+    waiting = []
     for info in fs.ls(root, detail=True):
         name = info["name"].rstrip("/").rsplit("/", 1)[-1]
         if info["type"] != "file" or name.startswith(".") or name.endswith((".tmp", ".part")):
             continue
-        names.append(name)
-    return sorted(names)
+        arrived = info.get("mtime") or info.get("LastModified") or info.get("created") or 0
+        waiting.append((_timestamp(arrived), name))
+    return [name for _, name in sorted(waiting)]
+
+
+def _timestamp(value: object) -> float:
+    return value.timestamp() if hasattr(value, "timestamp") else float(value or 0)  # type: ignore[arg-type]
 
 
 def detect_format(name: str) -> str | None:
@@ -87,6 +93,8 @@ def read_chunks(
     fs, path = filesystem(url)
     if fs.size(path) == 0:
         raise BadInput("empty file (0 bytes)")
+    if fmt in ("csv", "jsonl"):
+        check_utf8(url)
     readers = {"csv": _csv_batches, "parquet": _parquet_batches, "jsonl": _jsonl_batches}
     offset = 0
     with fs.open(path, "rb") as handle:
@@ -98,6 +106,28 @@ def read_chunks(
                 yield frame, malformed
         except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, ValueError) as exc:
             raise BadInput(f"unreadable {fmt} after row {offset}: {_first_line(exc)}") from exc
+
+
+def check_utf8(url: str) -> None:
+    """Refuse text that is not UTF-8, naming the line, before any row of it is used."""
+    fs, path = filesystem(url)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    offset, lines = 0, 1
+    with fs.open(path, "rb") as handle:
+        while block := handle.read(_HASH_BLOCK):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                line = lines + block.count(b"\n", 0, exc.start)
+                raise BadInput(
+                    f"undecodable bytes: not UTF-8 at byte {offset + exc.start} (line {line}): {exc.reason}"
+                ) from exc
+            offset += len(block)
+            lines += block.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise BadInput(f"undecodable bytes: file ends inside a UTF-8 character ({exc.reason})") from exc
 
 
 def _first_line(exc: BaseException) -> str:
@@ -149,18 +179,18 @@ def _rebatch(
 ) -> Iterator[tuple[pa.Table, list[MalformedRow]]]:
     """Regroup reader blocks into chunks of exactly ``chunk_rows`` (the last one shorter)."""
     pending: list[pa.RecordBatch] = []
-    size = 0
+    size, yielded = 0, False
     for batch in batches:
         pending.append(batch)
         size += batch.num_rows
         while size >= chunk_rows:
             table = pa.Table.from_batches(pending)
             yield table.slice(0, chunk_rows), _drain(malformed)
+            yielded = True
             rest = table.slice(chunk_rows)
             pending, size = rest.to_batches(), rest.num_rows
-    if size or not pending:
-        schema_source = pending[0].schema if pending else _schema_of(batches)
-        yield pa.Table.from_batches(pending, schema=schema_source), _drain(malformed)
+    if size or malformed or not yielded:
+        yield pa.Table.from_batches(pending, schema=_schema_of(batches)), _drain(malformed)
 
 
 def _schema_of(batches: object) -> pa.Schema:

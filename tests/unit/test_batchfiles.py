@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -39,7 +40,7 @@ def test_csv_ragged_lines_are_reported_not_dropped(tmp_path: Path) -> None:
 def test_undecodable_bytes_are_refused_with_a_reason(tmp_path: Path) -> None:
     path = tmp_path / "latin.csv"
     path.write_bytes(b"id,name\nr1,caf\xe9\n")
-    with pytest.raises(BadInput, match="unreadable csv"):
+    with pytest.raises(BadInput, match=r"not UTF-8 at byte 14 \(line 2\)"):
         _read_all(path, "csv")
 
 
@@ -75,9 +76,10 @@ def test_jsonl_keeps_values_as_text_and_nested_objects_as_json(tmp_path: Path) -
     assert frame["x"].tolist() == ["1.5", '{"nested": true}']
 
 
-def test_listing_skips_partial_uploads_and_hidden_files(tmp_path: Path) -> None:
-    for name in ("b.csv", "a.parquet", ".hidden.csv", "c.csv.part", "d.tmp"):
+def test_listing_is_oldest_first_and_skips_partial_uploads_and_hidden_files(tmp_path: Path) -> None:
+    for age, name in enumerate(("b.csv", "a.parquet", ".hidden.csv", "c.csv.part", "d.tmp")):
         (tmp_path / name).write_text("x")
+        os.utime(tmp_path / name, (1_000_000 - age * 10, 1_000_000 - age * 10))
     assert list_batches(str(tmp_path)) == ["a.parquet", "b.csv"]
     assert list_batches(str(tmp_path / "missing")) == []
 
@@ -92,3 +94,9 @@ def test_formats_and_hash(tmp_path: Path) -> None:
     assert (
         sha256_file(str(path)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     )
+
+
+def test_rows_filling_whole_chunks_give_no_trailing_empty_chunk(tmp_path: Path) -> None:
+    path = tmp_path / "exact.csv"
+    pd.DataFrame({"id": [f"r{i}" for i in range(20)]}).to_csv(path, index=False)
+    assert [len(frame) for frame, _ in read_chunks(str(path), "csv", chunk_rows=10)] == [10, 10]

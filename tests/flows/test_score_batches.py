@@ -1,0 +1,112 @@
+"""The `score-batches` flow end to end on the demo, against Prefect's real local API."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from flows.score_batches import score_batches
+from rendezvous.demo.bootstrap import build_demo
+from rendezvous.services import get_services
+from rendezvous.store.schema import batches, quarantine, scores
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+@pytest.fixture
+def demo(home: Path) -> dict[str, dict]:
+    build_demo(get_services(), rows_per_batch=300)
+    return {o["source"]: o for o in score_batches()}
+
+
+def _scores_per_request_and_role(store) -> int:
+    with store.begin() as conn:
+        duplicated = conn.execute(
+            select(scores.c.request_id, scores.c.role)
+            .group_by(scores.c.request_id, scores.c.role)
+            .having(func.count() > 1)
+        ).all()
+    return len(duplicated)
+
+
+def test_demo_batches_are_all_accounted_for(demo: dict[str, dict], home: Path) -> None:
+    services = get_services()
+    for name in ("loans-2026-11-01.csv", "loans-2026-11-02.parquet", "loans-2026-11-03.jsonl"):
+        outcome = demo[name]
+        assert outcome["state"] == "committed", outcome
+        assert outcome["rows_in"] == 300 == outcome["rows_scored"] + outcome["rows_quarantined"]
+        assert Path(outcome["outputs"]["response"]).exists()
+        assert (home / "done" / name).exists()
+    bad = demo["loans-2026-11-04-bad-rows.csv"]
+    assert bad["state"] == "committed"
+    assert bad["rows_quarantined"] > 0
+    assert bad["rows_in"] == bad["rows_scored"] + bad["rows_quarantined"]
+    rejects = pd.read_csv(bad["outputs"]["rejects"])
+    assert {"row", "request_id", "column", "rule", "value"} <= set(rejects.columns)
+    assert {"request_id_already_scored", "reference_key_missing"} <= set(rejects["rule"])
+    malformed = demo["loans-2026-11-06-malformed.csv"]
+    assert malformed["state"] == "rejected" and malformed["reason"]
+    assert (home / "failed" / "loans-2026-11-06-malformed.csv.reason.txt").exists()
+    resent = demo["loans-2026-11-01-resent.csv"]
+    assert resent["state"] == "duplicate" and "not scored again" in resent["reason"]
+    assert _scores_per_request_and_role(services.store) == 0
+    with services.store.begin() as conn:
+        for row in conn.execute(select(batches)).all():
+            assert row.rows_in == row.rows_scored + row.rows_quarantined, row.id
+
+
+def test_response_holds_live_scores_and_canary_is_logged(demo: dict[str, dict]) -> None:
+    services = get_services()
+    outcome = demo["loans-2026-11-01.csv"]
+    response = pd.read_csv(outcome["outputs"]["response"])
+    assert list(response.columns) == ["request_id", "score", "label", "model_version"]
+    assert response["model_version"].unique().tolist() == ["demo-live-v1"]
+    assert response["score"].between(0, 1).all()
+    with services.store.begin() as conn:
+        roles = dict(
+            conn.execute(
+                select(scores.c.role, func.count())
+                .where(scores.c.batch_id == outcome["batch_id"])
+                .group_by(scores.c.role)
+            ).all()
+        )
+    assert roles == {"live": outcome["rows_scored"], "canary": outcome["rows_scored"]}
+
+
+def test_dev_copy_is_partitioned_by_date(demo: dict[str, dict], home: Path) -> None:
+    partitions = sorted(p.name for p in (home / "dev").glob("date=*"))
+    assert partitions and all(p.startswith("date=2026-11-") for p in partitions)
+    dev = pd.read_parquet(home / "dev")
+    committed = sum(o["rows_scored"] for o in demo.values() if o["state"] == "committed")
+    assert len(dev) == committed
+    assert "loan_to_income" in dev.columns  # enriched rows by default
+
+
+def test_same_file_twice_is_scored_once_and_says_so(demo: dict[str, dict], home: Path) -> None:
+    services = get_services()
+    with services.store.begin() as conn:
+        before = conn.execute(select(func.count()).select_from(scores)).scalar_one()
+    shutil.copy(home / "done" / "loans-2026-11-02.parquet", home / "inbox" / "again.parquet")
+    (outcome,) = score_batches()
+    assert outcome["state"] == "duplicate"
+    assert "loans-2026-11-02" in outcome["reason"]
+    with services.store.begin() as conn:
+        assert conn.execute(select(func.count()).select_from(scores)).scalar_one() == before
+
+
+def test_quarantine_rows_name_row_column_and_rule(demo: dict[str, dict]) -> None:
+    services = get_services()
+    with services.store.begin() as conn:
+        rows = conn.execute(
+            select(quarantine).where(
+                quarantine.c.batch_id == demo["loans-2026-11-04-bad-rows.csv"]["batch_id"]
+            )
+        ).all()
+    assert rows
+    assert all(r.rule for r in rows)
+    assert any(r.column == "purpose" for r in rows)
+    assert all(r.row is not None for r in rows if r.rule != "csv_row_field_count")
