@@ -1,0 +1,1 @@
+"""The loan-default demo: synthetic data, derived features, training recipes, inbox batches."""

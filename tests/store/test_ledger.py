@@ -1,0 +1,92 @@
+"""The ledger on SQLite and PostgreSQL: one owner per batch, takeover of dead claims, retries."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import update
+
+from rendezvous.ledger import Ledger, LostClaim, new_owner, owner_is_dead
+from rendezvous.store import Store
+from rendezvous.store.schema import batches
+
+VERSIONS = {"live": "a", "canary": "b"}
+
+
+@pytest.fixture
+def ledger(database_url: str) -> Ledger:
+    return Ledger(Store(database_url), lease_seconds=60, max_attempts=2)
+
+
+def test_only_one_of_many_concurrent_claims_wins(ledger: Ledger) -> None:
+    arrival = ledger.receive("a.csv", "f" * 64, "csv")
+    assert arrival.status == "claimable"
+    wins: list[int] = []
+    barrier = threading.Barrier(6)
+
+    def claim() -> None:
+        barrier.wait()
+        attempt = ledger.claim(arrival.batch_id, new_owner(), VERSIONS)
+        if attempt is not None:
+            wins.append(attempt)
+
+    threads = [threading.Thread(target=claim) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wins == [1]
+    assert ledger.receive("a.csv", "f" * 64, "csv").status == "busy"
+
+
+def test_a_claim_whose_process_died_is_taken_over(ledger: Ledger) -> None:
+    arrival = ledger.receive("a.csv", "e" * 64, "csv")
+    dead = f"{socket.gethostname()}:999999999:dead"
+    assert owner_is_dead(dead)
+    assert ledger.claim(arrival.batch_id, dead, VERSIONS) == 1
+    assert ledger.receive("a.csv", "e" * 64, "csv").status == "claimable"
+    assert ledger.claim(arrival.batch_id, new_owner(), VERSIONS) == 2
+
+
+def test_an_expired_lease_is_taken_over_and_the_old_owner_stops(ledger: Ledger) -> None:
+    arrival = ledger.receive("a.csv", "d" * 64, "csv")
+    first = f"other-host:{1}:x"
+    assert ledger.claim(arrival.batch_id, first, VERSIONS) == 1
+    assert ledger.claim(arrival.batch_id, new_owner(), VERSIONS) is None  # lease still valid
+    with ledger.store.begin() as conn:
+        conn.execute(
+            update(batches).values(lease_expires=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    second = new_owner()
+    assert ledger.claim(arrival.batch_id, second, VERSIONS) == 2
+    with pytest.raises(LostClaim):
+        ledger.heartbeat(arrival.batch_id, first)
+    ledger.heartbeat(arrival.batch_id, second)
+
+
+def test_release_retries_then_fails_after_max_attempts(ledger: Ledger) -> None:
+    arrival = ledger.receive("a.csv", "c" * 64, "csv")
+    owner = new_owner()
+    ledger.claim(arrival.batch_id, owner, VERSIONS)
+    assert ledger.release(arrival.batch_id, owner, "boom") == "retry"
+    owner = new_owner()
+    ledger.claim(arrival.batch_id, owner, VERSIONS)
+    assert ledger.release(arrival.batch_id, owner, "boom again") == "failed"
+    row = ledger.get(arrival.batch_id)
+    assert row.state == "failed" and "boom again" in row.reason
+
+
+def test_finished_content_arriving_again_is_a_duplicate(ledger: Ledger) -> None:
+    arrival = ledger.receive("a.csv", "b" * 64, "csv")
+    owner = new_owner()
+    ledger.claim(arrival.batch_id, owner, VERSIONS)
+    with ledger.store.begin() as conn:
+        ledger.finish(conn, arrival.batch_id, owner, "committed",
+                      {"rows_in": 1, "rows_scored": 1, "rows_quarantined": 0}, None, {})
+    assert ledger.receive("a.csv", "b" * 64, "csv").status == "finish_move"  # crash before the move
+    ledger.mark_moved(arrival.batch_id)
+    again = ledger.receive("copy.csv", "b" * 64, "csv")
+    assert again.status == "duplicate" and "a.csv" in again.detail
