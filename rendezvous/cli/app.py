@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,7 +22,7 @@ models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
 batches_app = typer.Typer(help="Batches in the ledger.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(batches_app, name="batches")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -30,27 +31,23 @@ def _print_json(payload: Any) -> None:
     typer.echo(json.dumps(payload, indent=2, default=str))
 
 
+def _short(path: str) -> str:
+    """Paths under RENDEZVOUS_HOME are shown relative to it."""
+    home = str(get_services().settings.home)
+    return path[len(home) + 1 :] if path.startswith(home + "/") else path
+
+
 def outcome_table(outcomes: list[dict[str, Any]], title: str) -> Table:
-    table = Table(title=title, show_lines=False)
-    for name, justify in [
-        ("batch", "left"),
-        ("rows", "right"),
-        ("scored", "right"),
-        ("quarantined", "right"),
-        ("state", "left"),
-        ("outputs / reason", "left"),
-    ]:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    style = {
-        "committed": "green",
-        "rejected": "yellow",
-        "duplicate": "cyan",
-        "failed": "red",
-        "error": "red",
-    }
+    table = Table(title=title, title_justify="left")
+    table.add_column("batch", no_wrap=True)
+    for name in ("rows", "scored", "quarantined"):
+        table.add_column(name, justify="right")
+    table.add_column("state")
+    table.add_column("outputs / reason", overflow="fold")
+    style = {"committed": "green", "rejected": "yellow", "duplicate": "cyan", "failed": "red", "error": "red"}
     for o in outcomes:
-        where = "\n".join(f"{k}: {v}" for k, v in (o.get("outputs") or {}).items() if k != "dev")
-        detail = "\n".join(filter(None, [where, o.get("reason") or ""]))
+        outputs = [_short(v) for k, v in (o.get("outputs") or {}).items() if k != "dev"]
+        detail = "\n".join([*outputs, *([o["reason"]] if o.get("reason") else [])])
         table.add_row(
             o.get("source", ""),
             str(o.get("rows_in", "")),
@@ -93,9 +90,7 @@ def _print_accounting(outcomes: list[dict[str, Any]]) -> None:
     scored = sum(o.get("rows_scored") or 0 for o in outcomes if o["state"] != "duplicate")
     quarantined = sum(o.get("rows_quarantined") or 0 for o in outcomes if o["state"] != "duplicate")
     mark = (
-        "[green]every row accounted for[/]"
-        if rows_in == scored + quarantined
-        else "[red]ROWS UNACCOUNTED[/]"
+        "[green]every row accounted for[/]" if rows_in == scored + quarantined else "[red]ROWS UNACCOUNTED[/]"
     )
     console.print(f"rows in {rows_in} = scored {scored} + quarantined {quarantined}: {mark}")
 
@@ -109,9 +104,7 @@ def demo(
     from rendezvous.demo.bootstrap import build_demo
 
     services = get_services()
-    with console.status(
-        "Building the demo: customers, history, live and canary models...", spinner="dots"
-    ):
+    with console.status("Building the demo: customers, history, live and canary models...", spinner="dots"):
         built = build_demo(services, rows_per_batch=rows, fresh=fresh)
     for line in built.describe():
         console.print(f"  {line}")
@@ -119,11 +112,11 @@ def demo(
         outcomes = run_scoring()
     console.print(outcome_table(outcomes, "Demo: score-batches"))
     _print_accounting(outcomes)
-    home = services.settings.home
     console.print(
-        f"Outputs: responses in {services.settings.outbox_url}, dev copy in "
-        f"{services.settings.dev_url}, sources in {home / 'done'} and {home / 'failed'}."
+        f"State under {services.settings.home}: responses and rejects in outbox/, the dev copy in dev/, "
+        "processed sources in done/ and failed/, raw bytes in archive/."
     )
+    console.print("Next: `rendezvous status`, `rendezvous batches show loans-2026-11-04-bad-rows.csv`.")
 
 
 @app.command()
@@ -135,10 +128,7 @@ def status(json_out: JsonFlag = False) -> None:
         _print_json(report)
         return
     console.print(models_table(report["models"]))
-    states = (
-        ", ".join(f"{state}: {n}" for state, n in sorted(report["batches_by_state"].items()))
-        or "none"
-    )
+    states = ", ".join(f"{state}: {n}" for state, n in sorted(report["batches_by_state"].items())) or "none"
     totals = report["totals"]
     console.print(f"Batches: {states}; duplicates received: {report['duplicates_received']}")
     console.print(
@@ -147,9 +137,7 @@ def status(json_out: JsonFlag = False) -> None:
     )
     if report["recent_batches"]:
         console.print(
-            outcome_table(
-                [{**b, "source": b["id"]} for b in report["recent_batches"]], "Recent batches"
-            )
+            outcome_table([{**b, "source": b["id"]} for b in report["recent_batches"]], "Recent batches")
         )
 
 
@@ -184,9 +172,7 @@ def models_table(models: list[dict[str, Any]]) -> Table:
 def models_register(
     path: Path,
     role: Annotated[str, typer.Option(help="live, canary, candidate or retired.")],
-    version: Annotated[
-        str | None, typer.Option(help="Defaults to <file stem>-<sha256 prefix>.")
-    ] = None,
+    version: Annotated[str | None, typer.Option(help="Defaults to <file stem>-<sha256 prefix>.")] = None,
     meta: Annotated[list[str] | None, typer.Option(help="key=value metadata, repeatable.")] = None,
 ) -> None:
     """Register a scikit-learn estimator or pipeline saved with joblib."""

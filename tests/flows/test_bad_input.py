@@ -20,8 +20,9 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
 def _clean(n: int, seed: int) -> pd.DataFrame:
-    return make_requests(n, make_customers(5000, seed=7), datetime(2026, 11, 10, tzinfo=UTC), seed=seed,
-                         id_prefix=f"bad{seed}")
+    return make_requests(
+        n, make_customers(5000, seed=7), datetime(2026, 11, 10, tzinfo=UTC), seed=seed, id_prefix=f"bad{seed}"
+    )
 
 
 def _write_inbox(inbox: Path, scored_ids: list[str]) -> dict[str, str | None]:
@@ -59,8 +60,15 @@ def _write_inbox(inbox: Path, scored_ids: list[str]) -> dict[str, str | None]:
     again.loc[0, "request_id"] = scored_ids[0]
     again.to_csv(inbox / "already-scored.csv", index=False)
     expected["already-scored.csv"] = "request_id_already_scored"
-    for name in ("empty.csv", "header-only.csv", "spreadsheet.xlsx", "latin1.csv", "missing-column.csv",
-                 "extra-column.csv", "truncated.parquet"):
+    for name in (
+        "empty.csv",
+        "header-only.csv",
+        "spreadsheet.xlsx",
+        "latin1.csv",
+        "missing-column.csv",
+        "extra-column.csv",
+        "truncated.parquet",
+    ):
         expected[name] = None
     return expected
 

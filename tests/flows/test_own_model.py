@@ -25,9 +25,7 @@ SUITE = {
     "expectations": [
         {
             "type": "expect_table_columns_to_match_set",
-            "kwargs": {
-                "column_set": ["reading_id", "site_id", "measured_at", "temperature", "humidity"]
-            },
+            "kwargs": {"column_set": ["reading_id", "site_id", "measured_at", "temperature", "humidity"]},
         },
         {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "reading_id"}},
         {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "reading_id"}},
@@ -57,9 +55,7 @@ def sensor_home(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     suite = tmp_path / "sensor_suite.json"
     suite.write_text(json.dumps(SUITE))
     sites = tmp_path / "sites.parquet"
-    pd.DataFrame({"site_id": ["s1", "s2", "s3"], "altitude": [10.0, 500.0, 1500.0]}).to_parquet(
-        sites
-    )
+    pd.DataFrame({"site_id": ["s1", "s2", "s3"], "altitude": [10.0, 500.0, 1500.0]}).to_parquet(sites)
     for name, value in {
         "SUITE_PATH": str(suite),
         "ID_COLUMN": "reading_id",
@@ -80,9 +76,7 @@ def _readings(n: int, seed: int) -> pd.DataFrame:
         {
             "reading_id": [f"rd-{seed}-{i}" for i in range(n)],
             "site_id": rng.choice(["s1", "s2", "s3"], n),
-            "measured_at": pd.date_range("2026-03-01", periods=n, freq="min").strftime(
-                "%Y-%m-%dT%H:%M:%SZ"
-            ),
+            "measured_at": pd.date_range("2026-03-01", periods=n, freq="min").strftime("%Y-%m-%dT%H:%M:%SZ"),
             "temperature": rng.normal(15, 8, n).round(2),
             "humidity": rng.uniform(20, 90, n).round(1),
         }

@@ -2,25 +2,54 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from flows.score_batches import score_batches
+from rendezvous.cli import app
 from rendezvous.demo.bootstrap import build_demo
-from rendezvous.services import get_services
+from rendezvous.services import forget_services, get_services
+from rendezvous.settings import get_settings
 from rendezvous.store.schema import batches, quarantine, scores
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
-@pytest.fixture
-def demo(home: Path) -> dict[str, dict]:
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One demo run shared by this module's read-only tests (building it costs seconds)."""
+    root = tmp_path_factory.mktemp("demo")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RENDEZVOUS_HOME", str(root / "home"))
+        patch.setenv("RENDEZVOUS_MODELS_DIR", str(root / "models"))
+        get_settings.cache_clear()
+        forget_services()
+        yield root / "home"
+    get_settings.cache_clear()
+    forget_services()
+
+
+@pytest.fixture(scope="module")
+def demo_outcomes(demo_home: Path, prefect_api: None) -> dict[str, dict]:
     build_demo(get_services(), rows_per_batch=300)
     return {o["source"]: o for o in score_batches()}
+
+
+@pytest.fixture
+def demo(demo_outcomes: dict[str, dict]) -> dict[str, dict]:
+    return demo_outcomes
+
+
+@pytest.fixture
+def home(demo_home: Path) -> Path:
+    return demo_home
 
 
 def _scores_per_request_and_role(store) -> int:
@@ -86,18 +115,6 @@ def test_dev_copy_is_partitioned_by_date(demo: dict[str, dict], home: Path) -> N
     assert "loan_to_income" in dev.columns  # enriched rows by default
 
 
-def test_same_file_twice_is_scored_once_and_says_so(demo: dict[str, dict], home: Path) -> None:
-    services = get_services()
-    with services.store.begin() as conn:
-        before = conn.execute(select(func.count()).select_from(scores)).scalar_one()
-    shutil.copy(home / "done" / "loans-2026-11-02.parquet", home / "inbox" / "again.parquet")
-    (outcome,) = score_batches()
-    assert outcome["state"] == "duplicate"
-    assert "loans-2026-11-02" in outcome["reason"]
-    with services.store.begin() as conn:
-        assert conn.execute(select(func.count()).select_from(scores)).scalar_one() == before
-
-
 def test_quarantine_rows_name_row_column_and_rule(demo: dict[str, dict]) -> None:
     services = get_services()
     with services.store.begin() as conn:
@@ -110,3 +127,32 @@ def test_quarantine_rows_name_row_column_and_rule(demo: dict[str, dict]) -> None
     assert all(r.rule for r in rows)
     assert any(r.column == "purpose" for r in rows)
     assert all(r.row is not None for r in rows if r.rule != "csv_row_field_count")
+
+
+def test_same_file_twice_is_scored_once_and_says_so(demo: dict[str, dict], home: Path) -> None:
+    services = get_services()
+    with services.store.begin() as conn:
+        before = conn.execute(select(func.count()).select_from(scores)).scalar_one()
+    shutil.copy(home / "done" / "loans-2026-11-02.parquet", home / "inbox" / "again.parquet")
+    (outcome,) = score_batches()
+    assert outcome["state"] == "duplicate"
+    assert "loans-2026-11-02" in outcome["reason"]
+    with services.store.begin() as conn:
+        assert conn.execute(select(func.count()).select_from(scores)).scalar_one() == before
+
+
+def test_cli_reports_status_models_and_batch_story(demo: dict[str, dict]) -> None:
+    runner = CliRunner()
+    status = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    assert {m["role"] for m in status["models"]} == {"live", "canary"}
+    assert status["batches_by_state"]["rejected"] == 1
+    totals = status["totals"]
+    assert totals["rows_in"] == totals["rows_scored"] + totals["rows_quarantined"] > 0
+    models = json.loads(runner.invoke(app, ["models", "list", "--json"]).stdout)
+    assert [m["version"] for m in models] == ["demo-live-v1", "demo-canary-v1"]
+    shown = runner.invoke(app, ["batches", "show", "loans-2026-11-04-bad-rows.csv", "--json"])
+    story = json.loads(shown.stdout)
+    assert [s["step"] for s in story["lineage"]][:2] == ["read", "validate"]
+    assert sum(r["rows"] for r in story["quarantine_reasons"]) == story["rows_quarantined"]
+    missing = runner.invoke(app, ["batches", "show", "no-such-batch"])
+    assert missing.exit_code == 1 and "no batch" in missing.stdout
