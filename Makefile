@@ -9,8 +9,8 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --quiet --disable-pip-version-check -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
