@@ -23,4 +23,3 @@ def configure_prefect_env(quiet: bool = True) -> None:
     # the ephemeral server logs CancelledError tracebacks at exit; they are noise to users
     logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
     logging.getLogger("prefect.server").setLevel(logging.CRITICAL)
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
