@@ -1,0 +1,213 @@
+"""Feature drift: each feature of a batch against the model's reference profile.
+
+Speed on large batches: sample-based numeric statistics (Wasserstein, KS, binned distances) use
+a random subset of at most ``DriftConfig.sample_rows`` batch rows, the same rows for every
+feature. The reference side is itself a sample of that size, so more batch rows would not make the
+comparison sharper; the sampling error of normalised Wasserstein at 50k rows is about 0.01, a
+tenth of the alert threshold. Missing shares and category counts use every row, so no unseen
+category or missing value is sampled away.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rendezvous.monitoring.distances import categorical_statistic, numeric_statistic
+from rendezvous.monitoring.profile import (
+    CategoricalProfile,
+    NumericProfile,
+    ReferenceProfile,
+    as_float,
+    category_counts,
+)
+from rendezvous.monitoring.thresholds import DriftConfig, Kind, is_alert
+
+TOP_LISTED = 20  # unseen categories listed in details, most frequent first
+
+
+@dataclass
+class DriftResult:
+    """The drift verdict on one feature; ``details["reasons"]`` says which rules alerted."""
+
+    feature: str
+    kind: Kind
+    method: str
+    value: float
+    threshold: float
+    alert: bool
+    n_batch: int  # non-missing batch values
+    n_reference: int  # non-missing reference values
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data: NaN (no data) becomes None."""
+        return _nan_to_none(asdict(self))
+
+
+def _nan_to_none(obj: Any) -> Any:
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_nan_to_none(v) for v in obj]
+    return obj
+
+
+def _row_subset(n_rows: int, config: DriftConfig) -> np.ndarray | None:
+    if n_rows <= config.sample_rows:
+        return None
+    rng = np.random.default_rng(config.seed)
+    return np.sort(rng.choice(n_rows, config.sample_rows, replace=False))
+
+
+def _missing_rule(
+    batch_share: float, reference_share: float, config: DriftConfig, reasons: list[str]
+) -> None:
+    limit = config.max_missing_share_increase
+    if limit is not None and batch_share - reference_share > limit:
+        reasons.append("missing_share")
+
+
+def _numeric_drift(
+    name: str,
+    series: pd.Series,
+    ref: NumericProfile,
+    config: DriftConfig,
+    rows: np.ndarray | None,
+) -> DriftResult:
+    values = as_float(series)
+    n_present = int(np.isfinite(values).sum())
+    used = values if rows is None else values[rows]
+    # Rounded to float32 like the reference sample, so equal values stay equal.
+    used = used[np.isfinite(used)].astype(np.float32)
+    method, threshold = config.resolve(name, "numeric", n_present)
+    missing_share = 1.0 - n_present / len(values) if len(values) else 0.0
+    details: dict[str, Any] = {
+        "missing_share": missing_share,
+        "reference_missing_share": ref.missing_share,
+        "n_used": len(used),
+        "n_reference_sample": len(ref.sample),
+        "reference_mean": ref.mean,
+        "reference_std": ref.std,
+    }
+    value = math.nan
+    if len(used) and len(ref.sample):
+        value, extra = numeric_statistic(method, ref.sample, ref.std, used, config.n_bins)
+        details.update(extra, batch_mean=float(used.mean()), batch_std=float(used.std()))
+    reasons = ["statistic"] if is_alert(method, value, threshold) else []
+    _missing_rule(missing_share, ref.missing_share, config, reasons)
+    details["reasons"] = reasons
+    return DriftResult(name, "numeric", method, value, threshold, bool(reasons), n_present, ref.n, details)
+
+
+def _count_vectors(
+    ref: CategoricalProfile, batch: dict[str, int]
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Aligned (reference, batch) count vectors and the batch's unseen categories.
+
+    Unseen categories get their own slots with reference count 0, or, when the reference was
+    truncated, join its "other" slot (they may be rare rather than new).
+    """
+    unseen = {k: v for k, v in batch.items() if k not in ref.counts}
+    ref_counts = [*ref.counts.values()]
+    batch_counts = [batch.get(k, 0) for k in ref.counts]
+    if ref.truncated:
+        ref_counts.append(ref.other)
+        batch_counts.append(sum(unseen.values()))
+    else:
+        ref_counts.extend([0] * len(unseen))
+        batch_counts.extend(unseen.values())
+    return np.array(ref_counts, dtype=np.float64), np.array(batch_counts, dtype=np.float64), unseen
+
+
+def _largest_changes(ref: CategoricalProfile, batch: dict[str, int], top: int = 5) -> dict:
+    ref_total = max(ref.n, 1)
+    batch_total = max(sum(batch.values()), 1)
+    shares = {
+        k: (ref.counts.get(k, 0) / ref_total, batch.get(k, 0) / batch_total) for k in {*ref.counts, *batch}
+    }
+    ranked = sorted(shares.items(), key=lambda kv: -abs(kv[1][1] - kv[1][0]))[:top]
+    return {k: {"reference": r, "batch": b} for k, (r, b) in ranked}
+
+
+def _categorical_drift(
+    name: str, series: pd.Series, ref: CategoricalProfile, config: DriftConfig
+) -> DriftResult:
+    batch = category_counts(series)
+    n_present = sum(batch.values())
+    method, threshold = config.resolve(name, "categorical", n_present)
+    ref_counts, batch_counts, unseen = _count_vectors(ref, batch)
+    unseen_rows = sum(unseen.values())
+    unseen_share = unseen_rows / n_present if n_present else 0.0
+    missing_share = 1.0 - n_present / len(series) if len(series) else 0.0
+    details: dict[str, Any] = {
+        "missing_share": missing_share,
+        "reference_missing_share": ref.missing_share,
+        "unseen": dict(sorted(unseen.items(), key=lambda kv: -kv[1])[:TOP_LISTED]),
+        "unseen_categories": len(unseen),
+        "unseen_rows": unseen_rows,
+        "unseen_share": unseen_share,
+        "reference_truncated": ref.truncated,
+    }
+    value = math.nan
+    if n_present and ref.n:
+        value, extra = categorical_statistic(method, ref_counts, batch_counts)
+        details.update(extra, largest_changes=_largest_changes(ref, batch))
+    reasons = ["statistic"] if is_alert(method, value, threshold) else []
+    limit = config.max_unseen_share
+    if limit is not None and not ref.truncated and unseen_share > limit:
+        reasons.append("unseen")
+    _missing_rule(missing_share, ref.missing_share, config, reasons)
+    details["reasons"] = reasons
+    return DriftResult(
+        name, "categorical", method, value, threshold, bool(reasons), n_present, ref.n, details
+    )
+
+
+def feature_drift(
+    batch: pd.DataFrame,
+    profile: ReferenceProfile,
+    config: DriftConfig | None = None,
+    features: list[str] | None = None,
+) -> list[DriftResult]:
+    """Compare every profiled feature (or ``features``) of ``batch`` with the reference.
+
+    Missing values (NaN, and infinities for numeric features) are dropped before the statistic;
+    their share is reported and a jump in it alerts on its own.
+    """
+    config = config or DriftConfig()
+    wanted = profile.features if features is None else features
+    unknown = [f for f in wanted if f not in profile.numeric and f not in profile.categorical]
+    if unknown:
+        raise ValueError(f"features not in the reference profile: {unknown}")
+    absent = [f for f in wanted if f not in batch.columns]
+    if absent:
+        raise ValueError(f"features missing from the batch: {absent}")
+    rows = _row_subset(len(batch), config)
+    results = []
+    for name in wanted:
+        if name in profile.numeric:
+            results.append(_numeric_drift(name, batch[name], profile.numeric[name], config, rows))
+        else:
+            results.append(_categorical_drift(name, batch[name], profile.categorical[name], config))
+    return results
+
+
+def drift_summary(results: list[DriftResult], drift_share: float = 0.5) -> dict[str, Any]:
+    """Dataset-level verdict, as Evidently's: drift when at least ``drift_share`` of the
+    features alert. One feature alone will alert by chance now and then on small batches."""
+    drifted = [r.feature for r in results if r.alert]
+    share = len(drifted) / len(results) if results else 0.0
+    return {
+        "n_features": len(results),
+        "n_drifted": len(drifted),
+        "share_drifted": share,
+        "dataset_drift": bool(results) and share >= drift_share,
+        "drifted": drifted,
+    }

@@ -1,0 +1,152 @@
+"""What counts as drift: the methods, their default thresholds, and the alert rules.
+
+Defaults follow the monitoring tools people already read (Evidently, NannyML, Vertex AI):
+normalised Wasserstein and Jensen-Shannon at 0.1 on large batches, KS and chi-squared p-values
+at 0.05 on small ones (below 1000 rows a distance is too noisy to threshold), PSI at 0.2.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Kind = Literal["numeric", "categorical"]
+Method = Literal["wasserstein", "ks", "jensenshannon", "chi2", "psi", "hellinger", "l_infinity"]
+MethodOrAuto = Literal["auto", "wasserstein", "ks", "jensenshannon", "chi2", "psi", "hellinger", "l_infinity"]
+
+BOTH: frozenset[str] = frozenset({"numeric", "categorical"})
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """A drift method's default threshold and which way it points."""
+
+    default_threshold: float
+    p_value: bool  # True: the value is a p-value and a SMALL value alerts
+    kinds: frozenset[str]
+
+
+METHODS: dict[str, MethodInfo] = {
+    "wasserstein": MethodInfo(0.1, p_value=False, kinds=frozenset({"numeric"})),
+    "ks": MethodInfo(0.05, p_value=True, kinds=frozenset({"numeric"})),
+    "jensenshannon": MethodInfo(0.1, p_value=False, kinds=BOTH),
+    "chi2": MethodInfo(0.05, p_value=True, kinds=frozenset({"categorical"})),
+    "psi": MethodInfo(0.2, p_value=False, kinds=BOTH),
+    "hellinger": MethodInfo(0.1, p_value=False, kinds=BOTH),
+    "l_infinity": MethodInfo(0.1, p_value=False, kinds=BOTH),
+}
+
+# "auto": (method for large batches, method for small batches), as Evidently switches.
+AUTO: dict[str, tuple[str, str]] = {
+    "numeric": ("wasserstein", "ks"),
+    "categorical": ("jensenshannon", "chi2"),
+}
+
+
+def is_alert(method: str, value: float, threshold: float) -> bool:
+    """A p-value alerts below its threshold, a distance above it; NaN (no data) never does."""
+    if math.isnan(value):
+        return False
+    return value < threshold if METHODS[method].p_value else value > threshold
+
+
+class MethodChoice(BaseModel):
+    """A method and optionally its threshold (None: the method's default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: MethodOrAuto = "auto"
+    threshold: float | None = Field(default=None, ge=0.0)
+
+    @model_validator(mode="after")
+    def _threshold_needs_method(self) -> MethodChoice:
+        # "auto" switches between a p-value and a distance, so one number cannot mean both.
+        if self.method == "auto" and self.threshold is not None:
+            raise ValueError("a threshold needs an explicit method, not 'auto'")
+        return self
+
+
+class DriftConfig(BaseModel):
+    """Method and threshold per feature kind, per-feature overrides, and the extra alert rules."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    numeric: MethodChoice = MethodChoice()
+    categorical: MethodChoice = MethodChoice()
+    features: dict[str, MethodChoice] = Field(default_factory=dict)
+    small_batch_rows: int = Field(
+        default=1000, gt=0, description="Below this many non-missing values 'auto' uses p-values."
+    )
+    sample_rows: int = Field(
+        default=50_000,
+        gt=0,
+        description="Rows of a larger batch used for sample-based numeric statistics.",
+    )
+    n_bins: int = Field(default=10, ge=2, description="Reference-quantile bins for binned methods.")
+    max_unseen_share: float | None = Field(
+        default=0.01, ge=0.0, le=1.0, description="Alert when more rows than this are unseen."
+    )
+    max_missing_share_increase: float | None = Field(
+        default=0.1, ge=0.0, le=1.0, description="Alert when the missing share grows by more."
+    )
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _kinds_match(self) -> DriftConfig:
+        for kind in ("numeric", "categorical"):
+            method = getattr(self, kind).method
+            if method != "auto" and kind not in METHODS[method].kinds:
+                raise ValueError(f"method {method!r} does not apply to {kind} features")
+        return self
+
+    def resolve(self, feature: str, kind: Kind, n_batch: int) -> tuple[str, float]:
+        """The (method, threshold) for one feature with ``n_batch`` non-missing values."""
+        choice = self.features.get(feature) or getattr(self, kind)
+        method = choice.method
+        if method == "auto":
+            large, small = AUTO[kind]
+            method = small if n_batch < self.small_batch_rows else large
+        if kind not in METHODS[method].kinds:
+            raise ValueError(f"method {method!r} does not apply to {kind} feature {feature!r}")
+        if choice.threshold is None:
+            return method, METHODS[method].default_threshold
+        return method, choice.threshold
+
+
+class ScoreAlertRules(BaseModel):
+    """Alert rules for comparing score distributions; None disables a rule.
+
+    The absolute defaults assume probability scores in [0, 1].
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_quantile_shift: float | None = 0.1
+    max_ks: float | None = 0.1
+    max_psi: float | None = 0.2
+    min_agreement: float | None = 0.9
+    max_mean_abs_diff: float | None = None
+
+    def breached(self, metrics: dict[str, float]) -> list[str]:
+        """Names of the metrics that break a rule (metrics absent from ``metrics`` are skipped)."""
+        upper = {
+            "quantile_shift": self.max_quantile_shift,
+            "ks": self.max_ks,
+            "psi": self.max_psi,
+            "mean_abs_diff": self.max_mean_abs_diff,
+        }
+        out = [
+            name
+            for name, limit in upper.items()
+            if limit is not None and name in metrics and metrics[name] > limit
+        ]
+        if (
+            self.min_agreement is not None
+            and "agreement" in metrics
+            and metrics["agreement"] < self.min_agreement
+        ):
+            out.append("agreement")
+        return out
