@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,28 +57,27 @@ class Store:
         with self.engine.begin() as conn:
             yield conn
 
-    def bulk_insert(self, conn: Connection, table: Table, frame: pd.DataFrame) -> int:
-        """Insert a DataFrame whose columns are a subset of the table's, at driver speed.
+    def bulk_insert(
+        self, conn: Connection, table: Table, frame: pd.DataFrame, constants: dict[str, Any] | None = None
+    ) -> int:
+        """Insert a DataFrame (plus columns that hold one value for every row) at driver speed.
 
         PostgreSQL gets COPY; SQLite gets one prepared executemany. Both run inside ``conn``'s
         transaction, so a bulk write commits or vanishes with the rest of the unit of work.
         """
         if frame.empty:
             return 0
-        columns = list(frame.columns)
-        rows = _python_rows(frame)
+        constants = constants or {}
+        columns = [*constants, *frame.columns]
+        rows = _python_rows(frame, constants)
+        names = ", ".join(f'"{c}"' for c in columns)
         raw = conn.connection.driver_connection
         if self.is_postgres:
-            names = ", ".join(f'"{c}"' for c in columns)
-            with (
-                raw.cursor() as cursor,
-                cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy,
-            ):
+            with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
                 for row in rows:
                     copy.write_row(row)
         else:
             marks = ", ".join("?" for _ in columns)
-            names = ", ".join(f'"{c}"' for c in columns)
             cursor = raw.cursor()
             try:
                 cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', rows)
@@ -95,14 +95,16 @@ class Store:
         self.engine.dispose()
 
 
-def _python_rows(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
-    """Plain Python tuples with None for missing values: what both drivers take fastest."""
-    columns = []
+def _python_rows(frame: pd.DataFrame, constants: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+    """Plain Python values with None for missing ones: what both drivers take fastest."""
+    columns: list[Any] = [itertools.repeat(value, len(frame)) for value in constants.values()]
     for name in frame.columns:
         series = frame[name]
-        values = series.astype(object).where(series.notna(), None).tolist()
-        columns.append(values)
-    return list(zip(*columns, strict=True))
+        if series.hasnans:
+            columns.append(series.astype(object).where(series.notna(), None).tolist())
+        else:
+            columns.append(series.tolist())
+    return zip(*columns, strict=True)
 
 
 def dispose_all() -> None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from rendezvous.validation import engine
 from rendezvous.validation import quarantine as q
@@ -34,7 +36,7 @@ def _coerce(df: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, pd.Data
         if column not in df.columns:
             continue  # reported by the table-columns expectation
         raw = df[column]
-        numbers = raw if pd.api.types.is_numeric_dtype(raw) else pd.to_numeric(raw, errors="coerce")
+        numbers = raw if pd.api.types.is_numeric_dtype(raw) else _to_number(raw)
         bad = raw.notna().to_numpy() & numbers.isna().to_numpy()
         if column in contract.integer_columns and pd.api.types.is_float_dtype(numbers):
             values = numbers.to_numpy()
@@ -44,6 +46,16 @@ def _coerce(df: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, pd.Data
         if bad.any():
             found.append(q.failures(np.flatnonzero(bad), column, contract.type_rules[column]))
     return out, (pd.concat(found, ignore_index=True) if found else q.no_failures())
+
+
+def _to_number(raw: pd.Series) -> pd.Series:
+    """Text to float: Arrow's vectorised cast when every value parses (the usual case, ~10x
+    faster than pandas), else pandas, which turns each bad value into NaN for the report."""
+    try:
+        cast = pc.cast(pa.array(raw, from_pandas=True), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return pd.to_numeric(raw, errors="coerce")
+    return pd.Series(cast.to_numpy(zero_copy_only=False), index=raw.index, name=raw.name)
 
 
 def _batch_reason(check: Check, outcome: engine.Outcome) -> str:
