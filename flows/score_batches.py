@@ -1,4 +1,9 @@
-"""Flow `score-batches`: every batch waiting in the inbox, each in its own sub-flow run."""
+"""Flow `score-batches`: every batch waiting in the inbox, one after another, in one flow run.
+
+Batches are task groups, not sub-flows: a Prefect flow run costs about a second of fixed
+overhead here (its heartbeat thread is joined at exit), which a 1k-row batch must not pay.
+The run is renamed after the batches it took, so the UI still lists runs by batch.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +13,15 @@ from prefect import flow, get_run_logger
 from prefect.futures import wait
 
 from rendezvous.batchfiles import BadInput
-from rendezvous.pipeline import Outcome, chunks
+from rendezvous.pipeline import BatchJob, Outcome, chunks
 from rendezvous.services import get_services
-from tasks import scoring
+from rendezvous.settings import get_settings
+from tasks import monitoring, scoring
 from tasks.runners import task_runner_for
 
 
-@flow(name="score-batch", flow_run_name="batch-{name}", log_prints=False)
-def score_batch(name: str) -> dict:
-    """One batch: claim, then per chunk validate+enrich and the bins in parallel, then commit."""
-    logger = get_run_logger()
-    job = scoring.intake(name)
-    if isinstance(job, Outcome):
-        logger.info("%s: %s (%s)", name, job.state, job.reason or "")
-        return asdict(job)
+def score_one(job: BatchJob) -> Outcome:
+    """One claimed batch: per chunk validate+enrich, then the bins in parallel; then commit."""
     services = get_services()
     rejected: str | None = None
     try:
@@ -34,52 +34,57 @@ def score_batch(name: str) -> dict:
             if rejected or prepared.enriched.empty:
                 continue
             futures = [
-                scoring.score_bin.submit(job, role, record, prepared)
-                for role, record in job.scorers()
+                scoring.score_bin.submit(job, role, record, prepared) for role, record in job.scorers()
             ]
             futures.append(scoring.log_bin.submit(job, prepared))
             futures.append(scoring.dev_copy_bin.submit(job, prepared))
             wait(futures)
             for future in futures:
                 future.result()
-        outcome = scoring.commit(job, rejected)
+        if not rejected:
+            # return_state: a monitoring failure is recorded by the task and never fails the batch
+            monitoring.monitor_batch(job, return_state=True)
+        return scoring.commit(job, rejected)
     except BadInput as exc:
-        outcome = scoring.reject_unreadable(job, str(exc))
+        return scoring.reject_unreadable(job, str(exc))
     except Exception as exc:
-        outcome = scoring.release(job, f"{type(exc).__name__}: {exc}")
-        logger.error("batch %s: %s; %s", job.batch_id, exc, outcome.state)
+        scoring.release(job, f"{type(exc).__name__}: {exc}")
         raise
-    logger.info(
-        "%s: %s, %d rows in, %d scored, %d quarantined%s",
-        job.batch_id,
-        outcome.state,
-        outcome.rows_in,
-        outcome.rows_scored,
-        outcome.rows_quarantined,
-        f" ({outcome.reason})" if outcome.reason else "",
-    )
-    return asdict(outcome)
 
 
-@flow(name="score-batches", log_prints=False)
+@flow(name="score-batches", task_runner=task_runner_for(get_settings()), log_prints=False)
 def score_batches(limit: int | None = None) -> list[dict]:
-    """Score what waits in the inbox; one batch's failure never stops the others."""
-    settings = get_services().settings
+    """Score what waits in the inbox, oldest first; one batch's failure never stops the others."""
+    logger = get_run_logger()
     names = scoring.list_inbox()
     if limit is not None:
         names = names[:limit]
-    runner = task_runner_for(settings)
+    scoring.name_run_after(names)
     results: list[dict] = []
-    failures = []
+    failures: list[str] = []
     for name in names:
-        state = score_batch.with_options(task_runner=runner)(name, return_state=True)
-        if state.is_completed():
-            results.append(state.result())
-        else:
+        job = scoring.intake(name)
+        if isinstance(job, Outcome):
+            logger.info("%s: %s (%s)", name, job.state, job.reason or "")
+            results.append(asdict(job))
+            continue
+        try:
+            outcome = score_one(job)
+        except Exception as exc:
+            logger.error("batch %s failed and stays claimable: %s", job.batch_id, exc)
             failures.append(name)
-            results.append({"source": name, "state": "error", "reason": state.message})
-    if failures:
-        raise RuntimeError(
-            f"{len(failures)} batch(es) failed and stay claimable: {', '.join(failures)}"
+            results.append({"source": name, "batch_id": job.batch_id, "state": "error", "reason": str(exc)})
+            continue
+        logger.info(
+            "%s: %s, %d rows in, %d scored, %d quarantined%s",
+            job.batch_id,
+            outcome.state,
+            outcome.rows_in,
+            outcome.rows_scored,
+            outcome.rows_quarantined,
+            f" ({outcome.reason})" if outcome.reason else "",
         )
+        results.append(asdict(outcome))
+    if failures:
+        raise RuntimeError(f"{len(failures)} batch(es) failed and stay claimable: {', '.join(failures)}")
     return results

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pandas as pd
-from prefect import task
+from prefect import get_client, task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 
 from rendezvous import pipeline
 from rendezvous.batchfiles import MalformedRow, list_batches
@@ -18,26 +19,24 @@ def list_inbox() -> list[str]:
     return list_batches(get_services().settings.inbox_url)
 
 
-@task(name="intake", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
+@task(name="intake", task_run_name="intake-{name}", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
 def intake(name: str) -> BatchJob | Outcome:
     return pipeline.intake(get_services(), name)
 
 
-@task(name="validate-enrich", cache_policy=NO_CACHE)
-def prepare(
-    job: BatchJob, chunk: int, frame: pd.DataFrame, malformed: list[MalformedRow]
-) -> Prepared:
+@task(name="validate-enrich", task_run_name="validate-enrich-{job.batch_id}-{chunk}", cache_policy=NO_CACHE)
+def prepare(job: BatchJob, chunk: int, frame: pd.DataFrame, malformed: list[MalformedRow]) -> Prepared:
     return pipeline.prepare(get_services(), job, chunk, frame, malformed)
 
 
-@task(name="quarantine-rest", cache_policy=NO_CACHE)
+@task(name="quarantine-rest", task_run_name="quarantine-rest-{job.batch_id}-{chunk}", cache_policy=NO_CACHE)
 def quarantine_all(job: BatchJob, chunk: int, frame: pd.DataFrame, reason: str) -> None:
     pipeline.quarantine_all(get_services(), job, chunk, frame, reason)
 
 
 @task(
     name="score-bin",
-    task_run_name="{role}-bin-{prepared.chunk}",
+    task_run_name="{role}-bin-{job.batch_id}-{prepared.chunk}",
     cache_policy=NO_CACHE,
     retries=1,
     retry_delay_seconds=1,
@@ -48,7 +47,7 @@ def score_bin(job: BatchJob, role: str, record: ModelRecord, prepared: Prepared)
 
 @task(
     name="log-bin",
-    task_run_name="log-bin-{prepared.chunk}",
+    task_run_name="log-bin-{job.batch_id}-{prepared.chunk}",
     cache_policy=NO_CACHE,
     retries=1,
     retry_delay_seconds=1,
@@ -59,7 +58,7 @@ def log_bin(job: BatchJob, prepared: Prepared) -> str:
 
 @task(
     name="dev-copy-bin",
-    task_run_name="dev-copy-bin-{prepared.chunk}",
+    task_run_name="dev-copy-bin-{job.batch_id}-{prepared.chunk}",
     cache_policy=NO_CACHE,
     retries=1,
     retry_delay_seconds=1,
@@ -68,7 +67,13 @@ def dev_copy_bin(job: BatchJob, prepared: Prepared) -> int:
     return pipeline.dev_copy_bin(get_services(), job, prepared)
 
 
-@task(name="commit", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
+@task(
+    name="commit",
+    task_run_name="commit-{job.batch_id}",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=1,
+)
 def commit(job: BatchJob, rejected_reason: str | None) -> Outcome:
     return pipeline.commit(get_services(), job, rejected_reason)
 
@@ -81,3 +86,13 @@ def reject_unreadable(job: BatchJob, reason: str) -> Outcome:
 @task(name="release", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
 def release(job: BatchJob, error: str) -> Outcome:
     return pipeline.fail(get_services(), job, error)
+
+
+def name_run_after(names: list[str]) -> None:
+    """Runs are listed in the UI by the batches they took, not by a random name."""
+    run_id = flow_run.id
+    if not run_id:
+        return
+    label = "empty inbox" if not names else names[0] + (f" +{len(names) - 1} more" if len(names) > 1 else "")
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(run_id, name=label)
