@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from rendezvous.cli.console import console
+from rendezvous.cli.verify import verify_command
 from rendezvous.runtime import configure_prefect_env
 from rendezvous.services import get_services
 from rendezvous.status import batch_detail, system_status
@@ -22,7 +22,7 @@ models_app = typer.Typer(help="The model registry.", no_args_is_help=True)
 batches_app = typer.Typer(help="Batches in the ledger.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(batches_app, name="batches")
-console = Console(width=None if sys.stdout.isatty() else 160)
+app.command("verify")(verify_command)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 

@@ -1,0 +1,32 @@
+"""`rendezvous verify`: the invariants, checked over the whole store; non-zero exit on a breach."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from rendezvous.cli.console import console
+from rendezvous.services import get_services
+from rendezvous.verify import verify
+
+
+def verify_command(
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Check every invariant (accounting, one score per role, outputs, model files, role audit)."""
+    results = verify(get_services())
+    if json_out:
+        typer.echo(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        table = Table(title="rendezvous verify", title_justify="left")
+        for name in ("check", "checked", "breaches", "examples"):
+            table.add_column(name, overflow="fold")
+        for r in results:
+            mark = "[green]ok[/]" if r.ok else f"[red]{r.breach_count}[/]"
+            table.add_row(r.name, str(r.checked), mark, "\n".join(r.breaches))
+        console.print(table)
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)

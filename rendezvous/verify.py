@@ -1,0 +1,210 @@
+"""Check the invariants of DESIGN.md over the whole store and the folders.
+
+Operators run it after an incident; the crash and fault campaigns run it after every kill.
+Each check returns the breaches it found (empty when the invariant holds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow.parquet as pq
+from sqlalchemy import func, select
+
+from rendezvous.batchfiles import filesystem, join, sha256_file
+from rendezvous.registry import ModelIntegrityError, ModelRecord
+from rendezvous.services import Services
+from rendezvous.store.schema import batches, lineage, quarantine, role_changes, scores
+
+_SAMPLE = 10  # breaches listed per check; the count is always complete
+
+
+@dataclass
+class CheckResult:
+    name: str
+    checked: int
+    breaches: list[str] = field(default_factory=list)
+    breach_count: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.breach_count == 0
+
+    def add(self, message: str) -> None:
+        self.breach_count += 1
+        if len(self.breaches) < _SAMPLE:
+            self.breaches.append(message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.name,
+            "ok": self.ok,
+            "checked": self.checked,
+            "breaches": self.breach_count,
+            "examples": self.breaches,
+        }
+
+
+def check_accounting(services: Services) -> CheckResult:
+    """Rows in = scored + quarantined, per batch, in the ledger and in the row-level tables."""
+    with services.store.begin() as conn:
+        rows = conn.execute(select(batches).where(batches.c.state.in_(("committed", "rejected")))).all()
+        scored = dict(
+            conn.execute(
+                select(scores.c.batch_id, func.count())
+                .where(scores.c.role == "live")
+                .group_by(scores.c.batch_id)
+            ).all()
+        )
+        held = dict(
+            conn.execute(select(quarantine.c.batch_id, func.count()).group_by(quarantine.c.batch_id)).all()
+        )
+        read = dict(
+            conn.execute(
+                select(lineage.c.batch_id, func.sum(lineage.c.rows_in))
+                .where(lineage.c.step == "read")
+                .group_by(lineage.c.batch_id)
+            ).all()
+        )
+    result = CheckResult("every row accounted for (rows in = scored + quarantined)", len(rows))
+    for row in rows:
+        actual_scored, actual_held = scored.get(row.id, 0), held.get(row.id, 0)
+        if row.rows_in != row.rows_scored + row.rows_quarantined:
+            result.add(
+                f"{row.id}: ledger says {row.rows_in} in, {row.rows_scored} scored, "
+                f"{row.rows_quarantined} quarantined"
+            )
+        if (actual_scored, actual_held) != (row.rows_scored, row.rows_quarantined):
+            result.add(
+                f"{row.id}: ledger counts ({row.rows_scored}, {row.rows_quarantined}) but the store "
+                f"holds ({actual_scored} live scores, {actual_held} quarantined rows)"
+            )
+        if int(read.get(row.id) or 0) != row.rows_in:
+            result.add(f"{row.id}: lineage read {read.get(row.id) or 0} rows, ledger says {row.rows_in}")
+    return result
+
+
+def check_one_score_per_role(services: Services) -> CheckResult:
+    """Exactly one score per request per role per model, and the same requests in every role."""
+    with services.store.begin() as conn:
+        repeated = conn.execute(
+            select(scores.c.request_id, scores.c.role, scores.c.model_version, func.count())
+            .group_by(scores.c.request_id, scores.c.role, scores.c.model_version)
+            .having(func.count() > 1)
+            .limit(_SAMPLE)
+        ).all()
+        per_role = conn.execute(
+            select(scores.c.batch_id, scores.c.role, scores.c.model_version, func.count()).group_by(
+                scores.c.batch_id, scores.c.role, scores.c.model_version
+            )
+        ).all()
+        ledger = {r.id: r for r in conn.execute(select(batches)).all()}
+    result = CheckResult("one score per request per role", len(per_role))
+    for request_id, role, version, n in repeated:
+        result.add(f"request {request_id} has {n} {role} scores from {version}")
+    counts: dict[str, dict[tuple[str, str], int]] = {}
+    for batch_id, role, version, n in per_role:
+        counts.setdefault(batch_id, {})[(role, version)] = n
+    for batch_id, by_model in counts.items():
+        row = ledger.get(batch_id)
+        if row is None or row.state != "committed":
+            if row is None or row.state in ("rejected", "failed"):
+                result.add(f"{batch_id}: scores kept for a batch that is {row.state if row else 'unknown'}")
+            continue
+        expected = {("live", row.live_version)}
+        if row.canary_version:
+            expected.add(("canary", row.canary_version))
+        missing = expected - set(by_model)
+        if missing:
+            result.add(f"{batch_id}: no scores from {sorted(missing)}")
+        for (role, version), n in by_model.items():
+            if n != row.rows_scored:
+                result.add(f"{batch_id}: {n} {role} scores from {version}, {row.rows_scored} rows scored")
+            if role in ("live", "canary") and (role, version) not in expected:
+                result.add(f"{batch_id}: {role} scored by {version}, not the pinned pair")
+    return result
+
+
+def check_outputs(services: Services) -> CheckResult:
+    """Every committed batch has its raw archive, response, dev copy and lineage."""
+    settings = services.settings
+    with services.store.begin() as conn:
+        rows = conn.execute(select(batches).where(batches.c.state == "committed")).all()
+        steps = {(b, s) for b, s in conn.execute(select(lineage.c.batch_id, lineage.c.step).distinct()).all()}
+    result = CheckResult("committed batches have archive, response, dev copy, lineage", len(rows))
+    dev_fs, dev_root = filesystem(settings.dev_url)
+    for row in rows:
+        outputs = row.outputs or {}
+        raw = _archived(services, row)
+        if raw is None:
+            result.add(f"{row.id}: raw bytes missing from the archive")
+        elif sha256_file(raw) != row.sha256:
+            result.add(f"{row.id}: archived bytes do not hash to {row.sha256[:12]}")
+        for step in ("read", "validate"):
+            if (row.id, step) not in steps:
+                result.add(f"{row.id}: lineage has no {step} step")
+        if row.rows_scored == 0:
+            continue
+        response = outputs.get("response")
+        fs, path = filesystem(response) if response else (None, None)
+        if not response or not fs.exists(path):
+            result.add(f"{row.id}: response file missing ({response})")
+        parts = dev_fs.glob(f"{dev_root}/date=*/{row.id}-*.parquet")
+        dev_rows = sum(pq.ParquetFile(dev_fs.open(p, "rb")).metadata.num_rows for p in parts)
+        if dev_rows != row.rows_scored:
+            result.add(f"{row.id}: dev copy holds {dev_rows} rows, {row.rows_scored} were scored")
+    return result
+
+
+def _archived(services: Services, row: Any) -> str | None:
+    fs, root = filesystem(join(services.settings.archive_url, "raw", row.sha256[:2]))
+    found = fs.glob(f"{root}/{row.sha256}.*") if fs.exists(root) else []
+    return found[0] if found else None
+
+
+def check_model_files(services: Services) -> CheckResult:
+    """Every registry file still hashes to its recorded sha256."""
+    records: list[ModelRecord] = services.registry.list()
+    result = CheckResult("model files match their sha256", len(records))
+    for record in records:
+        try:
+            services.registry.verify_file(record)
+        except ModelIntegrityError as exc:
+            result.add(str(exc))
+    return result
+
+
+def check_role_audit(services: Services) -> CheckResult:
+    """Roles changed only through audited steps: replaying the audit gives today's roles."""
+    with services.store.begin() as conn:
+        audit = conn.execute(select(role_changes).order_by(role_changes.c.id)).all()
+        current = services.registry.roles(conn)
+    result = CheckResult("roles changed only by audited rotations and rollbacks", len(audit))
+    state: dict[str, Any] = {"live": None, "canary": None}
+    for change in audit:
+        before = {k: change.before.get(k) for k in state}
+        after = {k: change.after.get(k) for k in state}
+        if before != state:
+            result.add(
+                f"audit #{change.id} ({change.action} by {change.actor}) starts from {before}, "
+                f"but the roles were {state}"
+            )
+        state = after
+    if {k: current.get(k) for k in state} != state:
+        result.add(f"roles are {current}, but the audit trail ends at {state}")
+    return result
+
+
+CHECKS: tuple[Callable[[Services], CheckResult], ...] = (
+    check_accounting,
+    check_one_score_per_role,
+    check_outputs,
+    check_model_files,
+    check_role_audit,
+)
+
+
+def verify(services: Services) -> list[CheckResult]:
+    return [check(services) for check in CHECKS]

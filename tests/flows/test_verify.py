@@ -1,0 +1,61 @@
+"""`rendezvous verify` passes on a healthy store and names each invariant a damaged one breaks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, select, update
+from typer.testing import CliRunner
+
+from flows.score_batches import score_batches
+from rendezvous.cli import app
+from rendezvous.demo.bootstrap import build_demo
+from rendezvous.services import get_services
+from rendezvous.store.schema import batches, models, scores
+from rendezvous.verify import verify
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+
+def _failing() -> dict[str, int]:
+    return {r.name: r.breach_count for r in verify(get_services()) if not r.ok}
+
+
+def test_verify_finds_each_kind_of_damage(home: Path) -> None:
+    services = get_services()
+    build_demo(services, rows_per_batch=100)
+    outcomes = {o["source"]: o for o in score_batches()}
+    assert _failing() == {}
+    assert CliRunner().invoke(app, ["verify"]).exit_code == 0
+
+    first = outcomes["loans-2026-11-01.csv"]
+    Path(first["outputs"]["response"]).unlink()
+    assert list(_failing()) == ["committed batches have archive, response, dev copy, lineage"]
+
+    second = outcomes["loans-2026-11-02.parquet"]
+    with services.store.begin() as conn:
+        victim = conn.execute(
+            select(scores.c.request_id).where(
+                scores.c.batch_id == second["batch_id"], scores.c.role == "canary"
+            )
+        ).first()[0]
+        conn.execute(delete(scores).where(scores.c.request_id == victim, scores.c.role == "canary"))
+    assert "one score per request per role" in _failing()
+
+    with services.store.begin() as conn:
+        conn.execute(update(batches).where(batches.c.id == second["batch_id"]).values(rows_scored=1))
+    assert "every row accounted for (rows in = scored + quarantined)" in _failing()
+
+    live = services.registry.by_role("live")
+    with open(live.path, "ab") as handle:
+        handle.write(b"\0")
+    assert "model files match their sha256" in _failing()
+
+    with services.store.begin() as conn:
+        conn.execute(update(models).where(models.c.role == "canary").values(role="retired"))
+    failing = _failing()
+    assert "roles changed only by audited rotations and rollbacks" in failing
+    result = CliRunner().invoke(app, ["verify", "--json"])
+    assert result.exit_code == 1
+    assert len(failing) == 5
