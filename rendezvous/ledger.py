@@ -109,9 +109,7 @@ class Ledger:
             if not (row.outputs or {}).get("source_moved"):
                 return Arrival(row.id, "finish_move", row.state)
             conn.execute(
-                insert(arrivals).values(
-                    batch_id=row.id, source=name, arrived_at=now, outcome="duplicate"
-                )
+                insert(arrivals).values(batch_id=row.id, source=name, arrived_at=now, outcome="duplicate")
             )
             when = row.finished_at.isoformat(timespec="seconds") if row.finished_at else "?"
             return Arrival(
@@ -139,6 +137,20 @@ class Ledger:
             if row is None or row.state in TERMINAL:
                 return None
             if row.state == "processing" and not self._takeable(row, now):
+                return None
+            if row.state == "processing" and row.attempts >= self.max_attempts:
+                conn.execute(
+                    update(batches)
+                    .where(batches.c.id == batch_id, batches.c.attempts == row.attempts)
+                    .values(
+                        state="failed",
+                        reason=f"gave up after {row.attempts} attempts whose process died mid-batch "
+                        f"(last: {row.claimed_by}); a file that kills its worker is not retried forever",
+                        lease_expires=None,
+                        finished_at=now,
+                    )
+                )
+                erase_batch_rows(conn, batch_id)
                 return None
             swapped = conn.execute(
                 update(batches)
@@ -197,9 +209,7 @@ class Ledger:
 
     def mark_moved(self, batch_id: str) -> None:
         with self.store.begin() as conn:
-            outputs = conn.execute(
-                select(batches.c.outputs).where(batches.c.id == batch_id)
-            ).scalar()
+            outputs = conn.execute(select(batches.c.outputs).where(batches.c.id == batch_id)).scalar()
             conn.execute(
                 update(batches)
                 .where(batches.c.id == batch_id)

@@ -27,6 +27,7 @@ from rendezvous.batchfiles import (
     sha256_file,
 )
 from rendezvous.enrichment import QUARANTINE_COLUMNS, enrich
+from rendezvous.failpoints import crash_point
 from rendezvous.ledger import new_owner
 from rendezvous.outputs import BatchOutputs, move_source, partition_dates
 from rendezvous.registry import ModelRecord
@@ -126,6 +127,8 @@ def intake(services: Services, name: str) -> BatchJob | Outcome:
         {"live": live.version, "canary": canary.version if canary else None},
     )
     if attempt is None:
+        if services.ledger.get(arrival.batch_id).state == "failed":
+            return _settle_terminal(services, arrival.batch_id, name, "", "finish_move")
         return Outcome(arrival.batch_id, name, "busy", reason="claimed by another run")
     job = BatchJob(
         batch_id=arrival.batch_id,
@@ -140,6 +143,7 @@ def intake(services: Services, name: str) -> BatchJob | Outcome:
         shadows=tuple(shadows),
     )
     job.outputs(services).reset()
+    crash_point("after-claim")
     return job
 
 
@@ -255,6 +259,7 @@ def prepare(
         )
         records.write_lineage(conn, job.batch_id, chunk, steps)
     services.ledger.heartbeat(job.batch_id, job.owner)
+    crash_point("after-prepare")
     return Prepared(chunk, rows, frame_out, result.rejected_reason)
 
 
@@ -322,6 +327,7 @@ def score_bin(
         written = records.write_scores(
             services.store, conn, job.batch_id, role, record.version, scored
         )
+        crash_point(f"in-{role}-bin")
     if role == "live":
         job.outputs(services).stage_response(
             prepared.chunk, scored.assign(model_version=record.version)
@@ -338,6 +344,7 @@ def log_bin(services: Services, job: BatchJob, prepared: Prepared) -> str:
     fs.makedirs(fs._parent(path), exist_ok=True)
     with fs.open(path, "wb") as handle:
         pq.write_table(pa.Table.from_pandas(prepared.enriched, preserve_index=True), handle)
+    crash_point("in-log-bin")
     with services.store.begin() as conn:
         records.write_lineage(
             conn,
@@ -362,6 +369,7 @@ def dev_copy_bin(services: Services, job: BatchJob, prepared: Prepared) -> int:
     settings = services.settings
     frame = prepared.enriched if settings.dev_copy == "enriched" else prepared.rows
     frame = frame.assign(_batch_id=job.batch_id)
+    crash_point("in-dev-copy-bin")
     job.outputs(services).stage_dev_copy(
         prepared.chunk, frame, partition_dates(frame, settings.timestamp_column)
     )
@@ -390,10 +398,13 @@ def commit(services: Services, job: BatchJob, rejected_reason: str | None) -> Ou
         reason = rejected_reason or ("no rows (empty or header only)" if rows_in == 0 else None)
         if state == "rejected":
             outputs.reset()
+        crash_point("before-publish")
         published = outputs.publish(records.rejects_frame(conn, job.batch_id))
+        crash_point("after-publish")
         services.ledger.finish(
             conn, job.batch_id, job.owner, state, {"rows_in": rows_in, **counted}, reason, published
         )
+    crash_point("after-commit")
     folder = services.settings.done_url if state == "committed" else services.settings.failed_url
     move_source(job.source_url, folder, note=reason)
     services.ledger.mark_moved(job.batch_id)

@@ -57,9 +57,7 @@ def test_an_expired_lease_is_taken_over_and_the_old_owner_stops(ledger: Ledger) 
     assert ledger.claim(arrival.batch_id, first, VERSIONS) == 1
     assert ledger.claim(arrival.batch_id, new_owner(), VERSIONS) is None  # lease still valid
     with ledger.store.begin() as conn:
-        conn.execute(
-            update(batches).values(lease_expires=datetime.now(UTC) - timedelta(seconds=1))
-        )
+        conn.execute(update(batches).values(lease_expires=datetime.now(UTC) - timedelta(seconds=1)))
     second = new_owner()
     assert ledger.claim(arrival.batch_id, second, VERSIONS) == 2
     with pytest.raises(LostClaim):
@@ -84,9 +82,26 @@ def test_finished_content_arriving_again_is_a_duplicate(ledger: Ledger) -> None:
     owner = new_owner()
     ledger.claim(arrival.batch_id, owner, VERSIONS)
     with ledger.store.begin() as conn:
-        ledger.finish(conn, arrival.batch_id, owner, "committed",
-                      {"rows_in": 1, "rows_scored": 1, "rows_quarantined": 0}, None, {})
+        ledger.finish(
+            conn,
+            arrival.batch_id,
+            owner,
+            "committed",
+            {"rows_in": 1, "rows_scored": 1, "rows_quarantined": 0},
+            None,
+            {},
+        )
     assert ledger.receive("a.csv", "b" * 64, "csv").status == "finish_move"  # crash before the move
     ledger.mark_moved(arrival.batch_id)
     again = ledger.receive("copy.csv", "b" * 64, "csv")
     assert again.status == "duplicate" and "a.csv" in again.detail
+
+
+def test_a_batch_whose_worker_keeps_dying_fails_after_max_attempts(ledger: Ledger) -> None:
+    arrival = ledger.receive("poison.csv", "a" * 64, "csv")
+    dead = f"{socket.gethostname()}:999999999:dead"
+    assert ledger.claim(arrival.batch_id, dead, VERSIONS) == 1
+    assert ledger.claim(arrival.batch_id, dead, VERSIONS) == 2  # taken over after the first death
+    assert ledger.claim(arrival.batch_id, new_owner(), VERSIONS) is None  # died twice: give up
+    row = ledger.get(arrival.batch_id)
+    assert row.state == "failed" and "gave up after 2 attempts" in row.reason

@@ -1,0 +1,42 @@
+"""Named crash points, for the crash campaign (as databases test recovery with fail points).
+
+``RENDEZVOUS_CRASH_AT=<point>`` or ``<point>@<n>`` makes the process SIGKILL itself the n-th time
+it reaches ``<point>`` (default the first). Unset, a crash point costs one environment lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections import Counter
+
+POINTS = (
+    "after-claim",
+    "after-prepare",
+    "in-live-bin",
+    "in-canary-bin",
+    "in-shadow-bin",
+    "in-log-bin",
+    "in-dev-copy-bin",
+    "before-publish",
+    "after-publish",
+    "after-commit",
+)
+
+_passed: Counter[str] = Counter()
+_lock = threading.Lock()
+
+
+def crash_point(name: str) -> None:
+    spec = os.environ.get("RENDEZVOUS_CRASH_AT")
+    if not spec:
+        return
+    point, _, nth = spec.partition("@")
+    if point != name:
+        return
+    with _lock:
+        _passed[name] += 1
+        reached = _passed[name] >= int(nth or 1)
+    if reached:
+        os.kill(os.getpid(), signal.SIGKILL)
