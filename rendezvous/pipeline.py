@@ -92,6 +92,17 @@ class Prepared:
     rejected_reason: str | None = None
 
 
+def available_features(services: Services) -> set[str]:
+    """The columns every scored row will have: the contract's, the reference's, the preprocess's."""
+    contract = services.contract()
+    numeric = set(contract.numeric_columns)
+    empty = pd.DataFrame(
+        {name: pd.Series(dtype="float64" if name in numeric else "str") for name in contract.columns}
+    )
+    enriched = enrich(empty, services.reference(), "keep", services.preprocess(), services.settings.id_column)
+    return set(map(str, enriched.frame.columns))
+
+
 def archive_raw(services: Services, source_url: str, sha256: str, name: str) -> str:
     """Keep the bytes as they arrived, content-addressed (immutable, written once)."""
     suffix = name.rsplit(".", 1)[-1] if "." in name else "bin"
@@ -147,9 +158,7 @@ def intake(services: Services, name: str) -> BatchJob | Outcome:
     return job
 
 
-def _settle_terminal(
-    services: Services, batch_id: str, name: str, detail: str, status: str
-) -> Outcome:
+def _settle_terminal(services: Services, batch_id: str, name: str, detail: str, status: str) -> Outcome:
     row = services.ledger.get(batch_id)
     settings = services.settings
     folder = settings.done_url if row.state == "committed" else settings.failed_url
@@ -161,9 +170,7 @@ def _settle_terminal(
     return _outcome(row)
 
 
-def chunks(
-    services: Services, job: BatchJob
-) -> Iterator[tuple[int, pd.DataFrame, list[MalformedRow]]]:
+def chunks(services: Services, job: BatchJob) -> Iterator[tuple[int, pd.DataFrame, list[MalformedRow]]]:
     """The batch in bounded chunks, read from the immutable archive copy."""
     if job.fmt is None:
         raise BadInput(
@@ -252,10 +259,7 @@ def prepare(
             services.store,
             conn,
             job.batch_id,
-            pd.concat(
-                [q for q in quarantined if not q.empty]
-                or [pd.DataFrame(columns=QUARANTINE_COLUMNS)]
-            ),
+            pd.concat([q for q in quarantined if not q.empty] or [pd.DataFrame(columns=QUARANTINE_COLUMNS)]),
         )
         records.write_lineage(conn, job.batch_id, chunk, steps)
     services.ledger.heartbeat(job.batch_id, job.owner)
@@ -277,14 +281,10 @@ def _malformed_rows(malformed: list[MalformedRow]) -> pd.DataFrame:
     )
 
 
-def quarantine_all(
-    services: Services, job: BatchJob, chunk: int, frame: pd.DataFrame, reason: str
-) -> None:
+def quarantine_all(services: Services, job: BatchJob, chunk: int, frame: pd.DataFrame, reason: str) -> None:
     """Rows of a rejected batch that were not examined one by one: set aside with the reason."""
     id_column = services.settings.id_column
-    ids = (
-        frame[id_column].astype("str") if id_column in frame else pd.Series(None, index=frame.index)
-    )
+    ids = frame[id_column].astype("str") if id_column in frame else pd.Series(None, index=frame.index)
     rows = pd.DataFrame(
         {
             "row": frame.index,
@@ -317,29 +317,21 @@ def quarantine_all(
         )
 
 
-def score_bin(
-    services: Services, job: BatchJob, role: str, record: ModelRecord, prepared: Prepared
-) -> int:
+def score_bin(services: Services, job: BatchJob, role: str, record: ModelRecord, prepared: Prepared) -> int:
     """Score the chunk with one model and log the scores; the live bin also stages the response."""
     estimator = services.registry.load(record)
     scored = score_frame(estimator, record, prepared.enriched, services.settings.id_column)
     with services.store.begin() as conn:
-        written = records.write_scores(
-            services.store, conn, job.batch_id, role, record.version, scored
-        )
+        written = records.write_scores(services.store, conn, job.batch_id, role, record.version, scored)
         crash_point(f"in-{role}-bin")
     if role == "live":
-        job.outputs(services).stage_response(
-            prepared.chunk, scored.assign(model_version=record.version)
-        )
+        job.outputs(services).stage_response(prepared.chunk, scored.assign(model_version=record.version))
     return written
 
 
 def log_bin(services: Services, job: BatchJob, prepared: Prepared) -> str:
     """The transformed rows as the models saw them, kept beside the raw archive."""
-    target = join(
-        services.settings.archive_url, "log", job.batch_id, f"chunk-{prepared.chunk:06d}.parquet"
-    )
+    target = join(services.settings.archive_url, "log", job.batch_id, f"chunk-{prepared.chunk:06d}.parquet")
     fs, path = filesystem(target)
     fs.makedirs(fs._parent(path), exist_ok=True)
     with fs.open(path, "wb") as handle:
@@ -433,9 +425,7 @@ def fail(services: Services, job: BatchJob, message: str) -> Outcome:
         services.ledger.mark_moved(job.batch_id)
     row = services.ledger.get(job.batch_id)
     return (
-        _outcome(row)
-        if row is not None
-        else Outcome(job.batch_id, job.source_name, "error", reason=message)
+        _outcome(row) if row is not None else Outcome(job.batch_id, job.source_name, "error", reason=message)
     )
 
 

@@ -10,6 +10,7 @@ import hashlib
 import io
 import threading
 import warnings
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,9 +90,7 @@ def _unpickle(data: bytes) -> tuple[Any, str]:
 def inspect_estimator(estimator: Any) -> tuple[str, list[str]]:
     """The kind of model and the feature names it was fitted on, or a clear refusal."""
     if not hasattr(estimator, "fit") or not hasattr(estimator, "predict"):
-        raise RegistryError(
-            f"not a scikit-learn estimator: {type(estimator).__name__} has no fit/predict"
-        )
+        raise RegistryError(f"not a scikit-learn estimator: {type(estimator).__name__} has no fit/predict")
     names = getattr(estimator, "feature_names_in_", None)
     if names is None:
         raise RegistryError(
@@ -126,11 +125,14 @@ class Registry:
         metadata: dict[str, Any] | None = None,
         profile: dict[str, Any] | None = None,
         actor: str = "registry",
+        available_features: Collection[str] | None = None,
     ) -> ModelRecord:
         """Vet a joblib file, copy it into the store and record it under ``role``.
 
         ``live`` and ``canary`` may be registered only while empty (bootstrapping a system);
-        afterwards they change only through promotion or rollback.
+        afterwards they change only through promotion or rollback. With ``available_features``
+        (what validated, enriched rows will hold), a model that needs anything else is refused
+        now rather than failing every batch later.
         """
         if role not in ROLES:
             raise RegistryError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
@@ -142,6 +144,13 @@ class Registry:
         except Exception as exc:
             raise RegistryError(f"{source}: not a loadable joblib file ({exc})") from exc
         kind, feature_names = inspect_estimator(estimator)
+        if available_features is not None:
+            missing = [name for name in feature_names if name not in set(available_features)]
+            if missing:
+                raise RegistryError(
+                    f"{source}: the model expects features the contract and enrichment do not provide: "
+                    f"{', '.join(missing)}"
+                )
         version = version or f"{Path(str(source)).stem}-{digest[:8]}"
         target = f"{self.models_dir}/{version}-{digest[:12]}.joblib"
         fs, path = fsspec.core.url_to_fs(target)
@@ -165,9 +174,7 @@ class Registry:
             if conn.execute(select(models.c.version).where(models.c.version == version)).first():
                 raise RegistryError(f"model version {version!r} is already registered")
             if role in SINGLE_ROLES and self._holder(conn, role) is not None:
-                raise RegistryError(
-                    f"a {role} model exists already; roles change only through promotion"
-                )
+                raise RegistryError(f"a {role} model exists already; roles change only through promotion")
             before = self.roles(conn)
             conn.execute(insert(models).values(**record))
             if role in SINGLE_ROLES:
@@ -205,9 +212,7 @@ class Registry:
             rows = [ModelRecord.from_row(r) for r in conn.execute(select(models)).all()]
         live = next((r for r in rows if r.role == "live"), None)
         if live is None:
-            raise RegistryError(
-                "no live model registered: `rendezvous models register PATH --role live`"
-            )
+            raise RegistryError("no live model registered: `rendezvous models register PATH --role live`")
         canary = next((r for r in rows if r.role == "canary"), None)
         shadows = [r for r in rows if r.shadow and r.role == "candidate"]
         return live, canary, shadows
@@ -224,9 +229,7 @@ class Registry:
         with self.store.begin() as conn:
             record = self.get(version, conn)
             if on and record.role != "candidate":
-                raise RegistryError(
-                    f"{version} is {record.role}; only candidates are scored in shadow"
-                )
+                raise RegistryError(f"{version} is {record.role}; only candidates are scored in shadow")
             conn.execute(update(models).where(models.c.version == version).values(shadow=on))
         return self.get(version)
 
@@ -240,9 +243,7 @@ class Registry:
             with fsspec.open(record.path, "rb") as handle:
                 data = handle.read()
         except FileNotFoundError as exc:
-            raise ModelIntegrityError(
-                f"model {record.version}: file {record.path} is missing"
-            ) from exc
+            raise ModelIntegrityError(f"model {record.version}: file {record.path} is missing") from exc
         actual = sha256_bytes(data)
         if actual != record.sha256:
             raise ModelIntegrityError(

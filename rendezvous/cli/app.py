@@ -11,6 +11,7 @@ from rich.table import Table
 
 from rendezvous.cli.console import console
 from rendezvous.cli.verify import verify_command
+from rendezvous.pipeline import available_features
 from rendezvous.runtime import configure_prefect_env
 from rendezvous.services import get_services
 from rendezvous.status import batch_detail, system_status
@@ -180,7 +181,10 @@ def models_register(
 
     metadata = dict(item.split("=", 1) for item in meta or [])
     try:
-        record = get_services().registry.register(path, role, version=version, metadata=metadata)
+        services = get_services()
+        record = services.registry.register(
+            path, role, version=version, metadata=metadata, available_features=available_features(services)
+        )
     except RegistryError as exc:
         console.print(f"[red]refused:[/] {exc}")
         raise typer.Exit(2) from exc
