@@ -223,6 +223,8 @@ class Ledger:
             if row is None or row.claimed_by != owner:
                 return "lost"
             final = row.attempts >= self.max_attempts
+            if final:
+                erase_batch_rows(conn, batch_id)  # a failed batch keeps its reason, not half its rows
             conn.execute(
                 update(batches)
                 .where(batches.c.id == batch_id)

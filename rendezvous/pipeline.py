@@ -28,7 +28,7 @@ from rendezvous.batchfiles import (
 )
 from rendezvous.enrichment import QUARANTINE_COLUMNS, enrich
 from rendezvous.failpoints import crash_point
-from rendezvous.ledger import new_owner
+from rendezvous.ledger import TERMINAL, new_owner
 from rendezvous.outputs import BatchOutputs, move_source, partition_dates
 from rendezvous.registry import ModelRecord
 from rendezvous.scoring import score_frame
@@ -106,6 +106,8 @@ def available_features(services: Services) -> set[str]:
 def archive_raw(services: Services, source_url: str, sha256: str, name: str) -> str:
     """Keep the bytes as they arrived, content-addressed (immutable, written once)."""
     suffix = name.rsplit(".", 1)[-1] if "." in name else "bin"
+    if not (suffix.isascii() and suffix.isalnum() and len(suffix) <= 16):
+        suffix = "bin"  # the extension is the sender's text: it must not break the archive name
     target = join(services.settings.archive_url, "raw", sha256[:2], f"{sha256}.{suffix}")
     fs, path = filesystem(target)
     if not fs.exists(path):
@@ -318,14 +320,18 @@ def quarantine_all(services: Services, job: BatchJob, chunk: int, frame: pd.Data
 
 
 def score_bin(services: Services, job: BatchJob, role: str, record: ModelRecord, prepared: Prepared) -> int:
-    """Score the chunk with one model and log the scores; the live bin also stages the response."""
+    """Score the chunk with one model and log the scores; the live bin also stages the response.
+
+    The response is staged before the scores commit, in their transaction: a failed write rolls
+    the scores back, so a retry of this bin starts from nothing instead of hitting its own rows.
+    """
     estimator = services.registry.load(record)
     scored = score_frame(estimator, record, prepared.enriched, services.settings.id_column)
     with services.store.begin() as conn:
         written = records.write_scores(services.store, conn, job.batch_id, role, record.version, scored)
+        if role == "live":
+            job.outputs(services).stage_response(prepared.chunk, scored.assign(model_version=record.version))
         crash_point(f"in-{role}-bin")
-    if role == "live":
-        job.outputs(services).stage_response(prepared.chunk, scored.assign(model_version=record.version))
     return written
 
 
@@ -369,10 +375,23 @@ def dev_copy_bin(services: Services, job: BatchJob, prepared: Prepared) -> int:
 
 
 def commit(services: Services, job: BatchJob, rejected_reason: str | None) -> Outcome:
-    """Publish outputs and close the batch, only if every row is accounted for."""
-    store = services.store
+    """Publish outputs and close the batch, only if every row is accounted for.
+
+    Idempotent: a retry after the ledger closed (the source move failed, say) only moves.
+    """
+    if services.ledger.get(job.batch_id).state not in TERMINAL:
+        _close(services, job, rejected_reason)
+    row = services.ledger.get(job.batch_id)
+    crash_point("after-commit")
+    folder = services.settings.done_url if row.state == "committed" else services.settings.failed_url
+    move_source(job.source_url, folder, note=row.reason)
+    services.ledger.mark_moved(job.batch_id)
+    return _outcome(services.ledger.get(job.batch_id))
+
+
+def _close(services: Services, job: BatchJob, rejected_reason: str | None) -> None:
     outputs = job.outputs(services)
-    with store.begin() as conn:
+    with services.store.begin() as conn:
         if rejected_reason:
             records.quarantine_rejected_scores(conn, job.batch_id, rejected_reason)
         counted = records.counts(conn, job.batch_id)
@@ -396,11 +415,6 @@ def commit(services: Services, job: BatchJob, rejected_reason: str | None) -> Ou
         services.ledger.finish(
             conn, job.batch_id, job.owner, state, {"rows_in": rows_in, **counted}, reason, published
         )
-    crash_point("after-commit")
-    folder = services.settings.done_url if state == "committed" else services.settings.failed_url
-    move_source(job.source_url, folder, note=reason)
-    services.ledger.mark_moved(job.batch_id)
-    return _outcome(services.ledger.get(job.batch_id))
 
 
 def reject_unreadable(services: Services, job: BatchJob, reason: str) -> Outcome:
@@ -421,6 +435,7 @@ def fail(services: Services, job: BatchJob, message: str) -> Outcome:
     """An unexpected error: give the batch back for a retry, or fail it after max attempts."""
     verdict = services.ledger.release(job.batch_id, job.owner, message)
     if verdict == "failed":
+        job.outputs(services).reset()
         move_source(job.source_url, services.settings.failed_url, note=message)
         services.ledger.mark_moved(job.batch_id)
     row = services.ledger.get(job.batch_id)
