@@ -25,5 +25,21 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+BENCH_STAMP := $(VENV)/.bench-stamp
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --quiet --disable-pip-version-check -e ".[dev,bench]"
+	touch $(BENCH_STAMP)
+
+# speed and memory against a bare pandas + scikit-learn script (BENCH_ARGS="--repeats 5" etc.)
+bench: $(BENCH_STAMP)
+	cd benchmarks && ../$(BIN)/python bench.py $(BENCH_ARGS)
+
+bench-full: $(BENCH_STAMP)
+	cd benchmarks && ../$(BIN)/python bench.py --ten-million $(BENCH_ARGS)
+
+# the reliability campaigns at full count (CI runs them with small counts)
+campaign: $(STAMP)
+	RENDEZVOUS_CAMPAIGN_KILLS=60 RENDEZVOUS_HYPOTHESIS_EXAMPLES=200 $(BIN)/pytest tests/campaigns tests/hostile
+
 clean:
 	rm -rf var .pytest_cache

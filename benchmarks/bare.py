@@ -1,0 +1,40 @@
+"""The floor: what a bare pandas + scikit-learn script does for one batch, with no orchestration,
+no framework validation and no database. Same reads, row checks, join, features, two models'
+scoring and writes as the flow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.csv as pacsv
+
+from rendezvous.demo.data import PURPOSES, TERMS
+from rendezvous.demo.features import add_features
+
+RANGES = {
+    "loan_amount": (500, 100_000),
+    "interest_rate": (0.01, 0.40),
+    "annual_income": (5_000, 2_000_000),
+    "employment_years": (0, 60),
+    "credit_score": (300, 850),
+    "debt_to_income": (0, 3),
+}
+
+
+def score_bare(path: Path, reference: pd.DataFrame, live: Any, canary: Any, out: Path) -> int:
+    frame = pacsv.read_csv(path).to_pandas()
+    ok = frame.notna().all(axis=1) & ~frame["request_id"].duplicated(keep=False)
+    for column, (low, high) in RANGES.items():
+        ok &= frame[column].between(low, high)
+    ok &= frame["purpose"].isin(PURPOSES) & frame["term_months"].isin(TERMS)
+    enriched = add_features(frame.loc[ok].merge(reference, on="customer_id", how="inner"))
+    live_scores = live.predict_proba(enriched)[:, 1]
+    canary_scores = canary.predict_proba(enriched)[:, 1]
+    ids = enriched["request_id"]
+    pd.DataFrame({"request_id": ids, "score": live_scores}).to_csv(out / "response.csv", index=False)
+    pd.DataFrame({"request_id": ids, "live": live_scores, "canary": canary_scores}).to_parquet(
+        out / "scores.parquet"
+    )
+    return len(enriched)

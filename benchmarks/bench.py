@@ -1,0 +1,165 @@
+"""`make bench`: the whole score-batches flow against the bare script, same files, same run.
+
+For each size, bare and flow alternate (each in a fresh warmed-up process, so each peak RSS
+is its own) for --repeats rounds; the table gives medians, the ratio, rows per second and peak
+memory, then the flow's busy seconds per step. Results go to benchmarks/results/ and a plot of
+time and memory against rows to docs/bench-scaling.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from workload import batch_file
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+console = Console(width=None if sys.stdout.isatty() else 150)
+
+
+def prepare_home(home: Path) -> None:
+    """A demo home (reference data, live and canary models) with an empty inbox."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from rendezvous.services import get_services; "
+            "from rendezvous.demo.bootstrap import build_demo; build_demo(get_services(), rows_per_batch=20)",
+        ],
+        check=True,
+        env={**os.environ, "RENDEZVOUS_HOME": str(home)},
+    )
+    for leftover in (home / "inbox").iterdir():
+        leftover.unlink()
+
+
+def measure(mode: str, file: Path, env: dict[str, str]) -> dict:
+    done = subprocess.run(
+        [sys.executable, str(HERE / "measure.py"), mode, str(file)], env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{mode} run on {file.name} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000, 10_000, 100_000, 1_000_000])
+    parser.add_argument("--ten-million", action="store_true", help="add a 10M-row batch")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--home", type=Path, default=ROOT / "var" / "bench")
+    args = parser.parse_args()
+    sizes = args.rows + ([10_000_000] if args.ten_million else [])
+    env = {**os.environ, "RENDEZVOUS_HOME": str(args.home), "PREFECT_HOME": str(args.home / "prefect")}
+    env.pop("PREFECT_API_URL", None)
+    with console.status("Preparing the bench home (demo models and reference data)..."):
+        prepare_home(args.home)
+    data = args.home.parent / "bench-data"
+    results: list[dict] = []
+    for rows in sizes:
+        runs: dict[str, list[dict]] = {"bare": [], "flow": []}
+        for repeat in range(args.repeats):
+            with console.status(f"{rows:,} rows: round {repeat + 1} of {args.repeats}..."):
+                file = batch_file(data, rows, seed=repeat + 1)
+                order = ("bare", "flow") if repeat % 2 == 0 else ("flow", "bare")
+                for mode in order:
+                    runs[mode].append(measure(mode, file, env))
+        results.append(summarise(rows, runs))
+        console.print(
+            f"{rows:,} rows: bare {results[-1]['bare_s']:.2f} s, flow {results[-1]['flow_s']:.2f} s"
+        )
+    report(results, args.repeats)
+
+
+def summarise(rows: int, runs: dict[str, list[dict]]) -> dict:
+    bare = statistics.median(r["seconds"] for r in runs["bare"])
+    flow = statistics.median(r["seconds"] for r in runs["flow"])
+    steps = sorted({s for r in runs["flow"] for s in r["steps"]})
+    return {
+        "rows": rows,
+        "bare_s": bare,
+        "flow_s": flow,
+        "ratio": flow / bare,
+        "flow_rows_per_s": rows / flow,
+        "bare_peak_mb": max(r["peak_rss_mb"] for r in runs["bare"]),
+        "flow_peak_mb": max(r["peak_rss_mb"] for r in runs["flow"]),
+        "flow_rss_before_mb": statistics.median(r["rss_before_mb"] for r in runs["flow"]),
+        "steps": {s: statistics.median(r["steps"].get(s, 0.0) for r in runs["flow"]) for s in steps},
+        "runs": runs,
+    }
+
+
+def report(results: list[dict], repeats: int) -> None:
+    table = Table(
+        title=f"score-batches vs bare script (medians of {repeats}; {machine()})", title_justify="left"
+    )
+    for name in ("rows", "bare s", "flow s", "ratio", "flow rows/s", "bare peak RSS", "flow peak RSS"):
+        table.add_column(name, justify="right")
+    for r in results:
+        table.add_row(
+            f"{r['rows']:,}",
+            f"{r['bare_s']:.2f}",
+            f"{r['flow_s']:.2f}",
+            f"{r['ratio']:.2f}x",
+            f"{r['flow_rows_per_s']:,.0f}",
+            f"{r['bare_peak_mb']:,.0f} MB",
+            f"{r['flow_peak_mb']:,.0f} MB",
+        )
+    console.print(table)
+    steps = Table(
+        title="Flow breakdown: busy seconds per step (bins run in parallel, so they overlap)",
+        title_justify="left",
+    )
+    names = sorted({s for r in results for s in r["steps"]})
+    steps.add_column("rows", justify="right")
+    for name in names:
+        steps.add_column(name, justify="right")
+    for r in results:
+        steps.add_row(f"{r['rows']:,}", *[f"{r['steps'].get(n, 0.0):.2f}" for n in names])
+    console.print(steps)
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps({"machine": machine(), "results": results}, indent=2))
+    plot(results, ROOT / "docs" / "bench-scaling.png")
+    console.print(f"Results: {out / 'latest.json'}; plot: docs/bench-scaling.png")
+
+
+def plot(results: list[dict], target: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r["rows"] for r in results]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    left.loglog(rows, [r["bare_s"] for r in results], "o-", label="bare pandas + scikit-learn")
+    left.loglog(rows, [r["flow_s"] for r in results], "s-", label="score-batches flow")
+    left.set(xlabel="rows per batch", ylabel="seconds (median)", title="Time")
+    right.semilogx(rows, [r["bare_peak_mb"] for r in results], "o-", label="bare")
+    right.semilogx(rows, [r["flow_peak_mb"] for r in results], "s-", label="flow")
+    right.set(xlabel="rows per batch", ylabel="peak RSS (MB)", title="Memory")
+    for axis in (left, right):
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend()
+    fig.tight_layout()
+    target.parent.mkdir(exist_ok=True)
+    fig.savefig(target, dpi=110)
+
+
+if __name__ == "__main__":
+    main()

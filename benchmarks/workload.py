@@ -1,0 +1,39 @@
+"""Batch files of the demo's schema at any size, written in 1M-row slices (bounded memory)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from rendezvous.demo.data import make_customers, make_requests
+
+SLICE = 1_000_000
+
+
+def batch_file(folder: Path, rows: int, seed: int) -> Path:
+    """A CSV batch of ``rows`` unique requests, reused across runs when it already exists."""
+    path = folder / f"bench-{rows}-{seed}.csv"
+    if path.exists():
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    customers = make_customers(5000, seed=7)
+    tmp = path.with_suffix(".part")
+    writer = None
+    for index, start in enumerate(range(0, rows, SLICE)):
+        frame = make_requests(
+            min(SLICE, rows - start),
+            customers,
+            datetime(2026, 11, 20, tzinfo=UTC),
+            seed=seed * 1000 + index,
+            id_prefix=f"b{rows}-{seed}-{index}",
+        )
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        writer = writer or pacsv.CSVWriter(str(tmp), table.schema)
+        writer.write_table(table)
+    if writer:
+        writer.close()
+    tmp.rename(path)
+    return path
