@@ -16,6 +16,8 @@ def configure_prefect_env(quiet: bool = True) -> None:
     settings = get_settings()
     os.environ.setdefault("PREFECT_HOME", str(settings.home / "prefect"))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # a busy 2-core machine can take longer than Prefect's 20 s to bring the ephemeral API up
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     os.environ.setdefault("PREFECT_UI_ENABLED", "true")
     if quiet:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from rendezvous.batchfiles import list_batches
 from rendezvous.cli.console import console
 from rendezvous.cli.verify import verify_command
 from rendezvous.pipeline import available_features
@@ -73,8 +75,15 @@ def run_scoring() -> list[dict[str, Any]]:
 
 
 @app.command()
-def score(json_out: JsonFlag = False) -> None:
-    """Run the `score-batches` flow over the inbox now."""
+def score(
+    json_out: JsonFlag = False,
+    watch: Annotated[bool, typer.Option(help="Keep running: score each batch as soon as it lands.")] = False,
+    poll: Annotated[float, typer.Option(help="Seconds between inbox checks with --watch.")] = 0.2,
+) -> None:
+    """Run the `score-batches` flow over the inbox now (or on every arrival, with --watch)."""
+    if watch:
+        watch_inbox(poll)
+        return
     with console.status("Scoring the inbox...", spinner="dots"):
         outcomes = run_scoring()
     if json_out:
@@ -84,6 +93,25 @@ def score(json_out: JsonFlag = False) -> None:
         _print_accounting(outcomes)
     else:
         console.print("The inbox is empty.")
+
+
+def watch_inbox(poll: float) -> None:
+    """Micro-batches: one warm process, a flow run as soon as something lands. Ctrl-C stops."""
+    inbox = get_services().settings.inbox_url
+    console.print(f"Watching {inbox} (every {poll:g} s); Ctrl-C to stop.")
+    try:
+        while True:
+            if list_batches(inbox):
+                outcomes = run_scoring()
+                for o in outcomes:
+                    console.print(
+                        f"{o.get('source')}: {o['state']}, {o.get('rows_scored', 0)} scored, "
+                        f"{o.get('rows_quarantined', 0)} quarantined"
+                    )
+            else:
+                time.sleep(poll)
+    except KeyboardInterrupt:
+        console.print("Stopped.")
 
 
 def _print_accounting(outcomes: list[dict[str, Any]]) -> None:
