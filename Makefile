@@ -25,6 +25,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+server: $(STAMP)
+	$(BIN)/rendezvous server
+
 BENCH_STAMP := $(VENV)/.bench-stamp
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet --quiet --disable-pip-version-check -e ".[dev,bench]"

@@ -16,7 +16,7 @@ from rendezvous.batchfiles import BadInput
 from rendezvous.pipeline import BatchJob, Outcome, chunks
 from rendezvous.services import get_services
 from rendezvous.settings import get_settings
-from tasks import monitoring, scoring
+from tasks import monitoring, observability, scoring
 from tasks.runners import task_runner_for
 
 
@@ -24,8 +24,10 @@ def score_one(job: BatchJob) -> Outcome:
     """One claimed batch: per chunk validate+enrich, then the bins in parallel; then commit."""
     services = get_services()
     rejected: str | None = None
+    progress = observability.ProgressArtifact(job, services.settings.chunk_rows)
     try:
         for chunk, frame, malformed in chunks(services, job):
+            progress.chunk(len(frame) + len(malformed))
             if rejected:
                 scoring.quarantine_all(job, chunk, frame, rejected)
                 continue
@@ -41,6 +43,7 @@ def score_one(job: BatchJob) -> Outcome:
             wait(futures)
             for future in futures:
                 future.result()
+        progress.finish()
         if not rejected:
             # return_state: a monitoring failure is recorded by the task and never fails the batch
             monitoring.monitor_batch(job, return_state=True)
@@ -63,13 +66,20 @@ def score_batches(limit: int | None = None) -> list[dict]:
     results: list[dict] = []
     failures: list[str] = []
     for name in names:
-        job = scoring.intake(name)
+        try:
+            job = scoring.intake(name)
+        except Exception as exc:  # this file is left in the inbox; the others still run
+            logger.error("%s could not be taken in and stays in the inbox: %s", name, exc)
+            failures.append(name)
+            results.append({"source": name, "state": "error", "reason": f"intake failed: {exc}"})
+            continue
         if isinstance(job, Outcome):
             logger.info("%s: %s (%s)", name, job.state, job.reason or "")
             results.append(asdict(job))
             continue
         try:
-            outcome = score_one(job)
+            with observability.tagged_with_models(job):
+                outcome = score_one(job)
         except Exception as exc:
             logger.error("batch %s failed and stays claimable: %s", job.batch_id, exc)
             failures.append(name)

@@ -197,7 +197,7 @@ class Ledger:
             .where(batches.c.id == batch_id, batches.c.claimed_by == owner)
             .values(
                 state=state,
-                reason=reason,
+                reason=_storable(reason),
                 finished_at=datetime.now(UTC),
                 lease_expires=None,
                 outputs={**outputs, "source_moved": False},
@@ -230,7 +230,7 @@ class Ledger:
                 .where(batches.c.id == batch_id)
                 .values(
                     state="failed" if final else "received",
-                    reason=error if final else f"attempt {row.attempts} failed: {error}",
+                    reason=_storable(error if final else f"attempt {row.attempts} failed: {error}"),
                     lease_expires=None,
                     claimed_by=None if not final else owner,
                     finished_at=datetime.now(UTC) if final else None,
@@ -241,6 +241,11 @@ class Ledger:
     def get(self, batch_id: str) -> Any:
         with self.store.begin() as conn:
             return conn.execute(select(batches).where(batches.c.id == batch_id)).first()
+
+
+def _storable(reason: str | None) -> str | None:
+    """Reasons quote what was sent, and PostgreSQL text refuses NUL: spell it out instead."""
+    return reason.replace("\x00", "\\x00") if reason else reason
 
 
 class LostClaim(Exception):

@@ -6,6 +6,7 @@ reader never sees half a batch, and a re-run after a crash overwrites instead of
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -19,6 +20,7 @@ from rendezvous.batchfiles import filesystem, join
 
 EXTENSIONS = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+NAME_MAX = 255  # bytes in one file name on the common local file systems (ext4, xfs, apfs)
 
 
 def defuse_formulas(frame: pd.DataFrame) -> pd.DataFrame:
@@ -172,9 +174,20 @@ def move_source(source_url: str, target_dir: str, note: str | None = None) -> st
     if fs.exists(path):
         fs.mv(path, tpath)
     if note:
-        with tfs.open(f"{tpath}.reason.txt", "w") as handle:
+        with tfs.open(join(target_dir, note_name(name)), "w", encoding="utf-8") as handle:
             handle.write(note.rstrip() + "\n")
     return target
+
+
+def note_name(name: str) -> str:
+    """``<name>.reason.txt``, shortened (with a hash of the name) where the file system's 255-byte
+    name limit would refuse it: a long inbox name must not make its rejection unrecordable."""
+    note = f"{name}.reason.txt"
+    raw = name.encode("utf-8", "surrogateescape")  # names that are not UTF-8 arrive escaped
+    if len(raw) + len(".reason.txt") <= NAME_MAX:
+        return note
+    keep = raw[: NAME_MAX - 40].decode("utf-8", "ignore")
+    return f"{keep}~{hashlib.sha256(raw).hexdigest()[:12]}.reason.txt"
 
 
 def collect(frames: Iterable[pd.DataFrame], columns: list[str]) -> pd.DataFrame:

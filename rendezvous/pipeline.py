@@ -124,8 +124,12 @@ def intake(services: Services, name: str) -> BatchJob | Outcome:
     """Fingerprint, archive and claim one inbox file, or say why it is not processed now."""
     settings = services.settings
     source_url = join(settings.inbox_url, name)
-    sha256 = sha256_file(source_url)
-    archive_url = archive_raw(services, source_url, sha256, name)
+    try:
+        sha256 = sha256_file(source_url)
+        archive_url = archive_raw(services, source_url, sha256, name)
+    except FileNotFoundError:
+        # listed a moment ago, moved since: another run (worker) took it and finished it
+        return Outcome("", name, "gone", reason="no longer in the inbox (taken by another run)")
     fmt = detect_format(name)
     arrival = services.ledger.receive(name, sha256, fmt)
     if arrival.status == "busy":
@@ -195,7 +199,7 @@ def prepare(
     settings = services.settings
     id_column = settings.id_column
     contract = services.contract()
-    result = validate(frame, contract, id_column, settings.max_invalid_share)
+    result = validate(frame, contract, id_column, settings.max_invalid_share, unreadable=len(malformed))
     quarantined = [result.quarantine, _malformed_rows(malformed)]
     steps: list[dict[str, Any]] = [
         {
@@ -221,6 +225,21 @@ def prepare(
     ]
     valid = result.valid
     if result.rejected_reason is None and not valid.empty:
+        unstorable = records.unstorable_ids(valid[id_column])
+        if unstorable.notna().any():
+            held = valid.loc[unstorable.notna()]
+            quarantined.append(
+                pd.DataFrame(
+                    {
+                        "row": held.index,
+                        "request_id": held[id_column].astype("str"),
+                        "column": id_column,
+                        "rule": unstorable[unstorable.notna()],
+                        "value": held[id_column].astype("str"),
+                    }
+                )
+            )
+            valid = valid.loc[unstorable.isna()]
         seen = records.already_scored(services.store, valid[id_column])
         if seen.any():
             repeated = valid.loc[seen]
@@ -239,9 +258,12 @@ def prepare(
         steps.append(
             {
                 "step": "deduplicate",
-                "rows_in": len(seen),
+                "rows_in": len(result.valid),
                 "rows_out": len(valid),
-                "detail": {"already_scored": int(seen.sum())},
+                "detail": {
+                    "already_scored": int(seen.sum()),
+                    "unstorable_ids": int(unstorable.notna().sum()),
+                },
             }
         )
         enriched = enrich(

@@ -6,10 +6,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, func, insert, literal, select, text
+from sqlalchemy import ColumnElement, Connection, distinct, func, insert, literal, select, text
 
 from rendezvous.store import Store
 from rendezvous.store.schema import lineage, quarantine, scores
@@ -22,12 +23,53 @@ def write_scores(
     return store.bulk_insert(conn, scores, scored[["request_id", "score", "label"]], constants)
 
 
+MAX_ID_LENGTH = scores.c.request_id.type.length  # what the scores (and quarantine) tables keep
+
+
+def unstorable_ids(ids: pd.Series) -> pd.Series:
+    """Per id, why the store cannot keep it as a scored request (None when it can).
+
+    SQLite keeps anything, PostgreSQL refuses text over the column's length and any NUL
+    character: such a row would fail the whole batch at its first write, on one backend only.
+    """
+    text = ids.astype("str")
+    why = np.full(len(ids), None, dtype=object)
+    why[(text.str.len() > MAX_ID_LENGTH).fillna(False).to_numpy(bool)] = "request_id_too_long"
+    if _any_nul(text):  # a scan of the text bytes first: 4x cheaper than the per-id search
+        why[text.str.contains("\x00", regex=False).fillna(False).to_numpy(bool)] = "request_id_has_nul"
+    return pd.Series(why, index=ids.index, dtype=object)
+
+
+def _any_nul(text: pd.Series) -> bool:
+    array = pa.array(text, from_pandas=True)
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return True  # another layout (string views keep short values apart): search per id
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    return any(
+        c.buffers()[2] is not None and bool((np.frombuffer(c.buffers()[2], dtype=np.uint8) == 0).any())
+        for c in chunks
+    )
+
+
+def storable_text(series: pd.Series, limit: int | None = None) -> pd.Series:
+    """Text a SQL column keeps on every backend: NUL spelled out, cut to ``limit`` characters."""
+    text = series.astype("str").str.replace("\x00", "\\x00", regex=False)
+    if limit is not None:
+        text = text.str.slice(0, limit)
+    return text.where(series.notna(), None)
+
+
 def write_quarantine(store: Store, conn: Connection, batch_id: str, rows: pd.DataFrame) -> int:
+    """Quarantined rows as sent, within what the store keeps (ids over its length are cut;
+    the value column keeps them whole)."""
     if rows.empty:
         return 0
     frame = rows[["row", "request_id", "column", "rule", "value"]].copy()
     frame.insert(0, "batch_id", batch_id)
     frame["row"] = frame["row"].astype("Int64")
+    frame["request_id"] = storable_text(frame["request_id"], MAX_ID_LENGTH)
+    frame["column"] = storable_text(frame["column"], quarantine.c.column.type.length)
+    frame["value"] = storable_text(frame["value"])
     return store.bulk_insert(conn, quarantine, frame)
 
 
@@ -105,12 +147,21 @@ def erase_batch_rows(conn: Connection, batch_id: str) -> None:
         conn.execute(table.delete().where(table.c.batch_id == batch_id))
 
 
+def quarantined_rows() -> ColumnElement[int]:
+    """How many rows (not lines) the selected quarantine lines hold, for a SELECT.
+
+    A row failing several rules has one line per rule, all with its row number; a line without
+    a row number (an unreadable line, a row moved out of the scores) is a row of its own.
+    """
+    return func.count(distinct(quarantine.c.row)) + func.count() - func.count(quarantine.c.row)
+
+
 def counts(conn: Connection, batch_id: str) -> dict[str, int]:
     scored = conn.execute(
         select(func.count()).where(scores.c.batch_id == batch_id, scores.c.role == "live")
     ).scalar_one()
     quarantined = conn.execute(
-        select(func.count()).select_from(quarantine).where(quarantine.c.batch_id == batch_id)
+        select(quarantined_rows()).select_from(quarantine).where(quarantine.c.batch_id == batch_id)
     ).scalar_one()
     return {"rows_scored": scored, "rows_quarantined": quarantined}
 

@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from rendezvous.monitoring.config import MonitoringConfig
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -61,6 +63,17 @@ class Settings(BaseSettings):
         description="Import path of a factory returning an unfitted scikit-learn estimator.",
     )
     label_column: str = "defaulted"
+    labels_url: str = Field(
+        default="", description="Ground-truth label files; rejected labels go to rejects/ in it."
+    )
+    holdout_fraction: float = Field(
+        default=0.25, gt=0.0, lt=1.0, description="Newest share of labelled rows held out."
+    )
+    min_training_rows: int = Field(default=100, gt=0)
+    approval_timeout_seconds: int = Field(
+        default=86_400, gt=0, description="A promotion left undecided this long changes nothing."
+    )
+    approval_poll_seconds: int = Field(default=5, gt=0)
 
     max_invalid_share: float = Field(default=0.2, ge=0.0, le=1.0)
     chunk_rows: int = Field(default=250_000, gt=0)
@@ -70,6 +83,10 @@ class Settings(BaseSettings):
     task_runner: str = Field(
         default="threads",
         description="'threads', 'dask' (local cluster) or a Dask scheduler address.",
+    )
+    monitoring: MonitoringConfig = Field(
+        default_factory=MonitoringConfig,
+        description="Drift and model monitoring: methods, thresholds, alert rules (see README).",
     )
 
     @model_validator(mode="after")
@@ -85,6 +102,7 @@ class Settings(BaseSettings):
             "done_url": str(home / "done"),
             "failed_url": str(home / "failed"),
             "reference_url": str(home / "reference" / "customers.parquet"),
+            "labels_url": str(home / "labels"),
         }
         for name, value in defaults.items():
             if not getattr(self, name):

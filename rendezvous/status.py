@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from rendezvous.monitoring.overview import monitoring_overview
 from rendezvous.registry import Registry
 from rendezvous.store import Store
 from rendezvous.store.schema import arrivals, batches, lineage, quarantine
@@ -39,6 +40,7 @@ def system_status(store: Store, registry: Registry) -> dict[str, Any]:
             "rows_quarantined": int(totals[2]),
         },
         "recent_batches": [batch_summary(row) for row in recent],
+        "monitoring": monitoring_overview(store, registry),
     }
 
 

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import func, select
 
 from rendezvous.batchfiles import filesystem, join, sha256_file
+from rendezvous.records import quarantined_rows
 from rendezvous.registry import ModelIntegrityError, ModelRecord
 from rendezvous.services import Services
 from rendezvous.store.schema import batches, lineage, quarantine, role_changes, scores
@@ -59,7 +60,9 @@ def check_accounting(services: Services) -> CheckResult:
             ).all()
         )
         held = dict(
-            conn.execute(select(quarantine.c.batch_id, func.count()).group_by(quarantine.c.batch_id)).all()
+            conn.execute(
+                select(quarantine.c.batch_id, quarantined_rows()).group_by(quarantine.c.batch_id)
+            ).all()
         )
         read = dict(
             conn.execute(

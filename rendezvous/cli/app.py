@@ -12,6 +12,10 @@ from rich.table import Table
 
 from rendezvous.batchfiles import list_batches
 from rendezvous.cli.console import console
+from rendezvous.cli.monitoring import print_monitoring
+from rendezvous.cli.monitoring import register as register_monitoring
+from rendezvous.cli.ops import register as register_ops
+from rendezvous.cli.promotion import register as register_promotion
 from rendezvous.cli.verify import verify_command
 from rendezvous.pipeline import available_features
 from rendezvous.runtime import configure_prefect_env
@@ -26,6 +30,9 @@ batches_app = typer.Typer(help="Batches in the ledger.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(batches_app, name="batches")
 app.command("verify")(verify_command)
+register_monitoring(app)
+register_promotion(app, models_app)
+register_ops(app)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -168,6 +175,7 @@ def status(json_out: JsonFlag = False) -> None:
         console.print(
             outcome_table([{**b, "source": b["id"]} for b in report["recent_batches"]], "Recent batches")
         )
+    print_monitoring(console, report["monitoring"])
 
 
 def models_table(models: list[dict[str, Any]]) -> Table:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import joblib
+from fsspec.implementations.local import LocalFileSystem
 from sklearn.metrics import roc_auc_score
 
 from rendezvous.batchfiles import filesystem
@@ -14,16 +17,18 @@ from rendezvous.demo.batches import write_demo_inbox, write_demo_labels
 from rendezvous.demo.data import LABEL, make_customers, make_history
 from rendezvous.demo.features import MODEL_FEATURES
 from rendezvous.demo.recipes import canary_pipeline, default_pipeline
+from rendezvous.monitoring.reference import profile_for_model
 from rendezvous.registry import ModelRecord
 from rendezvous.services import Services, forget_services
 
 STATE_FOLDERS = ("inbox", "outbox", "archive", "dev", "done", "failed", "reference", "labels")
+STATE_URLS = ("inbox_url", "outbox_url", "archive_url", "dev_url", "done_url", "failed_url", "labels_url")
 
 
 @dataclass
 class DemoBuild:
     reference_url: str
-    labels_dir: Path
+    labels_dir: str
     models: list[ModelRecord] = field(default_factory=list)
     batches: list[str] = field(default_factory=list)
 
@@ -40,13 +45,16 @@ class DemoBuild:
 
 
 def wipe_state(services: Services) -> None:
-    """Remove the demo's state under RENDEZVOUS_HOME (known folders and the SQLite file only)."""
+    """Remove the demo's state: known folders under RENDEZVOUS_HOME, the configured state
+    locations (which may be object storage), the reference table and the SQLite file only."""
     settings = services.settings
     services.store.dispose()
     forget_services()
     home = settings.home
-    for name in STATE_FOLDERS:
-        fs, path = filesystem(str(home / name))
+    locations = [str(home / name) for name in STATE_FOLDERS]
+    locations += [getattr(settings, name) for name in STATE_URLS]
+    for url in [*dict.fromkeys(locations), settings.reference_url]:
+        fs, path = filesystem(url)
         if fs.exists(path):
             fs.rm(path, recursive=True)
     if settings.database_url.startswith("sqlite:///"):
@@ -73,11 +81,12 @@ def build_demo(
     history = make_history(40_000, customers, seed=seed)
     cut = int(len(history) * 0.8)
     train, holdout = history.iloc[:cut], history.iloc[cut:]
-    build = DemoBuild(reference_url=settings.reference_url, labels_dir=settings.home / "labels")
+    build = DemoBuild(reference_url=settings.reference_url, labels_dir=settings.labels_url)
     with tempfile.TemporaryDirectory() as scratch:
         for role, factory in (("live", default_pipeline), ("canary", canary_pipeline)):
             model = factory().fit(train[MODEL_FEATURES], train[LABEL])
-            auc = roc_auc_score(holdout[LABEL], model.predict_proba(holdout[MODEL_FEATURES])[:, 1])
+            holdout_scores = model.predict_proba(holdout[MODEL_FEATURES])[:, 1]
+            auc = roc_auc_score(holdout[LABEL], holdout_scores)
             file = Path(scratch) / f"demo-{role}.joblib"
             joblib.dump(model, file)
             metadata = {
@@ -86,12 +95,40 @@ def build_demo(
                 "trained_rows": len(train),
                 "source": "rendezvous demo",
             }
-            build.models.append(
-                services.registry.register(file, role, version=f"demo-{role}-v1", metadata=metadata)
+            # The drift reference is the newest history the model did not train on: tenure
+            # grows with calendar time (the whole year differs from November by half a year),
+            # and a model's scores on its own training rows are more confident than on new ones.
+            profile = profile_for_model(
+                holdout, MODEL_FEATURES, holdout_scores, source="training holdout (newest 20%)"
             )
-    inbox = Path(settings.inbox_url)
-    build.batches = [
-        p.name for p in write_demo_inbox(inbox, customers, seed=seed, rows=rows_per_batch)
-    ]
-    write_demo_labels(build.labels_dir, customers, seed=seed, rows=rows_per_batch)
+            build.models.append(
+                services.registry.register(
+                    file,
+                    role,
+                    version=f"demo-{role}-v1",
+                    metadata=metadata,
+                    profile=profile.to_dict(),
+                )
+            )
+    with local_folder(settings.inbox_url) as inbox:
+        build.batches = [
+            p.name for p in write_demo_inbox(inbox, customers, seed=seed, rows=rows_per_batch)
+        ]
+    with local_folder(settings.labels_url) as labels:
+        write_demo_labels(labels, customers, seed=seed, rows=rows_per_batch)
     return build
+
+
+@contextmanager
+def local_folder(url: str) -> Iterator[Path]:
+    """A local folder to write files for ``url``: the folder itself when ``url`` is local,
+    else a scratch folder uploaded there afterwards, oldest file first (the inbox is FIFO)."""
+    fs, root = filesystem(url)
+    if isinstance(fs, LocalFileSystem):
+        yield Path(root)
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        yield Path(scratch)
+        fs.makedirs(root, exist_ok=True)
+        for file in sorted(Path(scratch).iterdir(), key=lambda p: p.stat().st_mtime_ns):
+            fs.put_file(str(file), f"{root.rstrip('/')}/{file.name}")

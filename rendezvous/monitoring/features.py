@@ -18,13 +18,8 @@ import numpy as np
 import pandas as pd
 
 from rendezvous.monitoring.distances import categorical_statistic, numeric_statistic
-from rendezvous.monitoring.profile import (
-    CategoricalProfile,
-    NumericProfile,
-    ReferenceProfile,
-    as_float,
-    category_counts,
-)
+from rendezvous.monitoring.profile import CategoricalProfile, NumericProfile, ReferenceProfile
+from rendezvous.monitoring.sketch import BatchSummary, summarize_frame
 from rendezvous.monitoring.thresholds import DriftConfig, Kind, is_alert
 
 TOP_LISTED = 20  # unseen categories listed in details, most frequent first
@@ -59,13 +54,6 @@ def _nan_to_none(obj: Any) -> Any:
     return obj
 
 
-def _row_subset(n_rows: int, config: DriftConfig) -> np.ndarray | None:
-    if n_rows <= config.sample_rows:
-        return None
-    rng = np.random.default_rng(config.seed)
-    return np.sort(rng.choice(n_rows, config.sample_rows, replace=False))
-
-
 def _missing_rule(
     batch_share: float, reference_share: float, config: DriftConfig, reasons: list[str]
 ) -> None:
@@ -76,18 +64,16 @@ def _missing_rule(
 
 def _numeric_drift(
     name: str,
-    series: pd.Series,
+    sampled: np.ndarray,
+    n_present: int,
+    n_rows: int,
     ref: NumericProfile,
     config: DriftConfig,
-    rows: np.ndarray | None,
 ) -> DriftResult:
-    values = as_float(series)
-    n_present = int(np.isfinite(values).sum())
-    used = values if rows is None else values[rows]
     # Rounded to float32 like the reference sample, so equal values stay equal.
-    used = used[np.isfinite(used)].astype(np.float32)
+    used = sampled[np.isfinite(sampled)].astype(np.float32)
     method, threshold = config.resolve(name, "numeric", n_present)
-    missing_share = 1.0 - n_present / len(values) if len(values) else 0.0
+    missing_share = 1.0 - n_present / n_rows if n_rows else 0.0
     details: dict[str, Any] = {
         "missing_share": missing_share,
         "reference_missing_share": ref.missing_share,
@@ -137,15 +123,14 @@ def _largest_changes(ref: CategoricalProfile, batch: dict[str, int], top: int = 
 
 
 def _categorical_drift(
-    name: str, series: pd.Series, ref: CategoricalProfile, config: DriftConfig
+    name: str, batch: dict[str, int], n_rows: int, ref: CategoricalProfile, config: DriftConfig
 ) -> DriftResult:
-    batch = category_counts(series)
     n_present = sum(batch.values())
     method, threshold = config.resolve(name, "categorical", n_present)
     ref_counts, batch_counts, unseen = _count_vectors(ref, batch)
     unseen_rows = sum(unseen.values())
     unseen_share = unseen_rows / n_present if n_present else 0.0
-    missing_share = 1.0 - n_present / len(series) if len(series) else 0.0
+    missing_share = 1.0 - n_present / n_rows if n_rows else 0.0
     details: dict[str, Any] = {
         "missing_share": missing_share,
         "reference_missing_share": ref.missing_share,
@@ -189,13 +174,50 @@ def feature_drift(
     absent = [f for f in wanted if f not in batch.columns]
     if absent:
         raise ValueError(f"features missing from the batch: {absent}")
-    rows = _row_subset(len(batch), config)
+    summary = summarize_frame(
+        batch,
+        [f for f in wanted if f in profile.numeric],
+        [f for f in wanted if f in profile.categorical],
+        config.sample_rows,
+        config.seed,
+    )
+    return summary_drift(summary, profile, config, wanted)
+
+
+def summary_drift(
+    summary: BatchSummary,
+    profile: ReferenceProfile,
+    config: DriftConfig | None = None,
+    features: list[str] | None = None,
+) -> list[DriftResult]:
+    """``feature_drift`` on a ``BatchSummary`` (built chunk by chunk for large batches)."""
+    config = config or DriftConfig()
+    wanted = profile.features if features is None else features
     results = []
     for name in wanted:
         if name in profile.numeric:
-            results.append(_numeric_drift(name, batch[name], profile.numeric[name], config, rows))
+            if name not in summary.sample:
+                raise ValueError(f"feature {name!r} is not in the batch summary")
+            results.append(
+                _numeric_drift(
+                    name,
+                    summary.sample[name],
+                    summary.numeric_present[name],
+                    summary.n_rows,
+                    profile.numeric[name],
+                    config,
+                )
+            )
+        elif name in profile.categorical:
+            if name not in summary.categories:
+                raise ValueError(f"feature {name!r} is not in the batch summary")
+            results.append(
+                _categorical_drift(
+                    name, summary.categories[name], summary.n_rows, profile.categorical[name], config
+                )
+            )
         else:
-            results.append(_categorical_drift(name, batch[name], profile.categorical[name], config))
+            raise ValueError(f"features not in the reference profile: {[name]}")
     return results
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -118,4 +119,58 @@ role_changes = Table(
     Column("after", JSON, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("flow_run_id", "action", name="uq_role_changes_run_action"),
+)
+
+labels = Table(
+    "labels",
+    metadata,
+    Column("request_id", String(512), primary_key=True),
+    Column("outcome", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row per promotion attempt. The partial unique index admits one 'open' row at a time,
+# so a second promotion is refused by the database itself, whichever process starts it.
+promotions = Table(
+    "promotions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("candidate", String(200), nullable=False),
+    Column("flow_run_id", String(64)),
+    Column("state", String(16), nullable=False, index=True),
+    Column("before", JSON, nullable=False),
+    Column("after", JSON, nullable=False),
+    Column("report", JSON),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("closed_by", String(200)),
+    Column("reason", Text),
+    Index(
+        "uq_promotions_one_open",
+        "state",
+        unique=True,
+        sqlite_where=text("state = 'open'"),
+        postgresql_where=text("state = 'open'"),
+    ),
+)
+
+# Monitoring: one row per statistic per batch. Feature rows name their feature; score rows have
+# feature NULL and the role says what was compared: live = live scores vs the live model's
+# reference, canary = live vs canary, shadow = that shadow candidate vs live.
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("batch_id", String(200), nullable=False, index=True),
+    Column("model_version", String(200)),
+    Column("role", String(16), nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("feature", String(200)),
+    Column("value", Float),
+    Column("threshold", Float),
+    Column("alert", Boolean, nullable=False, default=False),
+    Column("detail", JSON),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
 )

@@ -38,6 +38,10 @@ class Contract:
     fingerprint: str  # sha256 of the suite file: which contract judged a batch, for lineage
     path: Path
     columns: list[str]  # expected columns (from the table-columns expectation, else referenced)
+    # Whether a table-columns expectation fixes the columns: True exactly ``columns``, False at
+    # least them, None no such expectation (checked before GX: a wrong shape is cheap to see and
+    # GX copies the frame per metric, which takes minutes on a 50,000-column file).
+    closed_columns: bool | None
     numeric_columns: list[str]  # declared numeric by a type expectation: coerced before GX
     integer_columns: list[str]  # numeric columns whose declared types are all integers
     type_rules: dict[str, str]  # numeric column -> rule reported when a value is not a number
@@ -87,6 +91,7 @@ def _build(path: Path, raw: bytes) -> Contract:
     gx = import_gx()
     suite = gx.ExpectationSuite(**json.loads(raw))
     columns: list[str] = []
+    closed: bool | None = None
     referenced: list[str] = []
     numeric: dict[str, Literal["integer", "number"]] = {}
     type_rules: dict[str, str] = {}
@@ -96,6 +101,8 @@ def _build(path: Path, raw: bytes) -> Contract:
         rule, kwargs = config.type, dict(config.kwargs)
         if rule in (TABLE_COLUMNS_SET, TABLE_COLUMNS_LIST):
             columns = [str(c) for c in kwargs.get("column_set") or kwargs.get("column_list") or []]
+            exact = kwargs.get("exact_match", True)
+            closed = rule == TABLE_COLUMNS_LIST or exact is None or exact is True
         label = _column_label(kwargs)
         for name in (label or "").split(","):
             if name and name not in referenced:
@@ -127,6 +134,7 @@ def _build(path: Path, raw: bytes) -> Contract:
         fingerprint=hashlib.sha256(raw).hexdigest(),
         path=path,
         columns=columns or referenced,
+        closed_columns=closed if columns else None,
         numeric_columns=list(numeric),
         integer_columns=[c for c, k in numeric.items() if k == "integer"],
         type_rules=type_rules,

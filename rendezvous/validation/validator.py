@@ -18,6 +18,8 @@ from rendezvous.validation import engine
 from rendezvous.validation import quarantine as q
 from rendezvous.validation.contract import TABLE_COLUMNS_SET, Check, Contract
 
+MAX_REASON = 1000  # characters of a batch-level reason
+
 
 @dataclass
 class ValidationResult:
@@ -58,13 +60,36 @@ def _to_number(raw: pd.Series) -> pd.Series:
     return pd.Series(cast.to_numpy(zero_copy_only=False), index=raw.index, name=raw.name)
 
 
+def _names(values: object, limit: int = 20) -> str:
+    """A sorted list of names for a reason, at most ``limit`` of them: reasons are for people."""
+    names = sorted(map(str, values))  # type: ignore[call-overload]
+    shown = ", ".join(repr(n if len(n) <= 80 else n[:77] + "...") for n in names[:limit])
+    more = f", ... and {len(names) - limit} more" if len(names) > limit else ""
+    return f"[{shown}{more}]"
+
+
+def _columns_reason(mismatched: dict[str, object]) -> str:
+    parts = [f"{k} columns {_names(v)}" for k, v in sorted(mismatched.items()) if v]
+    return "columns do not match the contract: " + "; ".join(parts)
+
+
+def _shape_precheck(frame: pd.DataFrame, contract: Contract) -> str | None:
+    """The table-columns expectation, judged before GX sees a frame of the wrong shape."""
+    if contract.closed_columns is None:
+        return None
+    actual, expected = set(map(str, frame.columns)), set(contract.columns)
+    mismatched = {"missing": expected - actual}
+    if contract.closed_columns:
+        mismatched["unexpected"] = actual - expected
+    return _columns_reason(mismatched) if any(mismatched.values()) else None
+
+
 def _batch_reason(check: Check, outcome: engine.Outcome) -> str:
     result = outcome.result
     where = f"({check.column})" if check.column else ""
     mismatched = (result.get("details") or {}).get("mismatched")
     if check.rule == TABLE_COLUMNS_SET and isinstance(mismatched, dict):
-        parts = [f"{k} columns {sorted(map(str, v))}" for k, v in sorted(mismatched.items()) if v]
-        return "columns do not match the contract: " + "; ".join(parts)
+        return _columns_reason(mismatched)
     details = f", details {mismatched!r}" if mismatched else ""
     return f"{check.rule}{where} failed: observed {result.get('observed_value')!r}{details}"
 
@@ -98,6 +123,8 @@ def _reject(
     df: pd.DataFrame, coerced: pd.DataFrame, id_column: str, reason: str, found: pd.DataFrame
 ) -> ValidationResult:
     """Every row to quarantine: rows with a known fault keep it, the rest carry the reason."""
+    if len(reason) > MAX_REASON:  # it is repeated on every row of the batch
+        reason = reason[: MAX_REASON - 3] + "..."
     rest = np.ones(len(df), dtype=bool)
     rest[found["pos"].to_numpy()] = False
     parts = [
@@ -160,7 +187,11 @@ def _row_failures(
 
 
 def validate(
-    df: pd.DataFrame, contract: Contract, id_column: str, max_invalid_share: float
+    df: pd.DataFrame,
+    contract: Contract,
+    id_column: str,
+    max_invalid_share: float,
+    unreadable: int = 0,
 ) -> ValidationResult:
     """Check ``df`` against ``contract``; quarantine lines name ``df``'s index values as rows.
 
@@ -168,17 +199,26 @@ def validate(
     expectation still succeeds thanks to its ``mostly``. Failing table-level or aggregate
     expectations, one rule failing more than ``max_invalid_share`` of the rows, or more than that
     share of rows failing in total reject the whole batch: ``valid`` is then empty.
+
+    ``unreadable`` lines of the same chunk (wrong field count, not a JSON object) never reach
+    ``df`` but are rows that failed: they count towards the share, so a file that is mostly
+    garbage is rejected rather than committed on its few readable rows.
     """
     frame = df.loc[:, ~df.columns.duplicated()]
     coerced, typed = _coerce(frame, contract)
     if frame.shape[1] != df.shape[1]:
-        twice = sorted(set(map(str, df.columns[df.columns.duplicated()])))
+        twice = _names(set(map(str, df.columns[df.columns.duplicated()])))
         reason = f"columns do not match the contract: duplicated columns {twice}"
         return _reject(frame, coerced, id_column, reason, q.no_failures())
+    total = len(df) + unreadable
+    shape = _too_many("lines unreadable as rows", unreadable, total, max_invalid_share)
+    shape = shape or _shape_precheck(frame, contract)
+    if shape is not None:
+        return _reject(frame, coerced, id_column, shape, q.no_failures())
     reason, found = _row_failures(coerced, contract, typed, max_invalid_share)
     if reason is None:
         bad = np.unique(found["pos"].to_numpy())
-        reason = _too_many("rows failing the contract", len(bad), len(df), max_invalid_share)
+        reason = _too_many("rows failing the contract", len(bad) + unreadable, total, max_invalid_share)
     if reason is not None:
         return _reject(frame, coerced, id_column, reason, found)
     keep = np.ones(len(df), dtype=bool)

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
 @pytest.fixture(scope="module")
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def demo_home(tmp_path_factory: pytest.TempPathFactory, module_store: str) -> Iterator[Path]:
     """One demo run shared by this module's read-only tests (building it costs seconds)."""
     root = tmp_path_factory.mktemp("demo")
     with pytest.MonkeyPatch.context() as patch:

@@ -1,0 +1,174 @@
+"""Flow `promote-model`: report on a candidate, wait for a person's decision, rotate or not.
+
+The decision arrives on the paused run's form in the Prefect UI, or from `rendezvous approve`
+and `rendezvous reject`, which send the same input through the API (helpers at the bottom).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+from uuid import UUID
+
+from prefect import flow, get_run_logger
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.sorting import FlowRunSort
+from prefect.exceptions import FlowPauseTimeout, NotPausedError, ObjectNotFound
+from prefect.flow_runs import pause_flow_run, resume_flow_run
+from prefect.input import RunInput
+from prefect.input.actions import read_flow_run_input
+from prefect.runtime import flow_run
+from prefect.states import Cancelled
+from pydantic import Field
+
+from rendezvous.promotion import gate, rotation
+from rendezvous.services import get_services
+from tasks import promotion as steps
+
+FLOW_NAME = "promote-model"
+
+
+class ApprovalInput(RunInput):
+    """The approval form on the paused run."""
+
+    decision: Literal["approve", "reject"] = Field(
+        description="approve rotates the roles now; reject changes nothing"
+    )
+    approver: str = Field(min_length=1, description="Your name, kept in the audit trail")
+    comment: str = Field(default="", description="Why (kept in the audit trail)")
+
+
+class NoDecision(Exception):
+    """Nobody decided within the approval timeout; nothing changed."""
+
+
+class DecisionRefused(Exception):
+    """The API did not accept a decision: the run is not a waiting promotion, or the input is invalid."""
+
+
+def _run_name() -> str:
+    return f"promote-{flow_run.parameters.get('candidate') or 'newest-candidate'}"
+
+
+@flow(name=FLOW_NAME, flow_run_name=_run_name, log_prints=False)
+def promote_model(candidate: str | None = None) -> dict[str, Any]:
+    """Promote ``candidate`` (default: the newest candidate) if a person approves."""
+    logger = get_run_logger()
+    services = get_services()
+    settings = services.settings
+    promotion = steps.open_promotion(candidate, str(flow_run.id))
+    try:
+        report = steps.build_report(promotion)
+        steps.publish_report(promotion, report)
+        timeout = settings.approval_timeout_seconds
+        gate.extend(services.store, promotion.id, timeout + gate.DECISION_GRACE_SECONDS)
+        form = ApprovalInput.with_initial_data(description=report.form_description())
+        logger.info("promotion #%d of %s waits for a decision", promotion.id, promotion.candidate)
+        try:
+            answer = pause_flow_run(
+                wait_for_input=form,
+                timeout=timeout,
+                poll_interval=min(settings.approval_poll_seconds, timeout),
+            )
+        except FlowPauseTimeout as exc:
+            rotation.decline(
+                services.store, promotion, "timeout", "system", f"no decision within {timeout} s"
+            )
+            raise NoDecision(
+                f"no decision on promotion #{promotion.id} within {timeout} s; nothing changed"
+            ) from exc
+        change = steps.apply_decision(promotion, answer.decision, answer.approver, answer.comment)
+    except BaseException as exc:
+        gate.abandon(services.store, promotion.id, FLOW_NAME, f"{type(exc).__name__}: {exc}")
+        raise
+    logger.info("%s by %s: %s", answer.decision, answer.approver, change["after"])
+    return {
+        "promotion": promotion.id,
+        "candidate": promotion.candidate,
+        "decision": answer.decision,
+        "recommendation": report.verdict()[0],
+        "change": {**change, "at": change["at"].isoformat()},
+    }
+
+
+def waiting_approvals() -> list[dict[str, Any]]:
+    """Paused `promote-model` runs, oldest first, with the key figures of their forms."""
+    paused = FlowRunFilter(
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+    )
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])),
+            flow_run_filter=paused,
+            sort=FlowRunSort.START_TIME_ASC,
+        )
+    waiting = []
+    for run in runs:
+        details = run.state.state_details if run.state else None
+        keyset = details.run_input_keyset if details else None
+        description = (
+            read_flow_run_input(keyset["description"], flow_run_id=run.id) if keyset else None
+        )
+        waiting.append(
+            {
+                "run_id": str(run.id),
+                "name": run.name,
+                "candidate": run.parameters.get("candidate"),
+                "paused_at": run.state.timestamp if run.state else None,
+                "expires_at": details.pause_timeout if details else None,
+                "description": description,
+            }
+        )
+    return waiting
+
+
+def is_waiting(run_id: str) -> bool:
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(UUID(run_id))
+    return bool(run.state and run.state.is_paused())
+
+
+def send_decision(run_id: str, decision: str, approver: str, comment: str = "") -> None:
+    """Resume a waiting promotion with the input the UI form sends."""
+    try:
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(UUID(run_id))
+            flow_name = client.read_flow(run.flow_id).name
+        if flow_name != FLOW_NAME:
+            raise DecisionRefused(f"run {run_id} is a {flow_name!r} run, not {FLOW_NAME!r}")
+        resume_flow_run(
+            UUID(run_id), run_input={"decision": decision, "approver": approver, "comment": comment}
+        )
+    except ValueError as exc:
+        raise DecisionRefused(f"{run_id!r} is not a flow run id") from exc
+    except ObjectNotFound as exc:
+        raise DecisionRefused(f"no flow run {run_id}") from exc
+    except NotPausedError as exc:
+        raise DecisionRefused(f"run {run_id} is not waiting for a decision") from exc
+    except RuntimeError as exc:  # the API refused the input or the run timed out
+        raise DecisionRefused(str(exc)) from exc
+
+
+def wait_for_end(run_id: str, timeout: float, poll: float = 0.5) -> Any:
+    """The run's final state, or its current one if it has not finished within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            state = client.read_flow_run(UUID(run_id)).state
+            if (state and state.is_final()) or time.monotonic() >= deadline:
+                return state
+            time.sleep(poll)
+
+
+def cancel(run_id: str, reason: str) -> None:
+    """Mark a run whose process is gone (e.g. interrupted while waiting) as cancelled."""
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(UUID(run_id), Cancelled(message=reason), force=True)

@@ -1,0 +1,441 @@
+"""Commands of the promotion loop: labels, train, shadow, promote, approve/reject, rollback, server.
+
+Prefect is imported lazily (inside commands that run flows or talk to the API), so reading the
+registry or the audit trail stays quick.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from rendezvous.cli.console import console
+from rendezvous.runtime import configure_prefect_env
+from rendezvous.services import get_services
+
+labels_app = typer.Typer(help="Ground truth: outcomes of scored requests.", no_args_is_help=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+ByOption = Annotated[str, typer.Option("--by", help="Your name, kept in the audit trail.")]
+CommentOption = Annotated[str, typer.Option("--comment", help="Why (kept in the audit trail).")]
+WaitOption = Annotated[
+    float, typer.Option("--wait", help="Seconds to wait for the run to apply the decision.")
+]
+
+
+def _json(payload: Any) -> None:
+    typer.echo(json.dumps(payload, indent=2, default=str))
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    console.print(f"[red]{message}[/]")
+    return typer.Exit(code)
+
+
+def _roles_line() -> str:
+    registry = get_services().registry
+    live, canary = registry.by_role("live"), registry.by_role("canary")
+    return f"live {live.version if live else '-'}, canary {canary.version if canary else '-'}"
+
+
+def _change_text(change: dict[str, Any]) -> str:
+    after = change.get("after") or {}
+    moved = ", ".join(f"{role} {version}" for role, version in after.items() if version)
+    return f"{change['action']} by {change['actor']}: {moved}"
+
+
+# ---- labels -------------------------------------------------------------------------------
+
+
+@labels_app.command("add")
+def labels_add(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="CSV or Parquet files: request id, outcome (default: the labels folder)."),
+    ] = None,
+    column: Annotated[
+        str | None, typer.Option(help="Outcome column (default: the label column, or 'outcome').")
+    ] = None,
+    replace: Annotated[
+        bool, typer.Option(help="Overwrite a stored outcome that the file changes (a correction).")
+    ] = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """Store outcomes of scored requests; adding a file again changes nothing.
+
+    Without FILES, every label file in the labels folder (RENDEZVOUS_LABELS_URL, a local folder).
+    """
+    from rendezvous.promotion.labels import LabelFileError, add_labels, read_label_file, write_rejects
+
+    services = get_services()
+    s = services.settings
+    columns = [column] if column else [s.label_column, "outcome"]
+    if not files:
+        folder = Path(s.labels_url)
+        files = sorted(p for p in folder.glob("*") if p.suffix in (".csv", ".parquet") and p.is_file())
+        if not files:
+            raise _fail(f"no label files (.csv, .parquet) in {folder}")
+    reports = []
+    for file in files:
+        try:
+            frame = read_label_file(str(file), s.id_column, columns)
+        except LabelFileError as exc:
+            raise _fail(f"refused: {exc}", 2) from exc
+        report, rejected = add_labels(services.store, frame, file.name, replace=replace)
+        rejects_url = write_rejects(rejected, s.labels_url, file.name)
+        reports.append({**report.__dict__, "rejects_url": rejects_url})
+    if json_out:
+        _json(reports)
+        return
+    table = Table(title="labels add", title_justify="left")
+    for name in ("file", "rows", "stored", "unchanged", "replaced", "rejected", "rejects"):
+        table.add_column(name, justify="right" if name not in ("file", "rejects") else "left")
+    for r in reports:
+        reasons = ", ".join(f"{k} {v}" for k, v in r["rejected"].items())
+        table.add_row(
+            r["source"],
+            str(r["received"]),
+            str(r["stored"]),
+            str(r["unchanged"]),
+            str(r["replaced"]),
+            f"{sum(r['rejected'].values())}" + (f" ({reasons})" if reasons else ""),
+            r["rejects_url"] or "",
+        )
+    console.print(table)
+
+
+# ---- models shadow / history ----------------------------------------------------------------
+
+
+def models_shadow(
+    version: str,
+    state: Annotated[str, typer.Argument(help="on or off", metavar="on|off")],
+) -> None:
+    """Score a candidate in shadow (beside live and canary, never returned), or stop."""
+    from rendezvous.registry import RegistryError
+
+    if state not in ("on", "off"):
+        raise _fail(f"expected on or off, not {state!r}", 2)
+    try:
+        record = get_services().registry.set_shadow(version, state == "on")
+    except RegistryError as exc:
+        raise _fail(f"refused: {exc}", 2) from exc
+    console.print(
+        f"{record.version} ({record.role}): shadow {'on' if record.shadow else 'off'}"
+        + ("; `rendezvous score` now scores it beside live and canary" if record.shadow else "")
+    )
+
+
+def models_history(json_out: JsonFlag = False) -> None:
+    """Every role change: registrations, promotions, rejections, timeouts, rollbacks."""
+    from rendezvous.promotion.audit import history
+
+    rows = history(get_services().store)
+    if json_out:
+        _json(rows)
+        return
+    table = Table(title="Role changes", title_justify="left")
+    for name in ("id", "at (UTC)", "action", "actor", "before", "after", "comment", "flow run"):
+        table.add_column(name, overflow="fold")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["at"].replace("T", " ").rstrip("Z"),
+            r["action"],
+            r["actor"],
+            _roles_text(r["before"]),
+            _roles_text(r["after"]),
+            r["comment"] or "",
+            (r["flow_run_id"] or "")[:8],
+        )
+    console.print(table)
+
+
+def _roles_text(roles: dict[str, Any]) -> str:
+    return "\n".join(f"{role}: {version}" for role, version in roles.items() if version) or "-"
+
+
+# ---- train / promote ----------------------------------------------------------------------
+
+
+def train(
+    version: Annotated[str | None, typer.Option(help="Name the candidate (default: dated).")] = None,
+    force: Annotated[bool, typer.Option(help="Retrain even if these rows were used before.")] = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """Run `train-candidate`: fit the recipe on labelled dev data, register a candidate."""
+    configure_prefect_env()
+    from flows.train_candidate import train_candidate
+
+    with console.status("Training a candidate on the labelled dev copy...", spinner="dots"):
+        state = train_candidate(version=version, force=force, return_state=True)
+    if not state.is_completed():
+        raise _fail(f"train-candidate: {state.message}")
+    result = state.result()
+    if json_out:
+        _json(result)
+        return
+    meta = result["metadata"]
+    if not result["registered"]:
+        console.print(f"No new labelled rows since {result['version']}; nothing registered.")
+        return
+    console.print(
+        f"registered [bold]{result['version']}[/] (candidate, {meta['estimator']}, sha256 "
+        f"{result['sha256'][:12]}): trained on {meta['trained_rows']} rows "
+        f"{meta['train_from']} .. {meta['train_to']}"
+    )
+    console.print(
+        f"holdout: the {meta['holdout_rows']} newest labelled rows, "
+        f"{meta['holdout_from']} .. {meta['holdout_to']}, scored by each model:"
+    )
+    table = Table()
+    figures = meta["holdout_metrics"]
+    names = [k for k in next(iter(figures.values())) if k not in ("version",)]
+    table.add_column("model")
+    table.add_column("version")
+    for name in names:
+        table.add_column(name, justify="right")
+    for model, values in figures.items():
+        table.add_row(model, values["version"], *("" if values[n] is None else str(values[n]) for n in names))
+    console.print(table)
+    console.print(
+        f"Next: `rendezvous models shadow {result['version']} on`, score more traffic, then "
+        f"`rendezvous promote {result['version']}`."
+    )
+
+
+def promote(
+    version: Annotated[str | None, typer.Argument(help="Candidate version (default: newest).")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Run `promote-model`: report, wait for approval (UI form or `rendezvous approve`), rotate."""
+    configure_prefect_env()
+    from flows.promote_model import cancel, is_waiting, promote_model
+    from rendezvous.promotion import gate
+
+    store = get_services().store
+    outcome: dict[str, Any] = {}
+    runner = threading.Thread(
+        target=lambda: outcome.setdefault("state", promote_model(candidate=version, return_state=True)),
+        daemon=True,
+    )
+    runner.start()
+    announced: str | None = None
+    try:
+        while runner.is_alive():
+            runner.join(1.0)
+            if announced is None:
+                for p in gate.open_promotions(store):
+                    if p.flow_run_id and is_waiting(p.flow_run_id):
+                        announced = p.flow_run_id
+                        console.print(
+                            f"Promotion #{p.id} of [bold]{p.candidate}[/] waits for a decision on flow run "
+                            f"{p.flow_run_id}: approve on its form in the Prefect UI, or\n"
+                            f"  rendezvous approve {p.flow_run_id} --by NAME --comment '...'\n"
+                            f"  rendezvous reject {p.flow_run_id} --by NAME --comment '...'"
+                        )
+    except KeyboardInterrupt:
+        for p in gate.open_promotions(store):
+            if announced is None or p.flow_run_id == announced:
+                gate.abandon(store, p.id, "rendezvous promote", "interrupted while waiting")
+                if p.flow_run_id:
+                    cancel(p.flow_run_id, "interrupted while waiting for a decision")
+        raise _fail("interrupted: the promotion is abandoned, nothing changed", 130) from None
+    state = outcome["state"]
+    if not state.is_completed():
+        raise _fail(f"promote-model: {state.message}")
+    result = state.result()
+    if json_out:
+        _json(result)
+        return
+    console.print(f"{_change_text(result['change'])}. Now {_roles_line()}.")
+
+
+# ---- approvals ----------------------------------------------------------------------------
+
+
+def approvals(
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the run ids.")] = False,
+    wait: Annotated[
+        float, typer.Option(help="Wait up to this many seconds for a run to be waiting.")
+    ] = 0.0,
+    json_out: JsonFlag = False,
+) -> None:
+    """Promotions waiting for a decision (paused `promote-model` runs)."""
+    configure_prefect_env()
+    from flows.promote_model import waiting_approvals
+    from rendezvous.promotion import gate
+
+    deadline = time.monotonic() + wait
+    while not (waiting := waiting_approvals()) and time.monotonic() < deadline:
+        time.sleep(1.0)
+    store = get_services().store
+    for run in waiting:
+        promotion = gate.for_run(store, run["run_id"])
+        run["promotion"] = promotion.id if promotion else None
+        run["candidate"] = promotion.candidate if promotion else run["candidate"]
+        run["gate"] = promotion.state if promotion else "unknown"
+    if quiet:
+        for run in waiting:
+            typer.echo(run["run_id"])
+        return
+    if json_out:
+        _json(waiting)
+        return
+    if not waiting:
+        console.print("No promotion is waiting for a decision.")
+        return
+    for run in waiting:
+        console.print(
+            f"[bold]{run['run_id']}[/] ({run['name']}): promotion #{run['promotion']} of "
+            f"{run['candidate']}, waiting since {run['paused_at']:%Y-%m-%d %H:%M:%S} UTC, "
+            f"times out {run['expires_at']:%Y-%m-%d %H:%M:%S} UTC"
+        )
+        if run["description"]:
+            console.print(run["description"], markup=False)
+        console.print()
+
+
+def _decide(run_id: str, decision: str, by: str, comment: str, wait: float) -> None:
+    configure_prefect_env()
+    from flows.promote_model import DecisionRefused, send_decision, wait_for_end
+    from rendezvous.promotion import audit, gate
+
+    if not by.strip():
+        raise _fail("--by needs your name", 2)
+    store = get_services().store
+    try:
+        send_decision(run_id, decision, by.strip(), comment)
+    except DecisionRefused as exc:
+        promotion = gate.for_run(store, run_id)
+        if promotion and promotion.state == gate.OPEN and decision == "reject":
+            gate.abandon(store, promotion.id, by, f"rejected by {by} after its run stopped waiting")
+            console.print(f"run {run_id} no longer waits; promotion #{promotion.id} closed, nothing changed")
+            return
+        raise _fail(f"cannot {decision} run {run_id}: {exc}") from exc
+    state = wait_for_end(run_id, wait)
+    changes = audit.history(store, flow_run_id=run_id)
+    if changes:
+        console.print(f"{_change_text(changes[-1])}. Now {_roles_line()}.")
+    if state is None or not state.is_final():
+        console.print(
+            f"[yellow]run {run_id} has not finished {wait:g} s after the decision; "
+            "is the process that runs it still alive?[/]"
+        )
+    elif not state.is_completed():
+        raise _fail(f"run {run_id} ended {state.type.value.lower()}: {state.message}")
+
+
+def approve(run_id: str, by: ByOption, comment: CommentOption = "", wait: WaitOption = 120.0) -> None:
+    """Approve a waiting promotion: the roles rotate (the same input as the UI form)."""
+    _decide(run_id, "approve", by, comment, wait)
+
+
+def reject(run_id: str, by: ByOption, comment: CommentOption = "", wait: WaitOption = 120.0) -> None:
+    """Reject a waiting promotion: nothing changes, and that is recorded."""
+    _decide(run_id, "reject", by, comment, wait)
+
+
+def rollback(
+    by: ByOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")],
+    json_out: JsonFlag = False,
+) -> None:
+    """Restore the live/canary pair from before the last promotion, in one audited transaction."""
+    from rendezvous.promotion.errors import PromotionError
+    from rendezvous.promotion.rotation import rollback as roll_back
+    from rendezvous.registry import RegistryError
+
+    if not by.strip() or not reason.strip():
+        raise _fail("--by and --reason must not be empty", 2)
+    services = get_services()
+    try:
+        change = roll_back(services.store, services.registry, by.strip(), reason.strip())
+    except (PromotionError, RegistryError) as exc:
+        raise _fail(f"refused: {exc}", 2) from exc
+    if json_out:
+        _json(change)
+        return
+    console.print(f"{_change_text(change)}. Now {_roles_line()}.")
+
+
+# ---- server and demo traffic ----------------------------------------------------------------
+
+
+def server(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 4200,
+    background: Annotated[bool, typer.Option(help="Start it in the background.")] = False,
+    stop: Annotated[bool, typer.Option(help="Stop a server started with --background.")] = False,
+) -> None:
+    """A Prefect server (API + UI) on loopback, its state under RENDEZVOUS_HOME, telemetry off."""
+    configure_prefect_env(quiet=False)
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    prefect = shutil.which("prefect", path=str(Path(sys.executable).parent)) or "prefect"
+    if stop:
+        os.execv(prefect, [prefect, "server", "stop"])
+    url = f"http://127.0.0.1:{port}"
+    console.print(
+        f"Prefect server on {url} (state in {os.environ['PREFECT_HOME']}). In other shells:\n"
+        f"  export PREFECT_API_URL={url}/api"
+    )
+    args = [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port), "--analytics-off"]
+    sys.stdout.flush()
+    if not background:
+        os.execv(prefect, args)
+    subprocess.run([*args, "--background"], check=True, stdout=subprocess.DEVNULL)
+    if not _wait_healthy(f"{url}/api/health", timeout=120):
+        raise _fail(f"the server did not answer on {url} within 120 s")
+    console.print(f"ready: UI at {url}; stop it with `rendezvous server --stop`")
+
+
+def _wait_healthy(url: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def demo_traffic(
+    first_day: Annotated[int, typer.Option(help="Day of November 2026 of the first batch.")] = 7,
+    days: Annotated[int, typer.Option(help="How many daily batches.")] = 1,
+    rows: Annotated[int, typer.Option(help="Rows per batch.")] = 2000,
+) -> None:
+    """Demo: more daily batches into the inbox (after a downturn) and their labels."""
+    import pandas as pd
+
+    from rendezvous.demo.traffic import write_traffic
+
+    s = get_services().settings
+    customers = pd.read_parquet(s.reference_url)
+    written = write_traffic(
+        Path(s.inbox_url), Path(s.labels_url), customers, first_day, days, rows=rows
+    )
+    for batch, labels in written:
+        console.print(f"inbox: {batch.name} ({rows} requests); labels for later: {labels.name}")
+
+
+def register(app: typer.Typer, models_app: typer.Typer) -> None:
+    """Attach these commands to the root CLI and its `models` group."""
+    app.add_typer(labels_app, name="labels")
+    models_app.command("shadow")(models_shadow)
+    models_app.command("history")(models_history)
+    for command in (train, promote, approvals, approve, reject, rollback, server):
+        app.command()(command)
+    app.command("demo-traffic")(demo_traffic)

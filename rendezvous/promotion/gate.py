@@ -1,0 +1,200 @@
+"""The promotion gate: at most one promotion is open (evaluated, waiting for a decision) at a time.
+
+The database enforces it (a partial unique index on the 'open' state), so it holds across
+processes and machines. A promotion whose process died stays open until ``expires_at``; the
+next promotion then marks it abandoned. The row keeps the roles the report was made for: a
+decision applies only to those roles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from rendezvous.promotion.audit import current_roles
+from rendezvous.promotion.errors import PromotionBusy, PromotionClosed, PromotionError
+from rendezvous.store import Store
+from rendezvous.store.schema import promotions
+
+OPEN = "open"
+EVALUATION_HOLD_SECONDS = 3600
+"""How long an open promotion holds the gate before it waits for a decision."""
+DECISION_GRACE_SECONDS = 300
+"""Beyond the approval timeout, time for the decided run to apply its decision."""
+CLOSED_STATES = ("approved", "rejected", "timeout", "refused", "failed", "abandoned", "rolled_back")
+
+
+@dataclass(frozen=True)
+class Promotion:
+    id: int
+    candidate: str
+    flow_run_id: str | None
+    state: str
+    before: dict[str, str | None]
+    after: dict[str, str | None]
+    opened_at: datetime
+    expires_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> Promotion:
+        m = row._mapping
+        return cls(
+            id=m["id"],
+            candidate=m["candidate"],
+            flow_run_id=m["flow_run_id"],
+            state=m["state"],
+            before=m["before"],
+            after=m["after"],
+            opened_at=_aware(m["opened_at"]),
+            expires_at=_aware(m["expires_at"]),
+        )
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def planned_rotation(roles: dict[str, str | None], candidate: str) -> tuple[dict, dict]:
+    """(before, after) of promoting ``candidate``: it goes live, live -> canary, canary -> retired."""
+    before = {"live": roles.get("live"), "canary": roles.get("canary"), "candidate": candidate}
+    after = {"live": candidate, "canary": roles.get("live")}
+    if roles.get("canary"):
+        after["retired"] = roles["canary"]
+    return before, after
+
+
+def open_promotion(store: Store, candidate: str, flow_run_id: str | None, hold_seconds: int) -> Promotion:
+    """Open a promotion of ``candidate`` or raise PromotionBusy naming the one that is open."""
+    now = datetime.now(UTC)
+    _abandon_expired(store, now)
+    with store.begin() as conn:
+        roles = current_roles(conn, candidate)
+        if roles.get("candidate") != candidate:
+            role = next((r for r, v in roles.items() if v == candidate), "unregistered")
+            raise PromotionError(f"{candidate} is {role}; only a candidate can be promoted")
+        before, after = planned_rotation(roles, candidate)
+    try:
+        with store.begin() as conn:
+            new_id = conn.execute(
+                insert(promotions).values(
+                    candidate=candidate,
+                    flow_run_id=flow_run_id,
+                    state=OPEN,
+                    before=before,
+                    after=after,
+                    opened_at=now,
+                    expires_at=now + timedelta(seconds=hold_seconds),
+                )
+            ).inserted_primary_key[0]
+    except IntegrityError as exc:
+        holder = open_promotions(store)
+        who = (
+            f"promotion #{holder[0].id} of {holder[0].candidate} (flow run {holder[0].flow_run_id}), "
+            f"open since {holder[0].opened_at:%Y-%m-%d %H:%M:%S} UTC"
+            if holder
+            else "another promotion"
+        )
+        raise PromotionBusy(
+            f"{who} is waiting for a decision; approve or reject it first"
+        ) from exc
+    return get(store, new_id)
+
+
+def _abandon_expired(store: Store, now: datetime) -> None:
+    for promotion in open_promotions(store):
+        if promotion.expires_at < now:
+            with store.begin() as conn:
+                conn.execute(
+                    update(promotions)
+                    .where(promotions.c.id == promotion.id, promotions.c.state == OPEN)
+                    .values(
+                        state="abandoned",
+                        closed_at=now,
+                        closed_by="gate",
+                        reason="expired without a decision (its run ended or died)",
+                    )
+                )
+
+
+def extend(store: Store, promotion_id: int, seconds: int) -> None:
+    """Hold the gate ``seconds`` from now (called when the run starts to wait for a decision)."""
+    with store.begin() as conn:
+        conn.execute(
+            update(promotions)
+            .where(promotions.c.id == promotion_id, promotions.c.state == OPEN)
+            .values(expires_at=datetime.now(UTC) + timedelta(seconds=seconds))
+        )
+
+
+def close(
+    conn: Connection,
+    promotion_id: int,
+    state: str,
+    actor: str,
+    reason: str | None = None,
+    report: dict[str, Any] | None = None,
+) -> None:
+    """Decide an open promotion inside the caller's transaction; PromotionClosed if it is not open."""
+    if state not in CLOSED_STATES:
+        raise ValueError(f"unknown promotion state {state!r}")
+    values: dict[str, Any] = {
+        "state": state,
+        "closed_at": datetime.now(UTC),
+        "closed_by": actor,
+        "reason": reason,
+    }
+    if report is not None:
+        values["report"] = report
+    done = conn.execute(
+        update(promotions)
+        .where(promotions.c.id == promotion_id, promotions.c.state == OPEN)
+        .values(**values)
+    )
+    if done.rowcount != 1:
+        state_now = conn.execute(
+            select(promotions.c.state).where(promotions.c.id == promotion_id)
+        ).scalar()
+        raise PromotionClosed(f"promotion #{promotion_id} is {state_now}, not open; nothing applied")
+
+
+def attach_report(store: Store, promotion_id: int, report: dict[str, Any]) -> None:
+    with store.begin() as conn:
+        conn.execute(update(promotions).where(promotions.c.id == promotion_id).values(report=report))
+
+
+def get(store: Store, promotion_id: int) -> Promotion:
+    with store.begin() as conn:
+        row = conn.execute(select(promotions).where(promotions.c.id == promotion_id)).first()
+    if row is None:
+        raise PromotionError(f"no promotion #{promotion_id}")
+    return Promotion.from_row(row)
+
+
+def for_run(store: Store, flow_run_id: str) -> Promotion | None:
+    with store.begin() as conn:
+        row = conn.execute(
+            select(promotions)
+            .where(promotions.c.flow_run_id == flow_run_id)
+            .order_by(promotions.c.id.desc())
+        ).first()
+    return Promotion.from_row(row) if row else None
+
+
+def open_promotions(store: Store) -> list[Promotion]:
+    with store.begin() as conn:
+        rows = conn.execute(select(promotions).where(promotions.c.state == OPEN)).all()
+    return [Promotion.from_row(r) for r in rows]
+
+
+def abandon(store: Store, promotion_id: int, actor: str, reason: str) -> bool:
+    """Close a promotion that will never be decided (its run failed); False if already closed."""
+    try:
+        with store.begin() as conn:
+            close(conn, promotion_id, "abandoned", actor, reason)
+    except PromotionClosed:
+        return False
+    return True

@@ -1,0 +1,235 @@
+"""Ground truth: the outcome of each request, stored once per request id, as it arrives.
+
+A label is kept only for a request that has a live score: that is what makes it usable for
+judging models on real traffic. Labels for requests never scored (unknown ids, or rows that
+were quarantined) are not stored; they are counted and written to a rejects file with the
+reason, and adding the same file again later stores them once their batch has been scored.
+Adding a file twice changes nothing; a different outcome for a stored request is refused
+unless ``replace`` is asked for (a correction).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import IntegrityError
+
+from rendezvous.batchfiles import filesystem, join
+from rendezvous.outputs import write_table
+from rendezvous.store import Store
+from rendezvous.store.schema import labels, quarantine, scores
+
+REJECT_COLUMNS = ["request_id", "outcome", "reason", "detail"]
+_SLICE = 5_000
+
+
+class LabelFileError(Exception):
+    """A label file that cannot be read as (request id, outcome) pairs."""
+
+
+@dataclass(frozen=True)
+class LabelReport:
+    """What became of one label file: every row is stored, unchanged, replaced or rejected."""
+
+    source: str
+    received: int
+    stored: int
+    unchanged: int
+    replaced: int
+    rejected: dict[str, int] = field(default_factory=dict)
+    rejects_url: str | None = None
+
+    @property
+    def rejected_rows(self) -> int:
+        return sum(self.rejected.values())
+
+
+def normalize_outcomes(values: pd.Series) -> pd.Series:
+    """Outcomes as text, one spelling per value: 1, 1.0 and "1" all become "1"; blanks are NA.
+
+    Stored as text so that class labels of any type fit; scores store predicted labels the
+    same way, so the two compare directly.
+    """
+    if pd.api.types.is_bool_dtype(values):
+        values = values.astype("Int64")
+    text = values.astype("str").str.strip()
+    numbers = pd.to_numeric(text, errors="coerce")
+    finite = numbers.notna() & np.isfinite(numbers)
+    integral = finite & (numbers % 1 == 0)
+    out = text.mask(text == "")
+    out = out.mask(integral, numbers[integral].astype("int64").astype("str"))
+    out = out.mask(finite & ~integral, numbers[finite & ~integral].map(repr))
+    return out.astype("str")
+
+
+def read_label_file(url: str, id_column: str, outcome_columns: list[str]) -> pd.DataFrame:
+    """(request_id, outcome) from a CSV or Parquet file; the outcome is the first column found."""
+    suffix = PurePosixPath(url).suffix.lower()
+    fs, path = filesystem(url)
+    if not fs.exists(path):
+        raise LabelFileError(f"{url}: no such file")
+    with fs.open(path, "rb") as handle:
+        if suffix == ".csv":
+            frame = pd.read_csv(handle, dtype="str", keep_default_na=False)
+        elif suffix in (".parquet", ".pq"):
+            frame = pd.read_parquet(handle)
+        else:
+            raise LabelFileError(f"{url}: expected a .csv or .parquet file")
+    if id_column not in frame.columns:
+        raise LabelFileError(f"{url}: no {id_column!r} column (columns: {', '.join(frame.columns)})")
+    outcome = next((c for c in outcome_columns if c in frame.columns), None)
+    if outcome is None:
+        raise LabelFileError(
+            f"{url}: no outcome column; expected one of {', '.join(outcome_columns)} "
+            f"(columns: {', '.join(frame.columns)})"
+        )
+    ids = frame[id_column].astype("str").str.strip()
+    return pd.DataFrame(
+        {
+            "request_id": ids.where(frame[id_column].notna() & (ids != ""), None).astype("str"),
+            "outcome": normalize_outcomes(frame[outcome]),
+        }
+    )
+
+
+def _lookup(conn: Connection, column: object, ids: list[str], *where: object) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), _SLICE):
+        part = ids[start : start + _SLICE]
+        found.update(conn.execute(select(column).where(column.in_(part), *where)).scalars())  # type: ignore[attr-defined]
+    return found
+
+
+def _stored(conn: Connection, ids: list[str]) -> dict[str, str]:
+    stored: dict[str, str] = {}
+    for start in range(0, len(ids), _SLICE):
+        part = ids[start : start + _SLICE]
+        query = select(labels.c.request_id, labels.c.outcome).where(labels.c.request_id.in_(part))
+        stored.update(dict(conn.execute(query).all()))
+    return stored
+
+
+def _reject(frame: pd.DataFrame, reason: str, detail: pd.Series | str = "") -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "request_id": frame["request_id"],
+            "outcome": frame["outcome"],
+            "reason": reason,
+            "detail": detail,
+        }
+    )
+
+
+def add_labels(
+    store: Store, frame: pd.DataFrame, source: str, replace: bool = False
+) -> tuple[LabelReport, pd.DataFrame]:
+    """Store (request_id, outcome) rows idempotently; return the report and the rejected rows."""
+    for attempt in range(2):
+        try:
+            return _add_labels(store, frame, source, replace)
+        except IntegrityError:
+            # another process stored some of these ids a moment ago: classify again
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _add_labels(
+    store: Store, frame: pd.DataFrame, source: str, replace: bool
+) -> tuple[LabelReport, pd.DataFrame]:
+    rejects: list[pd.DataFrame] = []
+    no_id = frame["request_id"].isna()
+    no_outcome = ~no_id & frame["outcome"].isna()
+    rejects += [_reject(frame[no_id], "missing_request_id"), _reject(frame[no_outcome], "missing_outcome")]
+    complete = frame[~no_id & ~no_outcome]
+    rows = complete.drop_duplicates()
+    repeated = len(complete) - len(rows)
+    contradicting = rows["request_id"].duplicated(keep=False)
+    rejects.append(
+        _reject(rows[contradicting], "conflicting_in_file", "the file gives this request two outcomes")
+    )
+    rows = rows[~contradicting]
+    ids = rows["request_id"].tolist()
+    now = datetime.now(UTC)
+    with store.begin() as conn:
+        scored = _lookup(conn, scores.c.request_id, ids, scores.c.role == "live")
+        known = rows["request_id"].isin(scored)
+        unknown = rows[~known]
+        quarantined = _lookup(conn, quarantine.c.request_id, unknown["request_id"].tolist())
+        in_quarantine = unknown["request_id"].isin(quarantined)
+        rejects.append(
+            _reject(unknown[in_quarantine], "request_quarantined", "the request was never scored")
+        )
+        rejects.append(
+            _reject(unknown[~in_quarantine], "unknown_request", "no live score for this request id")
+        )
+        rows = rows[known]
+        stored = _stored(conn, rows["request_id"].tolist())
+        previous = rows["request_id"].map(stored).astype("str")
+        new = rows[previous.isna()]
+        same = rows[previous.notna() & (previous == rows["outcome"])]
+        changed = rows[previous.notna() & (previous != rows["outcome"])]
+        if replace:
+            for request_id, outcome in changed.itertuples(index=False):
+                conn.execute(
+                    update(labels)
+                    .where(labels.c.request_id == request_id)
+                    .values(outcome=outcome, source=source, received_at=now)
+                )
+        else:
+            rejects.append(
+                _reject(changed, "conflicts_with_stored", "stored outcome " + previous[changed.index])
+            )
+        store.insert_rows(
+            conn,
+            labels,
+            [
+                {"request_id": i, "outcome": o, "source": source, "received_at": now}
+                for i, o in new.itertuples(index=False)
+            ],
+        )
+    rejected = pd.concat([r for r in rejects if not r.empty] or [pd.DataFrame(columns=REJECT_COLUMNS)])
+    report = LabelReport(
+        source=source,
+        received=len(frame),
+        stored=len(new),
+        unchanged=len(same) + repeated,
+        replaced=len(changed) if replace else 0,
+        rejected=rejected["reason"].value_counts().to_dict() if not rejected.empty else {},
+    )
+    return report, rejected.reset_index(drop=True)
+
+
+def write_rejects(rejected: pd.DataFrame, labels_url: str, source: str) -> str | None:
+    """Rejected rows to ``<labels>/rejects/<file stem>.rejects.csv`` (removed when none are left)."""
+    stem = PurePosixPath(source).name.rsplit(".", 1)[0]
+    target = join(labels_url, "rejects", f"{stem}.rejects.csv")
+    if rejected.empty:
+        fs, path = filesystem(target)
+        if fs.exists(path):
+            fs.rm(path)
+        return None
+    write_table(rejected, target, "csv")
+    return target
+
+
+def load_labels(store: Store) -> pd.DataFrame:
+    """Every stored label: request_id, outcome (text)."""
+    with store.begin() as conn:
+        rows = conn.execute(select(labels.c.request_id, labels.c.outcome)).all()
+    return pd.DataFrame(rows, columns=["request_id", "outcome"]).astype("str")
+
+
+def typed_outcomes(outcomes: pd.Series) -> pd.Series:
+    """Outcomes as numbers when every one is a number (integers stay integers), else as text."""
+    numbers = pd.to_numeric(outcomes, errors="coerce")
+    if numbers.isna().any():
+        return outcomes.astype("str")
+    if (numbers % 1 == 0).all():
+        return numbers.astype("int64")
+    return numbers.astype("float64")

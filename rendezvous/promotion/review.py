@@ -1,0 +1,96 @@
+"""Assemble the evidence on one candidate for the person who approves or rejects it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rendezvous.promotion import dataset, evaluation, gate, rotation, training
+from rendezvous.promotion.errors import PromotionError, TrainingError
+from rendezvous.promotion.gate import Promotion
+from rendezvous.promotion.report import PromotionReport
+from rendezvous.registry import ModelRecord
+from rendezvous.services import Services
+
+
+def build_report(services: Services, promotion: Promotion) -> PromotionReport:
+    """Candidate vs the live and canary the promotion would displace, on labelled rows newer
+    than the candidate's training data and on the live traffic it scored in shadow.
+
+    Every model is loaded through the registry's sha256 gate, so a tampered file fails here.
+    """
+    s = services.settings
+    registry = services.registry
+    candidate = registry.get(promotion.candidate)
+    compared: dict[str, tuple[ModelRecord, Any]] = {"candidate": (candidate, registry.load(candidate))}
+    for role in ("live", "canary"):
+        version = promotion.before.get(role)
+        if version:
+            record = registry.get(version)
+            compared[role] = (record, registry.load(record))
+    since = (candidate.metadata or {}).get("train_to")
+    notes = []
+    if since is None:
+        notes.append(
+            "the candidate records no training time range (registered by hand): the newer-rows "
+            "figures use every labelled row, some of which it may have been trained on"
+        )
+    try:
+        newer = dataset.newer_than(training.labelled_data(services), since)
+        newer_results = evaluation.compare_on(newer, compared, s.id_column, s.label_column)
+    except TrainingError as exc:
+        notes.append(f"no labelled dev rows to re-score: {exc}")
+        newer_results = {}
+    kind = candidate.kind
+    positive = (
+        evaluation.positive_class({k: est for k, (_, est) in compared.items()})
+        if kind == "classifier"
+        else None
+    )
+    logged = evaluation.logged_scores(services.store, candidate.version)
+    return PromotionReport(
+        candidate=candidate.version,
+        kind=kind,
+        sha256=candidate.sha256,
+        roles={"live": promotion.before.get("live"), "canary": promotion.before.get("canary")},
+        newer_since=since,
+        newer=newer_results,
+        shadow=evaluation.logged_metrics(logged, kind, positive),
+        agreement=evaluation.agreement(logged, kind),
+        notes=notes,
+    )
+
+
+def pick_candidate(services: Services, version: str | None) -> ModelRecord:
+    """The named model, or the newest candidate when no version is given."""
+    if version:
+        return services.registry.get(version)
+    candidates = [r for r in services.registry.list() if r.role == "candidate"]
+    if not candidates:
+        raise PromotionError("no candidate registered: `rendezvous train` first")
+    return candidates[-1]
+
+
+def start(services: Services, version: str | None, flow_run_id: str | None) -> Promotion:
+    """Open a promotion; a candidate whose file fails its sha256 check is refused before anything opens."""
+    record = pick_candidate(services, version)
+    if record.role != "candidate":
+        raise PromotionError(f"{record.version} is {record.role}; only a candidate can be promoted")
+    services.registry.verify_file(record)
+    return gate.open_promotion(
+        services.store, record.version, flow_run_id, gate.EVALUATION_HOLD_SECONDS
+    )
+
+
+def decide(
+    services: Services, promotion: Promotion, decision: str, approver: str, comment: str | None
+) -> dict[str, Any]:
+    """Apply an approver's decision: rotate on approve, record and change nothing on reject."""
+    approver = approver.strip()
+    if not approver:
+        raise PromotionError("a decision needs the approver's name")
+    comment = (comment or "").strip() or None
+    if decision == "approve":
+        return rotation.approve(services.store, services.registry, promotion, approver, comment)
+    if decision == "reject":
+        return rotation.decline(services.store, promotion, "reject", approver, comment)
+    raise PromotionError(f"unknown decision {decision!r}; expected approve or reject")

@@ -1,0 +1,130 @@
+"""Role changes: the approved rotation, the recorded refusals, and rollback.
+
+Every change is one transaction of compare-and-swap updates ("set live where it is still the
+canary"): if anything moved since the decision was prepared, nothing changes. A scoring run
+reads the serving pair in one snapshot when it claims a batch, so it sees the old pair or the
+new one, never half of each.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from rendezvous.promotion import audit, gate
+from rendezvous.promotion.errors import PromotionError, RotationConflict
+from rendezvous.promotion.gate import Promotion
+from rendezvous.registry import ModelIntegrityError, Registry
+from rendezvous.store import Store
+from rendezvous.store.schema import models, promotions
+
+
+def _move(conn: Connection, version: str | None, src: str, dst: str) -> None:
+    if version is None:
+        return
+    done = conn.execute(
+        update(models)
+        .where(models.c.version == version, models.c.role == src)
+        .values(role=dst, shadow=False)
+    )
+    if done.rowcount != 1:
+        role = conn.execute(select(models.c.role).where(models.c.version == version)).scalar()
+        raise RotationConflict(f"{version} is {role or 'unregistered'}, expected {src}; nothing changed")
+
+
+def approve(
+    store: Store, registry: Registry, promotion: Promotion, actor: str, comment: str | None
+) -> dict[str, Any]:
+    """Rotate candidate -> live, live -> canary, canary -> retired and audit it, in one transaction.
+
+    Refused (and recorded as refused) if the candidate's file fails its sha256 check or the
+    roles moved since the report was made.
+    """
+    record = registry.get(promotion.candidate)
+    try:
+        registry.verify_file(record)
+    except ModelIntegrityError as exc:
+        refuse(store, promotion, actor, f"approved by {actor}, but {exc}")
+        raise
+    before, after = promotion.before, promotion.after
+    try:
+        with store.begin() as conn:
+            gate.close(conn, promotion.id, "approved", actor, comment)
+            _move(conn, before["live"], "live", "canary")
+            _move(conn, before["canary"], "canary", "retired")
+            _move(conn, promotion.candidate, "candidate", "live")
+            return audit.record(conn, "promote", actor, comment, promotion.flow_run_id, before, after)
+    except RotationConflict as exc:
+        refuse(store, promotion, actor, f"approved by {actor}, but the roles moved: {exc}")
+        raise
+
+
+def decline(
+    store: Store, promotion: Promotion, action: str, actor: str, comment: str | None
+) -> dict[str, Any]:
+    """A rejection or a timeout: the roles stay as they are, and that is recorded."""
+    if action not in ("reject", "timeout"):
+        raise ValueError(f"unknown action {action!r}")
+    with store.begin() as conn:
+        gate.close(conn, promotion.id, "rejected" if action == "reject" else "timeout", actor, comment)
+        roles = audit.current_roles(conn, promotion.candidate)
+        return audit.record(conn, action, actor, comment, promotion.flow_run_id, roles, roles)
+
+
+def refuse(store: Store, promotion: Promotion, actor: str, reason: str) -> dict[str, Any] | None:
+    """Close a promotion that must not be applied, recording why; None if it was already closed."""
+    with store.begin() as conn:
+        try:
+            gate.close(conn, promotion.id, "refused", actor, reason)
+        except PromotionError:
+            return None
+        roles = audit.current_roles(conn, promotion.candidate)
+        return audit.record(conn, "refuse", actor, reason, promotion.flow_run_id, roles, roles)
+
+
+def rollback(store: Store, registry: Registry, actor: str, reason: str) -> dict[str, Any]:
+    """Restore the pair that was serving before the last promotion not yet rolled back.
+
+    The rolled-back model is retired. Rollbacks stack: each one undoes the promotion before.
+    """
+    with store.begin() as conn:
+        row = conn.execute(
+            select(promotions)
+            .where(promotions.c.state == "approved")
+            .order_by(promotions.c.closed_at.desc(), promotions.c.id.desc())
+        ).first()
+    if row is None:
+        raise PromotionError("no approved promotion left to roll back")
+    last = Promotion.from_row(row)
+    promoted, previous_live, previous_canary = (
+        last.candidate,
+        last.before.get("live"),
+        last.before.get("canary"),
+    )
+    if previous_live is None:
+        raise PromotionError(f"promotion #{last.id} had no live model before it; nothing to restore")
+    for version in filter(None, (previous_live, previous_canary)):
+        registry.verify_file(registry.get(version))
+    before = {"live": promoted, "canary": previous_live, "retired": previous_canary}
+    after = {"live": previous_live, "canary": previous_canary, "retired": promoted}
+    with store.begin() as conn:
+        _move(conn, promoted, "live", "retired")
+        _move(conn, previous_live, "canary", "live")
+        _move(conn, previous_canary, "retired", "canary")
+        done = conn.execute(
+            update(promotions)
+            .where(promotions.c.id == last.id, promotions.c.state == "approved")
+            .values(state="rolled_back")
+        )
+        if done.rowcount != 1:
+            raise RotationConflict(f"promotion #{last.id} was rolled back meanwhile")
+        return audit.record(
+            conn,
+            "rollback",
+            actor,
+            f"{reason} (undoes promotion #{last.id} of {promoted})",
+            None,
+            {k: v for k, v in before.items() if v},
+            {k: v for k, v in after.items() if v},
+        )

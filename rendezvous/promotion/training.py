@@ -1,0 +1,159 @@
+"""Train a candidate on what production saw: labelled dev rows, split by time, a replaceable recipe.
+
+The recipe (settings ``training_recipe``, 'module:function') returns an unfitted scikit-learn
+estimator; it is fitted on the enriched rows without id, label and bookkeeping columns, so it
+selects its own features (the demo's first pipeline step does). The candidate, live and canary
+are then scored on the same holdout, and the candidate is registered with those figures, the
+training data's fingerprint and its time range.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+
+from rendezvous.monitoring.reference import profile_for_model
+from rendezvous.promotion import dataset, evaluation
+from rendezvous.promotion.errors import TrainingError
+from rendezvous.promotion.labels import load_labels, typed_outcomes
+from rendezvous.registry import ModelRecord
+from rendezvous.scoring import score_frame
+from rendezvous.services import Services
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The labelled rows of the dev copy, split by time, and where they came from."""
+
+    rows: dataset.LabelledRows
+    split: dataset.Split
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    estimator: Any
+    record: ModelRecord
+    metrics: dict[str, dict[str, Any]]
+
+
+def load_recipe(path: str) -> Any:
+    """Import the factory named 'module:function'."""
+    module_name, _, attribute = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise TrainingError(f"training recipe {path!r} cannot be imported: {exc}") from exc
+
+
+def labelled_data(services: Services) -> dataset.LabelledRows:
+    """The dev copy joined with the stored labels, oldest first."""
+    s = services.settings
+    dev, files = dataset.read_dev_storage(s.dev_url)
+    return dataset.labelled_rows(
+        dev, files, load_labels(services.store), s.id_column, s.label_column, s.timestamp_column
+    )
+
+
+def training_data(services: Services) -> TrainingData:
+    s = services.settings
+    rows = labelled_data(services)
+    if len(rows.frame) < s.min_training_rows:
+        raise TrainingError(
+            f"{len(rows.frame)} labelled rows in the dev copy, fewer than min_training_rows="
+            f"{s.min_training_rows}: add labels (`rendezvous labels add FILE`) for scored batches"
+        )
+    split = dataset.time_split(rows, s.holdout_fraction)
+    return TrainingData(rows=rows, split=split, fingerprint=dataset.fingerprint(split.train))
+
+
+def fit(services: Services, data: TrainingData) -> Any:
+    """Fit the recipe's estimator on the training part."""
+    s = services.settings
+    estimator = load_recipe(s.training_recipe)()
+    if not hasattr(estimator, "fit"):
+        raise TrainingError(f"{s.training_recipe} returned {type(estimator).__name__}, not an estimator")
+    train = data.split.train
+    y = typed_outcomes(train[s.label_column])
+    if y.nunique() < 2:
+        raise TrainingError(f"the training rows have a single outcome ({y.iloc[0]!r}); nothing to learn")
+    return estimator.fit(dataset.feature_frame(train, s.id_column, s.label_column), y)
+
+
+def evaluate(services: Services, data: TrainingData, estimator: Any, version: str) -> Candidate:
+    """Candidate, live and canary on the same holdout rows."""
+    s = services.settings
+    record = evaluation.transient_record(estimator, version)
+    compared: dict[str, tuple[ModelRecord, Any]] = {"candidate": (record, estimator)}
+    for role in ("live", "canary"):
+        serving = services.registry.by_role(role)
+        if serving is not None:
+            compared[role] = (serving, services.registry.load(serving))
+    results = evaluation.compare_on(data.split.holdout, compared, s.id_column, s.label_column)
+    return Candidate(estimator=estimator, record=record, metrics=results)
+
+
+def existing_candidate(services: Services, fingerprint: str) -> ModelRecord | None:
+    """A model already trained by this recipe on exactly these rows (a rerun with no new data)."""
+    recipe = services.settings.training_recipe
+    for record in services.registry.list():
+        meta = record.metadata or {}
+        if meta.get("data_fingerprint") == fingerprint and meta.get("recipe") == recipe:
+            return record
+    return None
+
+
+def default_version(data: TrainingData) -> str:
+    return f"candidate-{datetime.now(UTC):%Y%m%d-%H%M%S}-{data.fingerprint[:8]}"
+
+
+def register(
+    services: Services,
+    data: TrainingData,
+    candidate: Candidate,
+    version: str,
+    flow_run_id: str | None = None,
+) -> ModelRecord:
+    """Register the fitted candidate (role candidate) with its figures, data and provenance."""
+    s = services.settings
+    estimator = candidate.estimator
+    final = estimator[-1] if hasattr(estimator, "steps") else estimator
+    split = data.split
+    metadata = {
+        "source": "train-candidate",
+        "recipe": s.training_recipe,
+        "estimator": type(final).__name__,
+        "label_column": s.label_column,
+        "data_fingerprint": data.fingerprint,
+        "trained_rows": len(split.train),
+        "holdout_rows": len(split.holdout),
+        "holdout_fraction": s.holdout_fraction,
+        "dev_files": data.rows.files,
+        **split.ranges,
+        "holdout_metrics": candidate.metrics,
+        "flow_run_id": flow_run_id,
+    }
+    record = candidate.record
+    # The drift reference, as for the demo's models: the newest rows the model did not train
+    # on, and its scores on them (scores on training rows are more confident than on new ones).
+    holdout_scores = score_frame(estimator, record, split.holdout, s.id_column)["score"]
+    profile = profile_for_model(
+        split.holdout,
+        record.feature_names,
+        holdout_scores.to_numpy(dtype=np.float64),
+        source=f"train-candidate holdout ({len(split.holdout)} newest labelled rows)",
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        file = Path(scratch) / f"{version}.joblib"
+        joblib.dump(estimator, file)
+        return services.registry.register(
+            file, "candidate", version=version, metadata=metadata, profile=profile.to_dict()
+        )
+

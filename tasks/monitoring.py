@@ -1,0 +1,90 @@
+"""Prefect tasks over monitoring: the per-batch monitor (metrics, artifacts, event) and the report.
+
+Monitoring never costs a batch: any error here is logged, recorded as a ``monitor_error``
+metric and shown as the verdict artifact, and the task still completes, so the batch commits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.events import emit_event
+
+from rendezvous.monitoring import batch_monitor, verdict
+from rendezvous.pipeline import BatchJob
+from rendezvous.services import get_services
+
+
+def publish(result: batch_monitor.MonitorResult) -> None:
+    """Table and verdict artifacts under stable keys (the UI keeps their history); the event."""
+    create_table_artifact(
+        key=verdict.TABLE_KEY,
+        table=verdict.table_rows(result),
+        description=f"Drift statistics of batch {result.source} ({result.n_rows:,} rows)",
+    )
+    create_markdown_artifact(
+        key=verdict.VERDICT_KEY,
+        markdown=verdict.verdict_markdown(result),
+        description=f"Drift verdict of batch {result.source}",
+    )
+    if result.alert:
+        emit_event(
+            event=verdict.DRIFT_EVENT,
+            resource=verdict.event_resource(result),
+            related=verdict.event_related(result),
+            payload=verdict.event_payload(result),
+        )
+
+
+@task(name="monitor", task_run_name="monitor-{job.source_name}", cache_policy=NO_CACHE)
+def monitor_batch(job: BatchJob) -> dict:
+    """Live vs canary, shadows vs live, features vs the live model's reference."""
+    logger = get_run_logger()
+    services = get_services()
+    try:
+        result = batch_monitor.monitor_batch(services, job)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        logger.exception("monitoring of batch %s failed; the batch commits anyway", job.batch_id)
+        try:
+            batch_monitor.record_failure(services, job, error)
+            create_markdown_artifact(
+                key=verdict.VERDICT_KEY,
+                markdown=f"### Batch `{job.source_name}`: monitoring failed\n\n`{error}`\n\n"
+                "The batch was scored and committed; its drift was not measured.",
+            )
+        except Exception:
+            logger.exception("could not record the monitoring failure of %s", job.batch_id)
+        return {"batch_id": job.batch_id, "monitored": False, "error": error}
+    if result is None:
+        return {"batch_id": job.batch_id, "monitored": False}
+    try:
+        publish(result)
+    except Exception:
+        logger.exception("batch %s: metrics stored, but artifacts or event failed", job.batch_id)
+    if result.alert:
+        logger.warning(
+            "batch %s: drift alert (%s)",
+            job.batch_id,
+            ", ".join(
+                sorted({r["feature"] or f"{verdict.comparison_of(r)} {r['metric']}" for r in result.alerts})
+            ),
+        )
+    return {
+        "batch_id": job.batch_id,
+        "monitored": True,
+        "alerts": len(result.alerts),
+        "drifted_features": sorted(set(result.drifted_features)),
+        "seconds": round(result.seconds, 3),
+    }
+
+
+@task(name="write-drift-report", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
+def drift_report(since: datetime | None, output: str | None) -> str:
+    """The self-contained HTML report; returns where it was written."""
+    from rendezvous.monitoring.report import write_report  # plotly: not for score-batches' import
+
+    return write_report(get_services(), since=since, output=output)

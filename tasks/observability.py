@@ -1,0 +1,89 @@
+"""What the Prefect UI shows of a scoring run beyond its tasks: model-version tags and batch progress.
+
+Both are for people watching; an API hiccup here is logged and never costs a batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from uuid import UUID
+
+from prefect import get_client, get_run_logger, tags
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.runtime import flow_run
+
+from rendezvous.pipeline import BatchJob
+from rendezvous.progress import BatchProgress, estimate_rows
+
+PROGRESS_KEY = "batch-progress"
+
+
+def model_tags(job: BatchJob) -> list[str]:
+    """`live:<version>`, `canary:<version>`, `shadow:<version>`: the models that score this batch."""
+    names = [f"live:{job.live.version}"]
+    if job.canary is not None:
+        names.append(f"canary:{job.canary.version}")
+    names.extend(f"shadow:{record.version}" for record in job.shadows)
+    return names
+
+
+@contextmanager
+def tagged_with_models(job: BatchJob) -> Iterator[None]:
+    """The batch's tasks carry its model versions, and so does the flow run (runs list filter)."""
+    names = model_tags(job)
+    try:
+        add_run_tags(names)
+    except Exception as exc:
+        get_run_logger().warning("could not tag the run with %s: %s", names, exc)
+    with tags(*names):
+        yield
+
+
+def add_run_tags(names: list[str]) -> None:
+    run_id = flow_run.id
+    if not run_id:
+        return
+    with get_client(sync_client=True) as client:
+        current = client.read_flow_run(UUID(str(run_id))).tags or []
+        missing = [name for name in names if name not in current]
+        if missing:
+            client.update_flow_run(UUID(str(run_id)), tags=[*current, *missing])
+
+
+class ProgressArtifact:
+    """A progress artifact on the run page for a batch of more than one chunk, updated per chunk."""
+
+    def __init__(self, job: BatchJob, chunk_rows: int) -> None:
+        self.name = job.source_name
+        self.state = BatchProgress(chunk_rows, _expected_rows(job))
+        self.artifact_id: UUID | None = None
+
+    def chunk(self, rows: int) -> None:
+        self.state.start_chunk(rows)
+        self._show()
+
+    def finish(self) -> None:
+        self.state.finish()
+        if self.artifact_id is not None:
+            self._show()
+
+    def _show(self) -> None:
+        if not self.state.worth_showing:
+            return
+        percent, text = self.state.percent(), self.state.describe(self.name)
+        try:
+            if self.artifact_id is None:
+                self.artifact_id = create_progress_artifact(percent, key=PROGRESS_KEY, description=text)
+            else:
+                update_progress_artifact(self.artifact_id, percent, description=text)
+        except Exception as exc:
+            get_run_logger().warning("progress artifact of %s not updated: %s", self.name, exc)
+
+
+def _expected_rows(job: BatchJob) -> int | None:
+    try:
+        return estimate_rows(job.archive_url, job.fmt)
+    except Exception as exc:  # the bar is sized by the chunks seen instead
+        get_run_logger().warning("cannot estimate the rows of %s: %s", job.source_name, exc)
+        return None

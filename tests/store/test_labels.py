@@ -1,0 +1,121 @@
+"""Ground truth on SQLite and PostgreSQL: stored once per scored request, every other row
+reported with its reason, corrections only when asked for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from rendezvous import records
+from rendezvous.promotion.labels import add_labels, load_labels, read_label_file, write_rejects
+from rendezvous.store import Store
+from rendezvous.store.schema import labels
+
+
+@pytest.fixture
+def store(database_url: str) -> Store:
+    store = Store(database_url)
+    scored = pd.DataFrame(
+        {"request_id": ["r1", "r2", "r3", "r4"], "score": [0.1, 0.9, 0.4, 0.7], "label": ["0", "1", "0", "1"]}
+    )
+    with store.begin() as conn:
+        records.write_scores(store, conn, "b1", "live", "L1", scored)
+        records.write_scores(store, conn, "b1", "canary", "C1", scored)
+        records.write_quarantine(
+            store,
+            conn,
+            "b1",
+            pd.DataFrame(
+                {"row": [7], "request_id": ["q1"], "column": ["x"], "rule": ["not_null"], "value": [None]}
+            ),
+        )
+    return store
+
+
+def _frame(pairs: list[tuple[str | None, str | None]]) -> pd.DataFrame:
+    return pd.DataFrame(pairs, columns=["request_id", "outcome"]).astype("str")
+
+
+def _stored(store: Store) -> dict[str, str]:
+    return dict(load_labels(store).itertuples(index=False))
+
+
+def test_labels_of_scored_requests_are_stored_once(store: Store) -> None:
+    report, rejected = add_labels(store, _frame([("r1", "0"), ("r2", "1")]), "day1.csv")
+    assert (report.received, report.stored, report.unchanged, report.rejected_rows) == (2, 2, 0, 0)
+    assert rejected.empty
+    again, _ = add_labels(store, _frame([("r1", "0"), ("r2", "1"), ("r2", "1")]), "day1.csv")
+    assert (again.stored, again.unchanged, again.rejected_rows) == (0, 3, 0)
+    assert _stored(store) == {"r1": "0", "r2": "1"}
+    with store.begin() as conn:
+        sources = set(conn.execute(select(labels.c.source)).scalars())
+    assert sources == {"day1.csv"}
+
+
+def test_unknown_and_quarantined_requests_are_reported_not_stored(store: Store) -> None:
+    frame = _frame([("r1", "1"), ("nobody", "0"), ("q1", "1"), (None, "1"), ("r3", None)])
+    report, rejected = add_labels(store, frame, "mixed.csv")
+    assert report.stored == 1
+    assert report.rejected == {
+        "unknown_request": 1,
+        "request_quarantined": 1,
+        "missing_request_id": 1,
+        "missing_outcome": 1,
+    }
+    assert report.received == report.stored + report.unchanged + report.rejected_rows
+    assert set(rejected.loc[rejected["reason"] == "unknown_request", "request_id"]) == {"nobody"}
+    assert _stored(store) == {"r1": "1"}
+
+
+def test_a_label_that_arrives_before_its_score_is_stored_when_added_again(store: Store) -> None:
+    early = _frame([("r9", "1")])
+    report, _ = add_labels(store, early, "early.csv")
+    assert report.rejected == {"unknown_request": 1}
+    with store.begin() as conn:
+        scored = pd.DataFrame({"request_id": ["r9"], "score": [0.8], "label": ["1"]})
+        records.write_scores(store, conn, "b2", "live", "L1", scored)
+    report, _ = add_labels(store, early, "early.csv")
+    assert report.stored == 1 and _stored(store)["r9"] == "1"
+
+
+def test_a_different_outcome_is_refused_unless_replacing(store: Store) -> None:
+    add_labels(store, _frame([("r1", "0"), ("r2", "1")]), "first.csv")
+    report, rejected = add_labels(store, _frame([("r1", "1"), ("r2", "1")]), "second.csv")
+    assert report.rejected == {"conflicts_with_stored": 1} and report.unchanged == 1
+    assert rejected.iloc[0]["detail"] == "stored outcome 0"
+    assert _stored(store)["r1"] == "0"
+    fixed, _ = add_labels(store, _frame([("r1", "1")]), "correction.csv", replace=True)
+    assert (fixed.replaced, fixed.stored) == (1, 0)
+    assert _stored(store)["r1"] == "1"
+
+
+def test_contradicting_rows_in_one_file_are_all_refused(store: Store) -> None:
+    report, _ = add_labels(store, _frame([("r1", "0"), ("r1", "1"), ("r2", "1")]), "f.csv")
+    assert report.rejected == {"conflicting_in_file": 2} and report.stored == 1
+    assert "r1" not in _stored(store)
+
+
+def test_files_in_csv_and_parquet_give_the_same_outcomes(store: Store, tmp_path: Path) -> None:
+    csv = tmp_path / "labels.csv"
+    csv.write_text("request_id,defaulted\nr1,1\nr2,0\nr3,1.0\n")
+    parquet = tmp_path / "labels.parquet"
+    pd.DataFrame({"request_id": ["r1", "r2", "r3"], "defaulted": [1.0, 0.0, 1.0]}).to_parquet(parquet)
+    from_csv = read_label_file(str(csv), "request_id", ["defaulted", "outcome"])
+    from_parquet = read_label_file(str(parquet), "request_id", ["defaulted", "outcome"])
+    pd.testing.assert_frame_equal(from_csv, from_parquet)
+    add_labels(store, from_csv, csv.name)
+    report, _ = add_labels(store, from_parquet, parquet.name)
+    assert report.unchanged == 3 and report.stored == 0
+
+
+def test_rejects_file_reflects_the_latest_attempt(store: Store, tmp_path: Path) -> None:
+    _, rejected = add_labels(store, _frame([("nobody", "1")]), "late.csv")
+    target = write_rejects(rejected, str(tmp_path / "labels"), "late.csv")
+    assert target is not None
+    assert pd.read_csv(target)[["request_id", "reason"]].values.tolist() == [["nobody", "unknown_request"]]
+    _, none_left = add_labels(store, _frame([("r1", "1")]), "late.csv")
+    assert write_rejects(none_left, str(tmp_path / "labels"), "late.csv") is None
+    assert not Path(target).exists()

@@ -1,0 +1,38 @@
+"""Monitoring settings come from the one Settings object, partly given, validated."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from rendezvous.settings import Settings
+
+
+def test_defaults_and_partial_overrides_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("RENDEZVOUS_HOME", str(tmp_path))
+    assert Settings().monitoring.pair.max_ks == 0.2  # two model families: looser than one model's
+    assert Settings().monitoring.reference_scores.max_ks == 0.1
+    given = {"pair": {"min_agreement": 0.8}, "features": {"categorical": {"method": "l_infinity"}}}
+    monkeypatch.setenv("RENDEZVOUS_MONITORING", json.dumps(given))
+    monitoring = Settings().monitoring
+    assert monitoring.pair.min_agreement == 0.8
+    assert (monitoring.pair.max_ks, monitoring.pair.max_psi) == (0.2, 0.25)  # the rest kept
+    assert monitoring.features.resolve("purpose", "categorical", 5_000) == ("l_infinity", 0.1)
+    assert monitoring.features.resolve("income", "numeric", 5_000) == ("wasserstein", 0.1)
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"features": {"numeric": {"method": "chi2"}}},  # a categorical test on numbers
+        {"first_batches_rows": 0},
+        {"unknown_setting": 1},
+    ],
+)
+def test_invalid_monitoring_settings_are_refused(monkeypatch, tmp_path, given):
+    monkeypatch.setenv("RENDEZVOUS_HOME", str(tmp_path))
+    monkeypatch.setenv("RENDEZVOUS_MONITORING", json.dumps(given))
+    with pytest.raises(ValidationError):
+        Settings()
