@@ -10,17 +10,8 @@ from typing import Any
 import pandas as pd
 import pyarrow.csv as pacsv
 
-from rendezvous.demo.data import PURPOSES, TERMS
+from rendezvous.demo.data import PURPOSES, RANGES, TERMS
 from rendezvous.demo.features import add_features
-
-RANGES = {
-    "loan_amount": (500, 100_000),
-    "interest_rate": (0.01, 0.40),
-    "annual_income": (5_000, 2_000_000),
-    "employment_years": (0, 60),
-    "credit_score": (300, 850),
-    "debt_to_income": (0, 3),
-}
 
 
 def score_bare(path: Path, reference: pd.DataFrame, live: Any, canary: Any, out: Path) -> int:

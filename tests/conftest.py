@@ -4,19 +4,14 @@ and one Prefect test harness per session (a real local API, not mocks)."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from pg_schemas import postgres_schema
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-
-POSTGRES_ROOT = os.environ.get(
-    "RENDEZVOUS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 
 @pytest.fixture(scope="session")
@@ -27,35 +22,14 @@ def prefect_api() -> Iterator[None]:
         yield
 
 
-def _postgres_schema_url() -> str:
-    schema = f"rdv_test_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(POSTGRES_ROOT)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    return f"{POSTGRES_ROOT}?options=-csearch_path%3D{schema}"
-
-
-def _drop_schema(url: str) -> None:
-    schema = url.rsplit("%3D", 1)[-1]
-    engine = create_engine(POSTGRES_ROOT)
-    with engine.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The store on both backends the project supports."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
-    url = _postgres_schema_url()
-    yield url
-    from rendezvous.store.engine import dispose_all
-
-    dispose_all()
-    _drop_schema(url)
+    with postgres_schema("rdv_test") as url:
+        yield url
 
 
 @pytest.fixture

@@ -53,6 +53,16 @@ SEGMENTS: list[str] = ["retail", "premier", "small_business"]
 TERMS: list[int] = [12, 24, 36, 48, 60]
 LABEL = "defaulted"
 _TEXT_COLUMNS = ("request_id", "customer_id", "requested_at", "purpose")
+NUMERIC_REQUEST_COLUMNS: list[str] = [c for c in REQUEST_COLUMNS if c not in _TEXT_COLUMNS]
+RANGES: dict[str, tuple[float, float]] = {
+    "loan_amount": (500, 100_000),
+    "interest_rate": (0.01, 0.40),
+    "annual_income": (5_000, 2_000_000),
+    "employment_years": (0, 60),
+    "credit_score": (300, 850),
+    "debt_to_income": (0, 3),
+}
+"""The value range of each numeric request column, as the contract (expectations/) states it."""
 
 # The demo's drifted batch: poorer, lower-scored applicants, mostly borrowing for a business.
 DEMO_SHIFT: dict[str, Any] = {
@@ -168,20 +178,20 @@ def make_requests(
 
     offsets = np.sort(rng.integers(0, int(span.total_seconds()), size=n))
     income = np.exp(rng.normal(np.log(_SEGMENT_MEDIAN_INCOME[seg]), 0.55))
-    income = np.clip(np.round(income, -2), 5_000, 2_000_000)
-    employment = np.clip(np.round(rng.gamma(2.0, 5.0, size=n), 1), 0, 60)
+    income = np.clip(np.round(income, -2), *RANGES["annual_income"])
+    employment = np.clip(np.round(rng.gamma(2.0, 5.0, size=n), 1), *RANGES["employment_years"])
     credit_mean = _SEGMENT_MEAN_CREDIT[seg] - 45 * prior + 20 * np.log(income / 60_000)
-    credit = np.clip(np.round(rng.normal(credit_mean, 60)), 300, 850).astype("int64")
+    credit = np.clip(np.round(rng.normal(credit_mean, 60)), *RANGES["credit_score"]).astype("int64")
     purpose = np.empty(n, dtype="int64")
     for s, probs in enumerate(_SEGMENT_PURPOSE_PROBS):
         rows = seg == s
         purpose[rows] = rng.choice(len(PURPOSES), size=int(rows.sum()), p=probs)
     loan = income * _PURPOSE_LOAN_FACTOR[purpose] * np.exp(rng.normal(0.0, 0.55, size=n))
-    loan = np.clip(np.round(loan / 50) * 50, 500, 100_000)
+    loan = np.clip(np.round(loan / 50) * 50, *RANGES["loan_amount"])
     size = (np.log(loan) - np.log(500)) / (np.log(100_000) - np.log(500))
     term_idx = np.clip(np.floor(size * 5 + rng.normal(0.0, 1.0, size=n)), 0, 4).astype("int64")
     term = np.asarray(TERMS, dtype="int64")[term_idx]
-    dti = np.clip(np.round(rng.gamma(4.0, 0.08, size=n) + 0.08 * (prior > 0), 3), 0, 3)
+    dti = np.clip(np.round(rng.gamma(4.0, 0.08, size=n) + 0.08 * (prior > 0), 3), *RANGES["debt_to_income"])
     rate = (
         0.04
         + 0.00035 * np.maximum(780 - credit, 0)
@@ -189,7 +199,7 @@ def make_requests(
         + _PURPOSE_RATE_PREMIUM[purpose]
         + rng.normal(0.0, 0.012, size=n)
     )
-    rate = np.clip(np.round(rate, 4), 0.01, 0.40)
+    rate = np.clip(np.round(rate, 4), *RANGES["interest_rate"])
 
     frame = pd.DataFrame(
         {
@@ -224,10 +234,10 @@ def apply_shift(requests: pd.DataFrame, shift: dict[str, Any], seed: int) -> pd.
     out = requests.copy()
     if "income_scale" in shift:
         income = out["annual_income"] * float(shift["income_scale"])
-        out["annual_income"] = np.clip(np.round(income, -2), 5_000, 2_000_000)
+        out["annual_income"] = np.clip(np.round(income, -2), *RANGES["annual_income"])
     if "credit_score_delta" in shift:
         credit = out["credit_score"] + int(shift["credit_score_delta"])
-        out["credit_score"] = credit.clip(300, 850).astype("int64")
+        out["credit_score"] = credit.clip(*RANGES["credit_score"]).astype("int64")
     if "purpose_probs" in shift:
         probs = pd.Series(shift["purpose_probs"], dtype="float64").reindex(PURPOSES, fill_value=0)
         if not np.isclose(probs.sum(), 1.0):

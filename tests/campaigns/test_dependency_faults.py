@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fsspec.implementations.local import LocalFileSystem
+from pg_schemas import postgres_schema
 from prefect.settings import PREFECT_API_URL
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sqlalchemy import func, select
@@ -157,13 +157,12 @@ def test_model_raising_on_some_rows_fails_that_batch_only_with_the_reason(
 
 
 @pytest.mark.postgres
-def test_postgres_restart_mid_batch_then_rerun_recovers(
-    home: Path, monkeypatch: pytest.MonkeyPatch, database_url: str
-) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("this fault is PostgreSQL's")
-    if shutil.which("pg_ctlcluster") is None:
-        pytest.skip("needs the machine's PostgreSQL cluster tools")
+def test_postgres_restart_mid_batch_then_rerun_recovers(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with postgres_schema("rdv_restart") as database_url:
+        _restart_mid_batch(home, monkeypatch, database_url)
+
+
+def _restart_mid_batch(home: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
     _reset(monkeypatch, DATABASE_URL=database_url, CHUNK_ROWS="300")
     build_demo(get_services(), rows_per_batch=3000)
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}

@@ -4,8 +4,6 @@ schema of its own per test (per module for the module-scoped demos), chosen by c
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,11 +11,7 @@ from pathlib import Path
 import fsspec
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, text
-
-POSTGRES_ROOT = os.environ.get(
-    "RENDEZVOUS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+from pg_schemas import postgres_schema
 
 # Modules of the scoring suite; each of their tests runs once per store.
 SCORING_MODULES = {
@@ -44,37 +38,24 @@ def store_backend(request: pytest.FixtureRequest) -> str:
     return getattr(request, "param", "sqlite")
 
 
-def _schema_ddl(statement: str) -> None:
-    engine = create_engine(POSTGRES_ROOT)
-    with engine.begin() as conn:
-        conn.execute(text(statement))
-    engine.dispose()
-
-
 @contextmanager
 def store_on(backend: str) -> Iterator[None]:
     """Point RENDEZVOUS_DATABASE_URL at a fresh PostgreSQL schema for the block (SQLite: no-op)."""
     from rendezvous.services import forget_services
     from rendezvous.settings import get_settings
-    from rendezvous.store.engine import dispose_all
 
     if backend != "postgres":
         yield
         return
-    schema = f"rdv_flow_{uuid.uuid4().hex[:10]}"
-    _schema_ddl(f'CREATE SCHEMA "{schema}"')
-    url = f"{POSTGRES_ROOT}?options=-csearch_path%3D{schema}"
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("RENDEZVOUS_DATABASE_URL", url)
-            get_settings.cache_clear()
-            forget_services()
-            yield
-    finally:
-        forget_services()
-        dispose_all()
+    with postgres_schema("rdv_flow") as url, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RENDEZVOUS_DATABASE_URL", url)
         get_settings.cache_clear()
-        _schema_ddl(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        forget_services()
+        try:
+            yield
+        finally:
+            forget_services()
+            get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -132,7 +113,10 @@ def seed_demo(trained_demo: object) -> SeedDemo:
             customers.to_parquet(handle, index=False)
         for record in trained_demo.models:
             services.registry.register(
-                record.path, record.role, version=record.version, metadata=record.metadata,
+                record.path,
+                record.role,
+                version=record.version,
+                metadata=record.metadata,
                 profile=record.profile,
             )
         if rows is None:

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from pg_schemas import create_schema, drop_schema
 
 from rendezvous.demo.bootstrap import build_demo
 from rendezvous.services import forget_services, get_services
 from rendezvous.settings import get_settings
-
-POSTGRES_ROOT = os.environ.get(
-    "RENDEZVOUS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +26,7 @@ def hostile_root(
     """
     root = tmp_path_factory.mktemp("hostile")
     backend = getattr(request, "param", "sqlite")
-    url = _postgres_schema() if backend == "postgres" else None
+    url = create_schema("rdv_hostile") if backend == "postgres" else None
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RENDEZVOUS_HOME", str(root / "home"))
         patch.setenv("RENDEZVOUS_MODELS_DIR", str(root / "models"))
@@ -51,20 +45,4 @@ def hostile_root(
     get_settings.cache_clear()
     forget_services()
     if url:
-        _drop_schema(url)
-
-
-def _postgres_schema() -> str:
-    schema = f"rdv_hostile_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(POSTGRES_ROOT)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    return f"{POSTGRES_ROOT}?options=-csearch_path%3D{schema}"
-
-
-def _drop_schema(url: str) -> None:
-    engine = create_engine(POSTGRES_ROOT)
-    with engine.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{url.rsplit("%3D", 1)[-1]}" CASCADE'))
-    engine.dispose()
+        drop_schema(url)

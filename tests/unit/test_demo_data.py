@@ -32,6 +32,7 @@ from rendezvous.demo.data import (
     HISTORY_START,
     LABEL,
     PURPOSES,
+    RANGES,
     REGIONS,
     REQUEST_COLUMNS,
     SEGMENTS,
@@ -48,14 +49,6 @@ from rendezvous.demo.features import MODEL_FEATURES, add_features
 from rendezvous.demo.recipes import canary_pipeline, default_pipeline
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
-RANGES = {
-    "loan_amount": (500, 100_000),
-    "interest_rate": (0.01, 0.40),
-    "annual_income": (5_000, 2_000_000),
-    "employment_years": (0, 60),
-    "credit_score": (300, 850),
-    "debt_to_income": (0, 3),
-}
 ROWS = 2_000
 
 

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rendezvous.demo.data import NUMERIC_REQUEST_COLUMNS, RANGES
 from rendezvous.validation import BATCH_REJECTED, QUARANTINE_COLUMNS, engine, load_contract, validate
 
 SUITE = Path(__file__).resolve().parents[2] / "expectations" / "loan_requests.json"
@@ -293,15 +294,18 @@ def test_demo_contract_declares_its_columns(contract):
     assert contract.name == "loan_requests"
     assert contract.fingerprint == hashlib.sha256(SUITE.read_bytes()).hexdigest()
     assert contract.columns == list(requests().columns)
-    assert set(contract.numeric_columns) == {
-        "loan_amount",
-        "term_months",
-        "interest_rate",
-        "annual_income",
-        "employment_years",
-        "credit_score",
-        "debt_to_income",
+    assert set(contract.numeric_columns) == set(NUMERIC_REQUEST_COLUMNS)
+
+
+def test_demo_ranges_are_the_contracts() -> None:
+    """The generator, the bare benchmark and the tests share RANGES; the suite is the authority."""
+    suite = json.loads(SUITE.read_text())
+    between = {
+        e["kwargs"]["column"]: (e["kwargs"]["min_value"], e["kwargs"]["max_value"])
+        for e in suite["expectations"]
+        if e["type"] == "expect_column_values_to_be_between"
     }
+    assert between == RANGES
 
 
 # --- a contract that is not the demo -------------------------------------------------------------
