@@ -30,7 +30,7 @@ def estimate_rows(url: str, fmt: str | None) -> int | None:
             sample = handle.read(SAMPLE_BYTES)
     except (OSError, ValueError):
         return None  # unreadable files are judged (and rejected) by the reader, not here
-    lines = sample.count(b"\n") + (0 if sample.endswith(b"\n") or not sample else 1)
+    lines = sum(1 for line in sample.splitlines() if line.strip())
     if len(sample) < size and lines:
         lines = round(size * lines / len(sample))
     header = 1 if fmt == "csv" else 0

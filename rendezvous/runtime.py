@@ -19,6 +19,9 @@ def configure_prefect_env(quiet: bool = True) -> None:
     # a busy 2-core machine can take longer than Prefect's 20 s to bring the ephemeral API up
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     os.environ.setdefault("PREFECT_UI_ENABLED", "true")
+    # a server on SQLite waits this long for a write lock (Prefect's default, 10 s, lets a busy
+    # machine turn a worker's heartbeat and a run's state change into a 500 and a crashed run)
+    os.environ.setdefault("PREFECT_SERVER_DATABASE_TIMEOUT", "60")
     if quiet:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
         os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")

@@ -19,8 +19,10 @@ PREFECT_DB=rdv_prefect_$$
 STORE_DB=rdv_store_$$
 export PREFECT_HOME=$WORK/prefect RENDEZVOUS_HOME=$WORK/home RENDEZVOUS_MODELS_DIR=$WORK/models
 export PREFECT_SERVER_ANALYTICS_ENABLED=false
-unset PREFECT_API_URL PREFECT_API_DATABASE_CONNECTION_URL RENDEZVOUS_DATABASE_URL
+# an operator's shell: Prefect's defaults, nothing of the caller's (a test run's) configuration
+unset PREFECT_API_URL PREFECT_API_DATABASE_CONNECTION_URL PREFECT_LOGGING_LEVEL RENDEZVOUS_DATABASE_URL
 BACKGROUND=()
+SERVER=()
 STARTED=$SECONDS
 
 block() {  # the commands of README block ops-$1, with this run's port and database names
@@ -61,14 +63,15 @@ stop_background() {
 cleanup() {
   local code=$?
   stop_background
-  .venv/bin/prefect server stop >/dev/null 2>&1 || true
+  BACKGROUND=("${SERVER[@]}")
+  stop_background
   if [ "$MODE" = postgres ]; then
     dropdb -h 127.0.0.1 -U postgres --if-exists --force "$PREFECT_DB" || true
     dropdb -h 127.0.0.1 -U postgres --if-exists --force "$STORE_DB" || true
   fi
   if [ "$code" != 0 ]; then
     echo "FAILED (exit $code) after $((SECONDS - STARTED)) s; logs:" >&2
-    tail -n 40 "$WORK"/*.log "$PREFECT_HOME"/server.log 2>/dev/null >&2 || true
+    tail -n 40 "$WORK"/*.log >&2 || true
   fi
   if [ -n "${OPS_KEEP:-}" ]; then echo "state kept in $WORK"; else rm -rf "$WORK"; fi
   exit "$code"
@@ -100,9 +103,19 @@ def cli(*args):
 '
 
 if [ "$MODE" = postgres ]; then run postgres; fi
-run server
+start server
+SERVER=("${BACKGROUND[@]}")
+BACKGROUND=()
+run env
 for _ in $(seq 240); do curl -fsS "http://127.0.0.1:$PORT/api/health" >/dev/null 2>&1 && break; sleep 0.5; done
 curl -fsS "http://127.0.0.1:$PORT/api/health" >/dev/null
+check "the UI calls this server's API" "
+import json, urllib.request
+with urllib.request.urlopen('http://127.0.0.1:$PORT/ui-settings') as answer:
+    api_url = json.load(answer)['api_url']
+assert api_url == 'http://127.0.0.1:$PORT/api', api_url
+print('   ok: UI at http://127.0.0.1:$PORT, its API', api_url)
+"
 run deploy
 check "four deployments on the process pool, schedules as in prefect.yaml" "$API_CHECKS
 with get_client(sync_client=True) as c:
@@ -167,7 +180,8 @@ assert cli('batches', 'show', 'loans-2026-11-08.csv')['state'] == 'committed'
 print('   ok:', run.name, run.state.name, 'run by rendezvous serve')
 "
 stop_background
-run stop
+BACKGROUND=("${SERVER[@]}")
+stop_background
 trap - EXIT
 echo "operations ($MODE): every block of the README ran and every check passed in $((SECONDS - STARTED)) s"
 if [ -n "${OPS_KEEP:-}" ]; then echo "state kept in $WORK"; else rm -rf "$WORK"; fi

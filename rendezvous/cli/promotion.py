@@ -385,6 +385,9 @@ def server(
     if stop:
         os.execv(prefect, [prefect, "server", "stop"])
     url = f"http://127.0.0.1:{port}"
+    # the UI finds its API from these settings, not from --port (else it calls port 4200)
+    os.environ["PREFECT_SERVER_API_PORT"] = str(port)
+    os.environ["PREFECT_UI_API_URL"] = f"{url}/api"
     console.print(
         f"Prefect server on {url} (state in {os.environ['PREFECT_HOME']}). In other shells:\n"
         f"  export PREFECT_API_URL={url}/api"

@@ -70,7 +70,7 @@ class Operator:
                 os.killpg(process.pid, signal.SIGINT)
         for process in reversed(self.processes):
             try:
-                process.wait(timeout=30)
+                process.wait(timeout=10)  # workers and serve stop in about 1 s; the server may linger
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
@@ -99,6 +99,7 @@ def operator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Operat
         "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port),
         # runs are started by the test, not by the clock (the schedules themselves are checked)
         PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
+        PREFECT_SERVER_DATABASE_TIMEOUT="60",  # as `rendezvous server` sets it (a busy machine)
     )
     deadline = time.monotonic() + STARTUP_SECONDS
     while True:
