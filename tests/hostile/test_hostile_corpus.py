@@ -106,6 +106,9 @@ def test_hostile_corpus(hostile_root: Path) -> None:
             assert note.strip() == o["reason"].strip(), name
 
     assert breaches(services) == {}
+    taken = [o for o in outcomes.values() if o["state"] in ("committed", "rejected")]
+    totals = {k: sum(o[k] for o in taken) for k in ("rows_in", "rows_scored", "rows_quarantined")}
+    print(f"\nhostile corpus: {len(cases)} files + {len(specials)} special, {len(taken)} batches, {totals}")
 
     # formula injection: defused in every CSV the outbox holds, and the ids still recognisable
     written = csv_outputs(services)
