@@ -18,9 +18,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/rendezvous demo
 
+# the suite on two processes (one file's tests stay together), then what must run alone
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile -m "not serial"
+	$(BIN)/pytest -m serial
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

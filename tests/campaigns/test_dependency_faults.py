@@ -157,6 +157,7 @@ def test_model_raising_on_some_rows_fails_that_batch_only_with_the_reason(
 
 
 @pytest.mark.postgres
+@pytest.mark.serial
 def test_postgres_restart_mid_batch_then_rerun_recovers(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with postgres_schema("rdv_restart") as database_url:
         _restart_mid_batch(home, monkeypatch, database_url)
