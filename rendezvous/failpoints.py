@@ -11,7 +11,7 @@ import signal
 import threading
 from collections import Counter
 
-POINTS = (
+SCORING_POINTS = (
     "after-claim",
     "after-prepare",
     "in-live-bin",
@@ -23,6 +23,17 @@ POINTS = (
     "after-publish",
     "after-commit",
 )
+"""Crash points of scoring a batch (rendezvous.pipeline)."""
+
+PROMOTION_POINTS = (
+    "before-rotation",
+    "in-rotation",
+    "after-rotation",
+)
+"""Crash points of an approved promotion (rendezvous.promotion.rotation): the decision taken and
+nothing written; the roles moved and audited in the open transaction; committed, not reported."""
+
+POINTS = SCORING_POINTS + PROMOTION_POINTS
 
 _passed: Counter[str] = Counter()
 _lock = threading.Lock()

@@ -8,10 +8,7 @@ attempt wrote, which is what makes a re-run after a crash exact.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,33 +16,12 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from rendezvous.owners import owner_is_dead
 from rendezvous.records import erase_batch_rows
 from rendezvous.store import Store
 from rendezvous.store.schema import arrivals, batches
 
 TERMINAL = ("committed", "rejected", "failed")
-_HOST = socket.gethostname()
-
-
-def new_owner() -> str:
-    """An owner token naming host and process, so a dead claimant can be recognised."""
-    return f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def owner_is_dead(owner: str | None) -> bool:
-    if not owner:
-        return True
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != _HOST or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def batch_id_for(name: str, sha256: str) -> str:

@@ -28,8 +28,9 @@ from rendezvous.batchfiles import (
 )
 from rendezvous.enrichment import QUARANTINE_COLUMNS, enrich
 from rendezvous.failpoints import crash_point
-from rendezvous.ledger import TERMINAL, new_owner
+from rendezvous.ledger import TERMINAL
 from rendezvous.outputs import BatchOutputs, move_source, partition_dates
+from rendezvous.owners import new_owner
 from rendezvous.registry import ModelRecord
 from rendezvous.scoring import score_frame
 from rendezvous.services import Services

@@ -1,9 +1,10 @@
 """The promotion gate: at most one promotion is open (evaluated, waiting for a decision) at a time.
 
 The database enforces it (a partial unique index on the 'open' state), so it holds across
-processes and machines. A promotion whose process died stays open until ``expires_at``; the
-next promotion then marks it abandoned. The row keeps the roles the report was made for: a
-decision applies only to those roles.
+processes and machines. A promotion records its owner (host and process, as the batch ledger
+does): the next promotion marks one whose process died on this host abandoned at once, and any
+other only once it passed ``expires_at`` (its owner lives, or runs on another host). The row
+keeps the roles the report was made for: a decision applies only to those roles.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from rendezvous.owners import new_owner, owner_is_dead
 from rendezvous.promotion.audit import current_roles
 from rendezvous.promotion.errors import PromotionBusy, PromotionClosed, PromotionError
 from rendezvous.store import Store
@@ -38,6 +40,7 @@ class Promotion:
     after: dict[str, str | None]
     opened_at: datetime
     expires_at: datetime
+    owner: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Promotion:
@@ -51,6 +54,7 @@ class Promotion:
             after=m["after"],
             opened_at=_aware(m["opened_at"]),
             expires_at=_aware(m["expires_at"]),
+            owner=m["owner"],
         )
 
 
@@ -67,10 +71,20 @@ def planned_rotation(roles: dict[str, str | None], candidate: str) -> tuple[dict
     return before, after
 
 
-def open_promotion(store: Store, candidate: str, flow_run_id: str | None, hold_seconds: int) -> Promotion:
-    """Open a promotion of ``candidate`` or raise PromotionBusy naming the one that is open."""
+def open_promotion(
+    store: Store,
+    candidate: str,
+    flow_run_id: str | None,
+    hold_seconds: int,
+    owner: str | None = None,
+) -> Promotion:
+    """Open a promotion of ``candidate`` or raise PromotionBusy naming the one that is open.
+
+    ``owner`` is the process that will apply the decision (default: this one); while it lives,
+    the promotion holds the gate until it expires.
+    """
     now = datetime.now(UTC)
-    _abandon_expired(store, now)
+    _abandon_stale(store, now)
     with store.begin() as conn:
         roles = current_roles(conn, candidate)
         if roles.get("candidate") != candidate:
@@ -83,6 +97,7 @@ def open_promotion(store: Store, candidate: str, flow_run_id: str | None, hold_s
                 insert(promotions).values(
                     candidate=candidate,
                     flow_run_id=flow_run_id,
+                    owner=owner or new_owner(),
                     state=OPEN,
                     before=before,
                     after=after,
@@ -104,20 +119,25 @@ def open_promotion(store: Store, candidate: str, flow_run_id: str | None, hold_s
     return get(store, new_id)
 
 
-def _abandon_expired(store: Store, now: datetime) -> None:
+def _abandon_stale(store: Store, now: datetime) -> None:
+    """Close open promotions that can never be decided: expired, or their process is gone.
+
+    A compare-and-swap on the 'open' state, so processes doing this at once close each one once.
+    An unknown owner (NULL) is not taken for dead: only expiry frees such a promotion.
+    """
     for promotion in open_promotions(store):
         if promotion.expires_at < now:
-            with store.begin() as conn:
-                conn.execute(
-                    update(promotions)
-                    .where(promotions.c.id == promotion.id, promotions.c.state == OPEN)
-                    .values(
-                        state="abandoned",
-                        closed_at=now,
-                        closed_by="gate",
-                        reason="expired without a decision (its run ended or died)",
-                    )
-                )
+            reason = "expired without a decision (its run ended or died)"
+        elif promotion.owner and owner_is_dead(promotion.owner):
+            reason = f"its process died before a decision was applied (owner {promotion.owner})"
+        else:
+            continue
+        with store.begin() as conn:
+            conn.execute(
+                update(promotions)
+                .where(promotions.c.id == promotion.id, promotions.c.state == OPEN)
+                .values(state="abandoned", closed_at=now, closed_by="gate", reason=reason)
+            )
 
 
 def extend(store: Store, promotion_id: int, seconds: int) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from rendezvous.failpoints import crash_point
 from rendezvous.promotion import audit, gate
 from rendezvous.promotion.errors import PromotionError, RotationConflict
 from rendezvous.promotion.gate import Promotion
@@ -48,16 +49,20 @@ def approve(
         refuse(store, promotion, actor, f"approved by {actor}, but {exc}")
         raise
     before, after = promotion.before, promotion.after
+    crash_point("before-rotation")
     try:
         with store.begin() as conn:
             gate.close(conn, promotion.id, "approved", actor, comment)
             _move(conn, before["live"], "live", "canary")
             _move(conn, before["canary"], "canary", "retired")
             _move(conn, promotion.candidate, "candidate", "live")
-            return audit.record(conn, "promote", actor, comment, promotion.flow_run_id, before, after)
+            change = audit.record(conn, "promote", actor, comment, promotion.flow_run_id, before, after)
+            crash_point("in-rotation")
     except RotationConflict as exc:
         refuse(store, promotion, actor, f"approved by {actor}, but the roles moved: {exc}")
         raise
+    crash_point("after-rotation")
+    return change
 
 
 def decline(

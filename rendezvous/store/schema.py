@@ -138,6 +138,7 @@ promotions = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("candidate", String(200), nullable=False),
     Column("flow_run_id", String(64)),
+    Column("owner", String(200)),  # host:pid of the opening process (rendezvous.owners); NULL: unknown
     Column("state", String(16), nullable=False, index=True),
     Column("before", JSON, nullable=False),
     Column("after", JSON, nullable=False),

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from flows.score_batches import score_batches
 from rendezvous.demo.bootstrap import build_demo
 from rendezvous.demo.data import make_customers, make_requests
-from rendezvous.failpoints import POINTS
+from rendezvous.failpoints import SCORING_POINTS as POINTS
 from rendezvous.services import forget_services, get_services
 from rendezvous.settings import get_settings
 from rendezvous.store.engine import dispose_all

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
-from rendezvous.ledger import Ledger, LostClaim, new_owner, owner_is_dead
+from rendezvous.ledger import Ledger, LostClaim
+from rendezvous.owners import new_owner, owner_is_dead
 from rendezvous.store import Store
 from rendezvous.store.schema import batches
 

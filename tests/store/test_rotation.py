@@ -3,6 +3,8 @@ audited, refused when the file or the roles changed, one open promotion at a tim
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 from pathlib import Path
 
@@ -102,6 +104,28 @@ def test_an_expired_promotion_no_longer_blocks_and_cannot_be_applied(registry: R
         rotation.approve(registry.store, registry, stale, "alice", None)
     assert _roles(registry)["X1"] == "candidate"
     assert fresh.state == "open"
+
+
+def test_a_promotion_whose_process_died_no_longer_blocks(registry: Registry) -> None:
+    """Dead on this host: abandoned at once. Elsewhere or unknown: it holds until it expires."""
+    elsewhere = gate.open_promotion(registry.store, "X1", "run-1", 600, owner="other-host:1:x")
+    with pytest.raises(PromotionBusy, match="X1"):
+        _open(registry, "X2", "run-2")
+    with registry.store.begin() as conn:  # opened before owners were recorded
+        conn.execute(update(promotions).where(promotions.c.id == elsewhere.id).values(owner=None))
+    with pytest.raises(PromotionBusy, match="X1"):
+        _open(registry, "X2", "run-2")
+    rotation.decline(registry.store, elsewhere, "reject", "bob", None)
+
+    dead = gate.open_promotion(
+        registry.store, "X1", "run-3", 600, owner=f"{socket.gethostname()}:999999999:dead"
+    )
+    fresh = _open(registry, "X2", "run-4")
+    assert (fresh.state, fresh.owner.split(":")[1]) == ("open", str(os.getpid()))
+    assert gate.get(registry.store, dead.id).state == "abandoned"
+    with pytest.raises(PromotionClosed):
+        rotation.approve(registry.store, registry, dead, "alice", None)
+    assert _roles(registry)["X1"] == "candidate"
 
 
 @pytest.mark.parametrize("action", ["reject", "timeout"])
