@@ -180,7 +180,7 @@ def _first_line(exc: BaseException) -> str:
 def _csv_batches(
     handle: io.IOBase, chunk_rows: int
 ) -> Iterator[tuple[pa.Table, list[MalformedRow]]]:
-    _check_header_width(handle)
+    names = _csv_header(handle)
     malformed: list[MalformedRow] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -194,18 +194,12 @@ def _csv_batches(
         )
         return "skip"
 
-    header = pacsv.open_csv(
-        handle,
-        read_options=pacsv.ReadOptions(block_size=_HEADER_BLOCK, use_threads=False),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=lambda _row: "skip"),
-    ).schema
-    handle.seek(0)
     reader = pacsv.open_csv(
         handle,
         read_options=pacsv.ReadOptions(block_size=_csv_block_size(chunk_rows), use_threads=False),
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in header.names},
+            column_types={name: pa.string() for name in names},
             # Only an empty field is missing: "NA", "null" or "NaN" are text the sender wrote
             # (an id, or a value the contract quarantines showing what arrived), as in JSON Lines.
             null_values=[""],
@@ -215,15 +209,27 @@ def _csv_batches(
     yield from _rebatch(reader, chunk_rows, malformed)
 
 
-def _check_header_width(handle: io.IOBase) -> None:
-    """Refuse a header longer than a read block or wider than MAX_COLUMNS before parsing it."""
+def _csv_header(handle: io.IOBase) -> list[str]:
+    """The column names, as Arrow reads them, from a copy of the first block.
+
+    Refuses a header longer than a block or wider than MAX_COLUMNS before parsing it. The copy
+    matters: a reader opened on the batch's own handle can still read ahead on it after it is
+    dropped, moving the handle under the reader that follows (a 100k-row batch was once read
+    from its 10,200th line, the header taken from the middle of a row).
+    """
     first = handle.read(_HEADER_BLOCK)
     handle.seek(0)
     line = first.split(b"\n", 1)[0].split(b"\r", 1)[0]
     if len(line) == len(first) == _HEADER_BLOCK:
         raise BadInput(f"the header line is longer than {_HEADER_BLOCK:,} bytes: not a batch header")
-    fields = next(csv.reader([line.decode("utf-8", "replace")]), [])
-    _check_width(len(fields))
+    _check_width(len(next(csv.reader([line.decode("utf-8", "replace")]), [])))
+    if len(first) == _HEADER_BLOCK:  # whole lines only: a value never spans lines here
+        first = first[: max(first.rfind(b"\n"), first.rfind(b"\r")) + 1]
+    return pacsv.open_csv(
+        io.BytesIO(first),
+        read_options=pacsv.ReadOptions(block_size=_HEADER_BLOCK, use_threads=False),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=lambda _row: "skip"),
+    ).schema.names
 
 
 def _check_width(columns: int) -> None:
