@@ -27,7 +27,8 @@ def fmt_number(value: Any) -> str:
 
 
 def rule_text(row: dict[str, Any]) -> str:
-    if row["threshold"] is None:
+    threshold = row["threshold"]
+    if threshold is None or (isinstance(threshold, float) and math.isnan(threshold)):  # NaN from the table
         return ""
     sign = "<" if (row["detail"] or {}).get("direction") == "below" else ">"
     return f"alert if {sign} {fmt_number(row['threshold'])}"
