@@ -133,12 +133,19 @@ run = next(r for r in runs('score-batches') if r.name == 'loans-2026-11-07.csv')
 assert run.state.is_completed(), run.state
 assert {'live:demo-live-v1', 'canary:demo-canary-v1'} <= set(run.tags), run.tags
 keys = artifacts(run)
-assert {'drift-table', 'drift-verdict', 'batch-progress'} <= set(keys), set(keys)
-assert keys['batch-progress'].data == 100.0, keys['batch-progress'].data
+assert {'drift-table', 'drift-verdict'} <= set(keys), set(keys)
+# the minute schedule's run may take the batch before the run started by hand (which then waits
+# on the concurrency limit and finds an empty inbox): without the job variable, one chunk, no bar
+if (run.job_variables or {}).get('env', {}).get('RENDEZVOUS_CHUNK_ROWS') == '1000':
+    assert keys['batch-progress'].data == 100.0, keys['batch-progress'].data
+    progress = keys['batch-progress'].description
+else:
+    assert 'auto-scheduled' in run.tags and 'batch-progress' not in keys, (run.tags, set(keys))
+    progress = 'taken by the scheduled run (one chunk, no progress bar)'
 detail = cli('batches', 'show', 'loans-2026-11-07.csv')
 assert detail['state'] == 'committed' and detail['rows_in'] == 3000, detail
 assert detail['rows_in'] == detail['rows_scored'] + detail['rows_quarantined']
-print('   ok:', run.name, sorted(run.tags), sorted(keys), keys['batch-progress'].description)
+print('   ok:', run.name, sorted(run.tags), sorted(keys), progress)
 "
 run promote
 if [ -n "${OPS_BEFORE_APPROVE:-}" ]; then
