@@ -1,6 +1,7 @@
 """The floor: what a bare pandas + scikit-learn script does for one batch, with no orchestration,
 no framework validation and no database. Same reads, row checks, join, features, two models'
-scoring and writes as the flow."""
+scoring and the same files as the flow: the response, the request log and the dev copy (the
+enriched rows, as Parquet) and both models' scores (Parquet instead of the store)."""
 
 from __future__ import annotations
 
@@ -28,4 +29,6 @@ def score_bare(path: Path, reference: pd.DataFrame, live: Any, canary: Any, out:
     pd.DataFrame({"request_id": ids, "live": live_scores, "canary": canary_scores}).to_parquet(
         out / "scores.parquet"
     )
+    enriched.to_parquet(out / "request-log.parquet")
+    enriched.to_parquet(out / "dev-copy.parquet")
     return len(enriched)

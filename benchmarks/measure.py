@@ -107,5 +107,6 @@ if __name__ == "__main__":
     mode, file = sys.argv[1], Path(sys.argv[2])
     warm = batch_file(file.parent, 200, seed=int(time.time() * 1000) % 10**9)
     result = (run_flow if mode == "flow" else run_bare)(file, warm)
+    warm.unlink()
     result["peak_rss_mb"] = _mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     print(json.dumps(result))
