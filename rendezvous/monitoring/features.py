@@ -16,11 +16,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import false_discovery_control
 
 from rendezvous.monitoring.distances import categorical_statistic, numeric_statistic
 from rendezvous.monitoring.profile import CategoricalProfile, NumericProfile, ReferenceProfile
 from rendezvous.monitoring.sketch import BatchSummary, summarize_frame
-from rendezvous.monitoring.thresholds import DriftConfig, Kind, is_alert
+from rendezvous.monitoring.thresholds import METHODS, DriftConfig, Kind, is_alert
 
 TOP_LISTED = 20  # unseen categories listed in details, most frequent first
 
@@ -218,7 +219,27 @@ def summary_drift(
             )
         else:
             raise ValueError(f"features not in the reference profile: {[name]}")
+    if config.p_value_adjustment != "none":
+        _adjust_p_values(results, config.p_value_adjustment)
     return results
+
+
+def _adjust_p_values(results: list[DriftResult], method: str) -> None:
+    """Replace the p-values of the batch's tests by adjusted ones (scipy's false discovery
+    control); the raw value stays in ``details["p_raw"]``, and the alert follows the adjusted."""
+    tested = [r for r in results if METHODS[r.method].p_value and not math.isnan(r.value)]
+    if len(tested) < 2:
+        return
+    adjusted = false_discovery_control([r.value for r in tested], method=method)
+    for result, value in zip(tested, adjusted, strict=True):
+        result.details["p_raw"] = result.value
+        result.details["p_adjustment"] = method
+        result.value = float(value)
+        reasons = [r for r in result.details["reasons"] if r != "statistic"]
+        if is_alert(result.method, result.value, result.threshold):
+            reasons.insert(0, "statistic")
+        result.details["reasons"] = reasons
+        result.alert = bool(reasons)
 
 
 def drift_summary(results: list[DriftResult], drift_share: float = 0.5) -> dict[str, Any]:

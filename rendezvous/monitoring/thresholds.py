@@ -86,6 +86,11 @@ class DriftConfig(BaseModel):
         description="Rows of a larger batch used for sample-based numeric statistics.",
     )
     n_bins: int = Field(default=10, ge=2, description="Reference-quantile bins for binned methods.")
+    p_value_adjustment: Literal["bh", "by", "none"] = Field(
+        default="bh",
+        description="Adjust a batch's p-values over its features (Benjamini-Hochberg, -Yekutieli) "
+        "before the threshold: 14 tests at 0.05 would alarm on half of all clean small batches.",
+    )
     max_unseen_share: float | None = Field(
         default=0.01, ge=0.0, le=1.0, description="Alert when more rows than this are unseen."
     )
