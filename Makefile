@@ -45,7 +45,7 @@ bench-full: $(BENCH_STAMP)
 # the reliability campaigns at full count (CI runs them with small counts)
 campaign: $(STAMP)
 	RENDEZVOUS_CAMPAIGN_KILLS=60 RENDEZVOUS_PROMOTION_KILLS=20 RENDEZVOUS_RACE_ROUNDS=10 \
-	RENDEZVOUS_HYPOTHESIS_EXAMPLES=200 $(BIN)/pytest -s tests/campaigns tests/hostile
+	RENDEZVOUS_HYPOTHESIS_EXAMPLES=100 $(BIN)/pytest -s tests/campaigns tests/hostile
 
 clean:
 	rm -rf var .pytest_cache
