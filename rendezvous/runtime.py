@@ -6,6 +6,7 @@ RENDEZVOUS_HOME unless the operator points PREFECT_HOME or PREFECT_API_URL elsew
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 
@@ -28,3 +29,10 @@ def configure_prefect_env(quiet: bool = True) -> None:
     # the ephemeral server logs CancelledError tracebacks at exit; they are noise to users
     logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
     logging.getLogger("prefect.server").setLevel(logging.CRITICAL)
+    # ... and its database pool, when the shutdown cancels a connection reset (Prefect #16504).
+    # Only that async pool (the store's own is synchronous) and only a cancellation.
+    logging.getLogger("sqlalchemy.pool.impl.AsyncAdaptedQueuePool").addFilter(_not_a_cancellation)
+
+
+def _not_a_cancellation(record: logging.LogRecord) -> bool:
+    return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
