@@ -7,12 +7,12 @@ import os
 import random
 import signal
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from children import start_scoring
 from prefect.settings import PREFECT_API_URL
 from sqlalchemy import func, select
 
@@ -57,13 +57,7 @@ class Inbox:
 
 
 def _score_in_child(env: dict[str, str], kill_after: float | None) -> int:
-    child = subprocess.Popen(
-        [sys.executable, "-m", "rendezvous.cli", "score"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    child = start_scoring(env)
     if kill_after is not None:
         try:
             child.wait(timeout=kill_after)

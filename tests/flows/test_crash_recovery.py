@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from children import start_scoring
 from sqlalchemy import func, select
 
 from flows.score_batches import score_batches
@@ -50,13 +49,7 @@ def test_kill_mid_batch_then_rerun_leaves_one_score_per_request_per_role(
 
     env = {**os.environ, "PREFECT_HOME": str(home / "prefect-child")}
     env.pop("PREFECT_API_URL", None)
-    child = subprocess.Popen(
-        [sys.executable, "-m", "rendezvous.cli", "score"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    child = start_scoring(env)
     deadline = time.monotonic() + 120
     while _chunks_logged("big.csv") < 3:
         assert child.poll() is None, "the flow ended before it could be killed"
