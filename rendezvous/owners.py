@@ -38,3 +38,9 @@ def owner_is_dead(owner: str | None) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def owned_here(owner: str | None) -> bool:
+    """True when the owner token names this very process."""
+    host, _, rest = (owner or "").partition(":")
+    return host == _HOST and rest.partition(":")[0] == str(os.getpid())

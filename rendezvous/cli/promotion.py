@@ -21,6 +21,7 @@ import typer
 from rich.table import Table
 
 from rendezvous.cli.console import console
+from rendezvous.owners import owned_here
 from rendezvous.runtime import configure_prefect_env
 from rendezvous.services import get_services
 
@@ -247,7 +248,7 @@ def promote(
                         )
     except KeyboardInterrupt:
         for p in gate.open_promotions(store):
-            if announced is None or p.flow_run_id == announced:
+            if owned_here(p.owner):  # this process's promotion only, never another's
                 gate.abandon(store, p.id, "rendezvous promote", "interrupted while waiting")
                 if p.flow_run_id:
                     cancel(p.flow_run_id, "interrupted while waiting for a decision")
@@ -310,7 +311,7 @@ def approvals(
 def _decide(run_id: str, decision: str, by: str, comment: str, wait: float) -> None:
     configure_prefect_env()
     from flows.promote_model import DecisionRefused, send_decision, wait_for_end
-    from rendezvous.promotion import audit, gate
+    from rendezvous.promotion import audit, gate, rotation
 
     if not by.strip():
         raise _fail("--by needs your name", 2)
@@ -320,7 +321,7 @@ def _decide(run_id: str, decision: str, by: str, comment: str, wait: float) -> N
     except DecisionRefused as exc:
         promotion = gate.for_run(store, run_id)
         if promotion and promotion.state == gate.OPEN and decision == "reject":
-            gate.abandon(store, promotion.id, by, f"rejected by {by} after its run stopped waiting")
+            rotation.decline(store, promotion, "reject", by, comment or "its run no longer waited")
             console.print(f"run {run_id} no longer waits; promotion #{promotion.id} closed, nothing changed")
             return
         raise _fail(f"cannot {decision} run {run_id}: {exc}") from exc

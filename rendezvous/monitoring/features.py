@@ -19,6 +19,7 @@ import pandas as pd
 from scipy.stats import false_discovery_control
 
 from rendezvous.monitoring.distances import categorical_statistic, numeric_statistic
+from rendezvous.monitoring.metrics_store import json_ready
 from rendezvous.monitoring.profile import CategoricalProfile, NumericProfile, ReferenceProfile
 from rendezvous.monitoring.sketch import BatchSummary, summarize_frame
 from rendezvous.monitoring.thresholds import METHODS, DriftConfig, Kind, is_alert
@@ -42,17 +43,7 @@ class DriftResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data: NaN (no data) becomes None."""
-        return _nan_to_none(asdict(self))
-
-
-def _nan_to_none(obj: Any) -> Any:
-    if isinstance(obj, float) and math.isnan(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _nan_to_none(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_nan_to_none(v) for v in obj]
-    return obj
+        return json_ready(asdict(self))
 
 
 def _missing_rule(
@@ -87,10 +78,10 @@ def _numeric_drift(
     if len(used) and len(ref.sample):
         value, extra = numeric_statistic(method, ref.sample, ref.std, used, config.n_bins)
         details.update(extra, batch_mean=float(used.mean()), batch_std=float(used.std()))
-    reasons = ["statistic"] if is_alert(method, value, threshold) else []
+    reasons: list[str] = []
     _missing_rule(missing_share, ref.missing_share, config, reasons)
     details["reasons"] = reasons
-    return DriftResult(name, "numeric", method, value, threshold, bool(reasons), n_present, ref.n, details)
+    return DriftResult(name, "numeric", method, value, threshold, False, n_present, ref.n, details)
 
 
 def _count_vectors(
@@ -145,15 +136,13 @@ def _categorical_drift(
     if n_present and ref.n:
         value, extra = categorical_statistic(method, ref_counts, batch_counts)
         details.update(extra, largest_changes=_largest_changes(ref, batch))
-    reasons = ["statistic"] if is_alert(method, value, threshold) else []
+    reasons: list[str] = []
     limit = config.max_unseen_share
     if limit is not None and not ref.truncated and unseen_share > limit:
         reasons.append("unseen")
     _missing_rule(missing_share, ref.missing_share, config, reasons)
     details["reasons"] = reasons
-    return DriftResult(
-        name, "categorical", method, value, threshold, bool(reasons), n_present, ref.n, details
-    )
+    return DriftResult(name, "categorical", method, value, threshold, False, n_present, ref.n, details)
 
 
 def feature_drift(
@@ -221,25 +210,28 @@ def summary_drift(
             raise ValueError(f"features not in the reference profile: {[name]}")
     if config.p_value_adjustment != "none":
         _adjust_p_values(results, config.p_value_adjustment)
+    for result in results:
+        _judge(result)
     return results
 
 
 def _adjust_p_values(results: list[DriftResult], method: str) -> None:
     """Replace the p-values of the batch's tests by adjusted ones (scipy's false discovery
-    control); the raw value stays in ``details["p_raw"]``, and the alert follows the adjusted."""
+    control), before any is judged; the raw value stays in ``details["p_raw"]``."""
     tested = [r for r in results if METHODS[r.method].p_value and not math.isnan(r.value)]
     if len(tested) < 2:
         return
     adjusted = false_discovery_control([r.value for r in tested], method=method)
     for result, value in zip(tested, adjusted, strict=True):
-        result.details["p_raw"] = result.value
-        result.details["p_adjustment"] = method
+        result.details.update(p_raw=result.value, p_adjustment=method)
         result.value = float(value)
-        reasons = [r for r in result.details["reasons"] if r != "statistic"]
-        if is_alert(result.method, result.value, result.threshold):
-            reasons.insert(0, "statistic")
-        result.details["reasons"] = reasons
-        result.alert = bool(reasons)
+
+
+def _judge(result: DriftResult) -> None:
+    """The one place a feature's alert is decided: its statistic, then the rules already noted."""
+    if is_alert(result.method, result.value, result.threshold):
+        result.details["reasons"].insert(0, "statistic")
+    result.alert = bool(result.details["reasons"])
 
 
 def drift_summary(results: list[DriftResult], drift_share: float = 0.5) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from rendezvous.monitoring.metrics_store import latest_metric
 from rendezvous.monitoring.reference import describe_profile
 from rendezvous.monitoring.verdict import comparison_of, fmt_number, note_text, rule_text
 from rendezvous.registry import Registry
@@ -17,16 +18,10 @@ ACTIVE_ROLES = ("live", "canary", "candidate")
 
 def _pending(store: Store, version: str) -> str | None:
     """'x of y rows' towards a first-batches profile, from the latest progress row."""
-    with store.begin() as conn:
-        row = conn.execute(
-            select(metrics.c.detail)
-            .where(metrics.c.metric == "profile_rows", metrics.c.model_version == version)
-            .order_by(metrics.c.at.desc(), metrics.c.id.desc())
-            .limit(1)
-        ).scalar()
-    if not row:
+    row = latest_metric(store, "profile_rows", version)
+    if not row or not row["detail"]:
         return None
-    return f"{row['rows_seen']:,} of {row['rows_wanted']:,} rows"
+    return f"{row['detail']['rows_seen']:,} of {row['detail']['rows_wanted']:,} rows"
 
 
 def profile_lines(store: Store, registry: Registry) -> list[dict[str, str]]:

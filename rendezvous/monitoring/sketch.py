@@ -43,7 +43,6 @@ def summarize_frame(
     categorical: list[str],
     sample_rows: int = 50_000,
     seed: int = 0,
-    id_column: str | None = None,
 ) -> BatchSummary:
     """Summary of a batch held in memory: the same sampled rows for every numeric feature."""
     rows = _row_subset(len(frame), sample_rows, seed)
@@ -53,17 +52,12 @@ def summarize_frame(
         values = as_float(frame[name])
         present[name] = int(np.isfinite(values).sum())
         sample[name] = values if rows is None else values[rows]
-    ids = None
-    if id_column is not None:
-        all_ids = frame[id_column].astype("str").to_numpy()
-        ids = all_ids if rows is None else all_ids[rows]
     return BatchSummary(
         n_rows=len(frame),
         numeric_present=present,
         categories={name: category_counts(frame[name]) for name in categorical},
         sample=sample,
         n_sample=len(frame) if rows is None else len(rows),
-        sample_ids=ids,
     )
 
 

@@ -90,17 +90,15 @@ def test_false_alarm_rate_on_small_batches(profile):
     assert dataset_alarms / 200 <= 0.05
 
 
-def test_adjusted_p_values_keep_the_raw_ones_and_alert_on_the_adjusted(profile):
-    results = feature_drift(draw(300, seed=3, amount_shift=1_500), profile)
-    amount = next(r for r in results if r.feature == "amount")
-    assert amount.alert and amount.value < 0.05
-    for r in results:
-        assert r.details["p_adjustment"] == "bh"
-        assert r.value >= r.details["p_raw"]
-        assert r.alert == (r.value < r.threshold or bool(set(r.details["reasons"]) - {"statistic"}))
+def test_adjusted_p_values_silence_chance_alarms_but_not_a_real_shift(profile):
+    """Seed 5 is a clean batch whose raw p-values alarm on two features; adjusted, on none. A
+    shifted amount still alarms, alone; the raw p-values stay in the details."""
     unadjusted = DriftConfig(p_value_adjustment="none")
-    raw = feature_drift(draw(300, seed=3, amount_shift=1_500), profile, unadjusted)
-    assert all("p_raw" not in r.details for r in raw)
+    assert alerted(feature_drift(draw(300, seed=5), profile, unadjusted)) == {"income", "term"}
+    assert alerted(feature_drift(draw(300, seed=5), profile)) == set()
+    shifted = feature_drift(draw(300, seed=3, amount_shift=1_500), profile)
+    assert alerted(shifted) == {"amount"}
+    assert all(r.details["p_adjustment"] == "bh" and r.value >= r.details["p_raw"] for r in shifted)
 
 
 def test_rounded_values_are_not_drift_after_float32_storage(profile):
