@@ -52,9 +52,7 @@ def monitor_batch(job: BatchJob) -> dict:
         try:
             batch_monitor.record_failure(services, job, error)
             create_markdown_artifact(
-                key=verdict.VERDICT_KEY,
-                markdown=f"### Batch `{job.source_name}`: monitoring failed\n\n`{error}`\n\n"
-                "The batch was scored and committed; its drift was not measured.",
+                key=verdict.VERDICT_KEY, markdown=verdict.failure_markdown(job.source_name, error)
             )
         except Exception:
             logger.exception("could not record the monitoring failure of %s", job.batch_id)
@@ -66,13 +64,7 @@ def monitor_batch(job: BatchJob) -> dict:
     except Exception:
         logger.exception("batch %s: metrics stored, but artifacts or event failed", job.batch_id)
     if result.alert:
-        logger.warning(
-            "batch %s: drift alert (%s)",
-            job.batch_id,
-            ", ".join(
-                sorted({r["feature"] or f"{verdict.comparison_of(r)} {r['metric']}" for r in result.alerts})
-            ),
-        )
+        logger.warning("batch %s: drift alert (%s)", job.batch_id, verdict.alert_summary(result))
     return {
         "batch_id": job.batch_id,
         "monitored": True,

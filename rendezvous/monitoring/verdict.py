@@ -113,6 +113,19 @@ def verdict_markdown(result: MonitorResult) -> str:
     return "\n".join(lines)
 
 
+def failure_markdown(source: str, error: str) -> str:
+    """The verdict artifact of a batch whose monitoring failed (the batch itself commits)."""
+    return (
+        f"### Batch `{source}`: monitoring failed\n\n`{error}`\n\n"
+        "The batch was scored and committed; its drift was not measured."
+    )
+
+
+def alert_summary(result: MonitorResult) -> str:
+    """One line naming what alerted: features by name, score comparisons by metric."""
+    return ", ".join(sorted({r["feature"] or f"{comparison_of(r)} {r['metric']}" for r in result.alerts}))
+
+
 def event_resource(result: MonitorResult) -> dict[str, str]:
     return {
         "prefect.resource.id": f"rendezvous.batch.{result.batch_id}",

@@ -13,6 +13,7 @@ from rendezvous.monitoring.report import parse_since
 from rendezvous.monitoring.verdict import (
     TABLE_KEY,
     VERDICT_KEY,
+    alert_summary,
     event_payload,
     event_related,
     event_resource,
@@ -95,3 +96,9 @@ def test_since_takes_durations_and_dates():
     assert parse_since(None) is None
     with pytest.raises(ValueError):
         parse_since("last tuesday", now)
+
+
+def test_alert_summary_names_features_and_score_comparisons_once():
+    assert alert_summary(DRIFTED) == (
+        "amount, feature vs reference drift_share, live vs canary agreement, purpose"
+    )
