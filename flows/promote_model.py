@@ -29,7 +29,7 @@ from prefect.runtime import flow_run
 from prefect.states import Cancelled
 from pydantic import Field
 
-from rendezvous.promotion import gate, rotation
+from rendezvous.promotion import gate, review
 from rendezvous.services import get_services
 from tasks import promotion as steps
 
@@ -68,8 +68,7 @@ def promote_model(candidate: str | None = None) -> dict[str, Any]:
     try:
         report = steps.build_report(promotion)
         steps.publish_report(promotion, report)
-        timeout = settings.approval_timeout_seconds
-        gate.extend(services.store, promotion.id, timeout + gate.DECISION_GRACE_SECONDS)
+        timeout = review.await_decision(services, promotion)
         form = ApprovalInput.with_initial_data(description=report.form_description())
         logger.info("promotion #%d of %s waits for a decision", promotion.id, promotion.candidate)
         try:
@@ -79,9 +78,7 @@ def promote_model(candidate: str | None = None) -> dict[str, Any]:
                 poll_interval=min(settings.approval_poll_seconds, timeout),
             )
         except FlowPauseTimeout as exc:
-            rotation.decline(
-                services.store, promotion, "timeout", "system", f"no decision within {timeout} s"
-            )
+            review.time_out(services, promotion, timeout)
             raise NoDecision(
                 f"no decision on promotion #{promotion.id} within {timeout} s; nothing changed"
             ) from exc

@@ -94,3 +94,15 @@ def decide(
     if decision == "reject":
         return rotation.decline(services.store, promotion, "reject", approver, comment)
     raise PromotionError(f"unknown decision {decision!r}; expected approve or reject")
+
+
+def await_decision(services: Services, promotion: Promotion) -> int:
+    """Hold the gate for the approval timeout (and the grace to apply a decision); the timeout."""
+    timeout = services.settings.approval_timeout_seconds
+    gate.extend(services.store, promotion.id, timeout + gate.DECISION_GRACE_SECONDS)
+    return timeout
+
+
+def time_out(services: Services, promotion: Promotion, timeout: int) -> None:
+    """Nobody decided in time: the roles stay, and the audit says so."""
+    rotation.decline(services.store, promotion, "timeout", "system", f"no decision within {timeout} s")
