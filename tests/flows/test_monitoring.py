@@ -29,7 +29,10 @@ from rendezvous.demo.bootstrap import build_demo
 from rendezvous.demo.data import make_customers, make_requests
 from rendezvous.monitoring import batch_monitor
 from rendezvous.monitoring.metrics_store import read_metrics
-from rendezvous.monitoring.report import ROTATION, build_report, feature_drift_figure, read_rotations
+from rendezvous.monitoring.report import build_report
+from rendezvous.monitoring.report.figures import feature_drift_figure
+from rendezvous.monitoring.report.panels import ROTATION
+from rendezvous.monitoring.report.rotations import read_rotations
 from rendezvous.pipeline import BatchJob
 from rendezvous.services import forget_services, get_services
 from rendezvous.settings import get_settings
