@@ -60,11 +60,11 @@ class _Page(HTMLParser):
             self.cells[-1] += data
 
 
-def _requests(n: int, seed: int, shift: float = 0.0, first_id: int = 1) -> pd.DataFrame:
+def _requests(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     return pd.DataFrame(
         {
-            "req": np.arange(first_id, first_id + n),  # integer ids
+            "req": np.arange(1, n + 1),  # integer ids
             FEATURE: (rng.normal(50, 10, n) + shift).round(2),
             "flag": rng.random(n) < 0.3,  # a boolean feature
             "amount": rng.uniform(1, 100, n).round(1),
