@@ -75,16 +75,6 @@ class MonitorResult:
         return bool(self.alerts)
 
 
-def _limits(rules: ScoreAlertRules) -> dict[str, float | None]:
-    return {
-        "quantile_shift": rules.max_quantile_shift,
-        "ks": rules.max_ks,
-        "psi": rules.max_psi,
-        "mean_abs_diff": rules.max_mean_abs_diff,
-        "agreement": rules.min_agreement,
-    }
-
-
 def _histogram(a: np.ndarray, b: np.ndarray) -> dict[str, list[float]]:
     """Shares of both score arrays in common bins ([0, 1] for probabilities)."""
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
@@ -106,23 +96,22 @@ def score_rows(
     histogram: dict[str, list[float]],
 ) -> list[dict[str, Any]]:
     """One row per metric of a score comparison, plus an ``n_rows`` row carrying the details."""
-    limits = _limits(rules)
-    rows = [
-        {
-            "role": role,
-            "model_version": version,
-            "metric": name,
-            "feature": None,
-            "value": comparison.metrics[name],
-            "threshold": limits.get(name),
-            "alert": name in comparison.alerts,
-            "detail": {
-                "comparison": label,
-                "direction": "below" if name == "agreement" else "above",
-            },
-        }
-        for name in metric_names
-    ]
+    limits = rules.limits()
+    rows = []
+    for name in metric_names:
+        limit, direction = limits.get(name, (None, "above"))  # mean_diff: reported, no rule
+        rows.append(
+            {
+                "role": role,
+                "model_version": version,
+                "metric": name,
+                "feature": None,
+                "value": comparison.metrics[name],
+                "threshold": limit,
+                "alert": name in comparison.alerts,
+                "detail": {"comparison": label, "direction": direction},
+            }
+        )
     rows.append(
         {
             "role": role,

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rendezvous.monitoring.thresholds import DriftConfig, ScoreAlertRules
-
-
-class PairAlertRules(ScoreAlertRules):
-    """Score rules between two different models: KS and PSI at twice the clean-data baseline."""
-
-    max_ks: float | None = 0.2
-    max_psi: float | None = 0.25
+from rendezvous.monitoring.thresholds import (
+    DECISION_THRESHOLD,
+    DriftConfig,
+    PairAlertRules,
+    ScoreAlertRules,
+)
 
 
 class MonitoringConfig(BaseModel):
@@ -49,7 +47,8 @@ class MonitoringConfig(BaseModel):
         description="Rows of a larger batch whose scores are read back for the score comparisons.",
     )
     decision_threshold: float = Field(
-        default=0.5, description="A score at or above this is a positive decision (agreement)."
+        default=DECISION_THRESHOLD,
+        description="A score at or above this is a positive decision (agreement).",
     )
     drift_share: float = Field(
         default=0.5, gt=0.0, le=1.0, description="Dataset drift when this share of features alert."

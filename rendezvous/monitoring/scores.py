@@ -17,7 +17,7 @@ import numpy as np
 
 from rendezvous.monitoring.distances import bin_frequencies, ks_test, psi
 from rendezvous.monitoring.profile import DECILES, NumericProfile, ReferenceProfile
-from rendezvous.monitoring.thresholds import ScoreAlertRules
+from rendezvous.monitoring.thresholds import DECISION_THRESHOLD, ScoreAlertRules
 
 
 @dataclass
@@ -55,7 +55,7 @@ def _psi_on_edges(expected: np.ndarray, actual: np.ndarray, edges: np.ndarray) -
 def compare_scores(
     a: np.ndarray,
     b: np.ndarray,
-    threshold: float = 0.5,
+    threshold: float = DECISION_THRESHOLD,
     rules: ScoreAlertRules | None = None,
     sample_rows: int = 50_000,
     seed: int = 0,
