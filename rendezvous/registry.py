@@ -23,6 +23,7 @@ from sklearn.base import is_classifier, is_regressor
 from sklearn.exceptions import InconsistentVersionWarning
 from sqlalchemy import Connection, insert, select, update
 
+from rendezvous.classes import classes_of
 from rendezvous.store import Store
 from rendezvous.store.schema import models, role_changes
 
@@ -108,6 +109,11 @@ def inspect_estimator(estimator: Any) -> tuple[str, list[str]]:
     return kind, [str(n) for n in names]
 
 
+def _class_metadata(kind: str, estimator: Any) -> dict[str, Any]:
+    """A classifier's classes as text and its positive class: outcomes are stored against them."""
+    return classes_of(estimator).to_metadata() if kind == "classifier" else {}
+
+
 class Registry:
     """Models and their roles, stored beside the ledger so one transaction can rotate them."""
 
@@ -166,7 +172,7 @@ class Registry:
             "kind": kind,
             "feature_names": feature_names,
             "sklearn_version": saved_with,
-            "metadata": metadata or {},
+            "metadata": {**(metadata or {}), **_class_metadata(kind, estimator)},
             "profile": profile,
             "registered_at": datetime.now(UTC),
         }

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rendezvous.classes import classes_of
 from rendezvous.registry import ModelRecord
 
 SCORE_COLUMNS = ["request_id", "score", "label"]
@@ -31,9 +32,10 @@ def score_frame(
     features = frame[record.feature_names]
     if record.kind == "classifier":
         proba = estimator.predict_proba(features)
-        classes = np.asarray(estimator.classes_)
+        # spelled as the classes recorded at registration, which stored outcomes follow
+        classes = np.asarray(classes_of(estimator).names, dtype=str)
         score = proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
-        labels = classes[proba.argmax(axis=1)].astype(str)
+        labels = classes[proba.argmax(axis=1)]
     else:
         score = np.asarray(estimator.predict(features), dtype=float)
         labels = np.full(len(score), None, dtype=object)

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         default=0.25, gt=0.0, lt=1.0, description="Newest share of labelled rows held out."
     )
     min_training_rows: int = Field(default=100, gt=0)
+    min_verdict_rows: int = Field(
+        default=200,
+        gt=0,
+        description="Labelled rows a comparison needs before the promotion verdict counts it.",
+    )
     approval_timeout_seconds: int = Field(
         default=86_400, gt=0, description="A promotion left undecided this long changes nothing."
     )

@@ -9,35 +9,23 @@ figure of the model as it serves.
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import sklearn
-from sklearn.metrics import (
-    accuracy_score,
-    log_loss,
-    mean_absolute_error,
-    r2_score,
-    roc_auc_score,
-    root_mean_squared_error,
-)
 from sqlalchemy import select
 
+from rendezvous.classes import model_classes
+from rendezvous.metrics import figures, finite
 from rendezvous.registry import ModelRecord, inspect_estimator
 from rendezvous.scoring import score_frame
 from rendezvous.store import Store
 from rendezvous.store.schema import labels, scores
 
-PRIMARY_METRIC = {"classifier": ("roc_auc", True), "regressor": ("rmse", False)}
-"""The figure a verdict rests on, and whether higher is better."""
-METRICS = {
-    "classifier": ("roc_auc", "log_loss", "accuracy"),
-    "regressor": ("rmse", "mae", "r2"),
-}
-_EPS = 1e-15
+Compared = dict[str, tuple[ModelRecord, Any]]
+"""Models to judge together, by name (candidate, live, canary): the record and the estimator."""
 
 
 def transient_record(estimator: Any, version: str) -> ModelRecord:
@@ -57,81 +45,55 @@ def transient_record(estimator: Any, version: str) -> ModelRecord:
     )
 
 
-def positive_class(estimators: dict[str, Any]) -> str | None:
-    """The positive class (as text) of binary classifiers, which must all predict the same classes."""
-    seen = {
-        name: tuple(map(str, est.classes_))
-        for name, est in estimators.items()
-        if hasattr(est, "classes_")
+def positive_classes(models: Compared) -> dict[str, str | None]:
+    """Each model's positive class as recorded at registration (a fresh candidate's from its
+    ``classes_``); None for a regressor or a multi-class model."""
+    return {
+        name: model_classes(record.metadata, lambda est=est: est).positive
+        if record.kind == "classifier"
+        else None
+        for name, (record, est) in models.items()
     }
-    if len(set(seen.values())) > 1:
-        raise ValueError(f"the models predict different classes: {seen}")
-    classes = next(iter(seen.values()), ())
-    return classes[1] if len(classes) == 2 else None
 
 
-def _finite(value: float) -> float | None:
-    return None if value is None or not math.isfinite(value) else round(float(value), 6)
-
-
-def metrics(
-    kind: str, outcome: pd.Series, score: pd.Series, label: pd.Series, positive: str | None
-) -> dict[str, Any]:
-    """ROC AUC, log loss and accuracy of a classifier, or RMSE, MAE and R2 of a regressor.
-
-    ``outcome`` and ``label`` are text (as stored); ``score`` is the probability of
-    ``positive`` for a binary classifier, the prediction for a regressor. A figure that the
-    rows cannot support (AUC with one class present) is None, never a made-up number.
-    """
-    n = len(outcome)
-    out: dict[str, Any] = {"rows": n, **dict.fromkeys(METRICS[kind])}
-    if n == 0:
-        return out
-    if kind == "classifier":
-        out["accuracy"] = _finite(accuracy_score(outcome.astype("str"), label.astype("str")))
-        if positive is not None:
-            y = (outcome.astype("str") == positive).to_numpy()
-            p = np.clip(score.to_numpy(dtype="float64"), _EPS, 1 - _EPS)
-            if 0 < y.sum() < n:
-                out["roc_auc"] = _finite(roc_auc_score(y, p))
-            out["log_loss"] = _finite(log_loss(y, p, labels=[False, True]))
-        return out
-    y = pd.to_numeric(outcome, errors="coerce").to_numpy(dtype="float64")
-    pred = score.to_numpy(dtype="float64")
-    usable = np.isfinite(y) & np.isfinite(pred)
-    y, pred = y[usable], pred[usable]
-    out["rows"] = int(usable.sum())
-    if len(y):
-        out["rmse"] = _finite(root_mean_squared_error(y, pred))
-        out["mae"] = _finite(mean_absolute_error(y, pred))
-    if len(y) > 1:
-        out["r2"] = _finite(r2_score(y, pred))
-    return out
-
-
-def compare_on(
-    frame: pd.DataFrame,
-    models: dict[str, tuple[ModelRecord, Any]],
-    id_column: str,
-    label_column: str,
-) -> dict[str, dict[str, Any]]:
-    """Every model's metrics on the same labelled rows, keyed like ``models``."""
-    if not models:
-        return {}
+def kind_of(models: Compared) -> str:
     kinds = {record.kind for record, _ in models.values()}
     if len(kinds) > 1:
         raise ValueError(f"cannot compare a classifier with a regressor ({sorted(kinds)})")
-    kind = kinds.pop()
-    positive = positive_class({k: est for k, (_, est) in models.items()}) if kind == "classifier" else None
+    return kinds.pop()
+
+
+def rescore(frame: pd.DataFrame, models: Compared, id_column: str) -> dict[str, pd.DataFrame]:
+    """Every model's scores on the same rows (request_id, score, label), keyed like ``models``."""
+    return {
+        name: score_frame(estimator, record, frame, id_column)
+        for name, (record, estimator) in models.items()
+    }
+
+
+def figures_of(
+    frame: pd.DataFrame, models: Compared, scored: dict[str, pd.DataFrame], label_column: str
+) -> dict[str, dict[str, Any]]:
+    """Every model's figures on the rows it re-scored, keyed like ``models``."""
+    if not models:
+        return {}
+    kind = kind_of(models)
+    positives = positive_classes(models)
     outcome = frame[label_column].astype("str").reset_index(drop=True)
-    results = {}
-    for name, (record, estimator) in models.items():
-        scored = score_frame(estimator, record, frame, id_column)
-        results[name] = {
+    return {
+        name: {
             "version": record.version,
-            **metrics(kind, outcome, scored["score"], scored["label"], positive),
+            **figures(kind, outcome, scored[name]["score"], scored[name]["label"], positives[name]),
         }
-    return results
+        for name, (record, _) in models.items()
+    }
+
+
+def compare_on(
+    frame: pd.DataFrame, models: Compared, id_column: str, label_column: str
+) -> dict[str, dict[str, Any]]:
+    """Every model's figures on the same labelled rows, keyed like ``models``."""
+    return figures_of(frame, models, rescore(frame, models, id_column), label_column)
 
 
 def logged_scores(store: Store, candidate: str) -> pd.DataFrame:
@@ -181,31 +143,39 @@ def agreement(logged: pd.DataFrame, kind: str) -> dict[str, Any]:
         return out
     shadow = both["shadow_score"].astype("float64")
     live = both["live_score"].astype("float64")
-    out["mean_abs_score_diff"] = _finite(float((shadow - live).abs().mean()))
+    out["mean_abs_score_diff"] = finite(float((shadow - live).abs().mean()))
     if len(both) > 1 and shadow.std() > 0 and live.std() > 0:
-        out["score_correlation"] = _finite(float(np.corrcoef(shadow, live)[0, 1]))
+        out["score_correlation"] = finite(float(np.corrcoef(shadow, live)[0, 1]))
     if kind == "classifier":
         same = both["shadow_label"].astype("str") == both["live_label"].astype("str")
-        out["label_agreement"] = _finite(float(same.mean()))
+        out["label_agreement"] = finite(float(same.mean()))
     return out
 
 
-def logged_metrics(logged: pd.DataFrame, kind: str, positive: str | None) -> dict[str, dict[str, Any]]:
-    """Metrics of the scores logged on live traffic, on the requests labelled and scored by all."""
+def logged_rows(logged: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
+    """The roles logged, and the requests labelled and scored by all of them."""
     roles = ["shadow", "live"] + (["canary"] if logged["canary_score"].notna().any() else [])
-    usable = logged.dropna(subset=["outcome", *(f"{r}_score" for r in roles)])
+    return roles, logged.dropna(subset=["outcome", *(f"{r}_score" for r in roles)])
+
+
+def logged_metrics(
+    logged: pd.DataFrame, kind: str, positives: dict[str, str | None]
+) -> dict[str, dict[str, Any]]:
+    """Figures of the scores logged on live traffic, on the requests labelled and scored by all;
+    ``positives`` by role (shadow, live, canary)."""
+    roles, usable = logged_rows(logged)
     outcome = usable["outcome"].astype("str")
     results = {}
     for role in roles:
         versions = sorted(usable[f"{role}_version"].dropna().astype("str").unique())
         results[role] = {
             "version": ", ".join(versions) if versions else None,
-            **metrics(
+            **figures(
                 kind,
                 outcome,
                 usable[f"{role}_score"].astype("float64"),
                 usable[f"{role}_label"].astype("str"),
-                positive,
+                positives.get(role),
             ),
         }
     return results

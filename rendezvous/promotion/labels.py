@@ -6,6 +6,12 @@ were quarantined) are not stored; they are counted and written to a rejects file
 reason, and adding the same file again later stores them once their batch has been scored.
 Adding a file twice changes nothing; a different outcome for a stored request is refused
 unless ``replace`` is asked for (a correction).
+
+An outcome is stored spelled as a class of the live model that scored the request, as
+recorded at its registration (``rendezvous.classes``): "1.0" is stored as "1" for classes
+0/1 or 0.0/1.0, "true" as "True" for boolean classes. An outcome that is none of its classes
+("1e20", "maybe") is rejected as ``not_a_class``, and a regressor's outcome that is not a
+finite number as ``not_a_number``; both with the reason in the rejects file.
 """
 
 from __future__ import annotations
@@ -14,13 +20,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
 from rendezvous.batchfiles import filesystem, join
+from rendezvous.classes import normalise_outcomes, outcome_text, recorded_classes
 from rendezvous.outputs import write_table
+from rendezvous.registry import Registry
 from rendezvous.store import Store
 from rendezvous.store.schema import labels, quarantine, scores
 
@@ -49,24 +56,6 @@ class LabelReport:
         return sum(self.rejected.values())
 
 
-def normalize_outcomes(values: pd.Series) -> pd.Series:
-    """Outcomes as text, one spelling per value: 1, 1.0 and "1" all become "1"; blanks are NA.
-
-    Stored as text so that class labels of any type fit; scores store predicted labels the
-    same way, so the two compare directly.
-    """
-    if pd.api.types.is_bool_dtype(values):
-        values = values.astype("Int64")
-    text = values.astype("str").str.strip()
-    numbers = pd.to_numeric(text, errors="coerce")
-    finite = numbers.notna() & np.isfinite(numbers)
-    integral = finite & (numbers % 1 == 0)
-    out = text.mask(text == "")
-    out = out.mask(integral, numbers[integral].astype("int64").astype("str"))
-    out = out.mask(finite & ~integral, numbers[finite & ~integral].map(repr))
-    return out.astype("str")
-
-
 def read_label_file(url: str, id_column: str, outcome_columns: list[str]) -> pd.DataFrame:
     """(request_id, outcome) from a CSV or Parquet file; the outcome is the first column found."""
     suffix = PurePosixPath(url).suffix.lower()
@@ -92,7 +81,7 @@ def read_label_file(url: str, id_column: str, outcome_columns: list[str]) -> pd.
     return pd.DataFrame(
         {
             "request_id": ids.where(frame[id_column].notna() & (ids != ""), None).astype("str"),
-            "outcome": normalize_outcomes(frame[outcome]),
+            "outcome": outcome_text(frame[outcome]),
         }
     )
 
@@ -103,6 +92,41 @@ def _lookup(conn: Connection, column: object, ids: list[str], *where: object) ->
         part = ids[start : start + _SLICE]
         found.update(conn.execute(select(column).where(column.in_(part), *where)).scalars())  # type: ignore[attr-defined]
     return found
+
+
+def _live_versions(conn: Connection, ids: list[str]) -> dict[str, str]:
+    """The live model that scored each request (the one whose classes its outcome must be)."""
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), _SLICE):
+        part = ids[start : start + _SLICE]
+        query = select(scores.c.request_id, scores.c.model_version).where(
+            scores.c.request_id.in_(part), scores.c.role == "live"
+        )
+        found.update(dict(conn.execute(query).all()))
+    return found
+
+
+def _as_classes(
+    store: Store, conn: Connection, rows: pd.DataFrame, versions: dict[str, str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Outcomes spelled as the classes of the live model that scored each request (a number
+    for a regressor); the rows whose outcome is none of them, rejected with the reason."""
+    version = rows["request_id"].map(versions)
+    # Reading records and loading files: models_dir is used only to register.
+    classes = recorded_classes(Registry(store, models_dir=""), version.unique(), conn)
+    spelled = rows["outcome"].copy()
+    reason = pd.Series(None, index=rows.index, dtype="object")
+    for name, part in rows.groupby(version, sort=False):
+        spelled[part.index], reason[part.index] = normalise_outcomes(part["outcome"], classes[name])
+    bad = reason.notna()
+    detail = [
+        f"{outcome!r} is not a number (model {v} is a regressor)"
+        if classes[v] is None
+        else f"{outcome!r} is not one of model {v}'s classes: {', '.join(classes[v].names)}"
+        for outcome, v in zip(rows.loc[bad, "outcome"], version[bad], strict=True)
+    ]
+    rejected = _reject(rows[bad], "", detail).assign(reason=reason[bad])
+    return rows[~bad].assign(outcome=spelled[~bad]), rejected
 
 
 def _stored(conn: Connection, ids: list[str]) -> dict[str, str]:
@@ -157,8 +181,8 @@ def _add_labels(
     ids = rows["request_id"].tolist()
     now = datetime.now(UTC)
     with store.begin() as conn:
-        scored = _lookup(conn, scores.c.request_id, ids, scores.c.role == "live")
-        known = rows["request_id"].isin(scored)
+        scored = _live_versions(conn, ids)
+        known = rows["request_id"].isin(scored.keys())
         unknown = rows[~known]
         quarantined = _lookup(conn, quarantine.c.request_id, unknown["request_id"].tolist())
         in_quarantine = unknown["request_id"].isin(quarantined)
@@ -168,7 +192,8 @@ def _add_labels(
         rejects.append(
             _reject(unknown[~in_quarantine], "unknown_request", "no live score for this request id")
         )
-        rows = rows[known]
+        rows, not_classes = _as_classes(store, conn, rows[known], scored)
+        rejects.append(not_classes)
         stored = _stored(conn, rows["request_id"].tolist())
         previous = rows["request_id"].map(stored).astype("str")
         new = rows[previous.isna()]
@@ -230,6 +255,6 @@ def typed_outcomes(outcomes: pd.Series) -> pd.Series:
     numbers = pd.to_numeric(outcomes, errors="coerce")
     if numbers.isna().any():
         return outcomes.astype("str")
-    if (numbers % 1 == 0).all():
+    if ((numbers % 1 == 0) & (numbers.abs() < 2**53)).all():  # exact integers, no int64 overflow
         return numbers.astype("int64")
     return numbers.astype("float64")

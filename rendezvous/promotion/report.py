@@ -1,7 +1,10 @@
 """The evaluation report a person reads before approving: figures, the rows behind them, a verdict.
 
 The verdict is advice computed from the primary metric (ROC AUC for classifiers, RMSE for
-regressors); the decision is the approver's.
+regressors); the decision is the approver's. A comparison with live counts only with at least
+``min_verdict_rows`` labelled rows, and is a win or a loss only when the interval on the
+difference (``rendezvous.promotion.margin``) excludes zero; otherwise it is noise, and the
+verdict "undecided".
 """
 
 from __future__ import annotations
@@ -9,10 +12,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from rendezvous.promotion.evaluation import METRICS, PRIMARY_METRIC
+from rendezvous.metrics import METRICS, PRIMARY_METRIC
 
-NAMES = {"roc_auc": "ROC AUC", "log_loss": "log loss", "accuracy": "accuracy", "rmse": "RMSE",
-         "mae": "MAE", "r2": "R2"}
+NAMES = {"roc_auc": "ROC AUC", "log_loss": "log loss", "accuracy": "accuracy",
+         "positive_rate": "positive rate", "rmse": "RMSE", "mae": "MAE", "r2": "R2"}
+EVIDENCE = {"newer": "newer labelled rows", "shadow": "labelled shadow traffic"}
+"""Kinds of evidence, keyed as in ``margins``."""
 
 
 @dataclass
@@ -25,6 +30,8 @@ class PromotionReport:
     newer: dict[str, dict[str, Any]]
     shadow: dict[str, dict[str, Any]]
     agreement: dict[str, Any]
+    margins: dict[str, dict[str, Any] | None]
+    min_rows: int
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -32,48 +39,73 @@ class PromotionReport:
         return PRIMARY_METRIC[self.kind][0]
 
     def comparisons(self) -> list[dict[str, Any]]:
-        """Candidate vs live on the primary metric, per kind of evidence that has both figures."""
+        """Candidate vs live on the primary metric, per kind of evidence that has both figures:
+        the difference, its interval and what it says (better, worse, noise, too few rows)."""
         higher_is_better = PRIMARY_METRIC[self.kind][1]
         found = []
-        for evidence, results, key in (
-            ("newer labelled rows", self.newer, "candidate"),
-            ("labelled shadow traffic", self.shadow, "shadow"),
-        ):
-            cand = results.get(key, {}).get(self.metric)
+        for key, evidence in EVIDENCE.items():
+            results, cand_key = self._evidence(key)
+            cand = results.get(cand_key, {}).get(self.metric)
             live = results.get("live", {}).get(self.metric)
             if cand is None or live is None:
                 continue
-            delta = cand - live
+            interval = self.margins.get(key)
+            rows = results[cand_key]["rows"]
+            if rows < self.min_rows:
+                outcome = "too few rows"
+            elif interval is None or interval["low"] <= 0 <= interval["high"]:
+                outcome = "noise"
+            elif (interval["low"] > 0) == higher_is_better:
+                outcome = "better"
+            else:
+                outcome = "worse"
             found.append(
                 {
                     "evidence": evidence,
-                    "rows": results[key]["rows"],
+                    "rows": rows,
                     "candidate": cand,
                     "live": live,
-                    "delta": round(delta, 6),
-                    "better": delta > 0 if higher_is_better else delta < 0,
+                    "delta": cand - live,
+                    "interval": interval,
+                    "outcome": outcome,
                 }
             )
         return found
 
     def verdict(self) -> tuple[str, str]:
         """(recommendation, sentence): approve, reject or undecided, and why."""
-        found = self.comparisons()
         name = NAMES[self.metric]
+        found = self.comparisons()
         if not found:
             return "undecided", f"no labelled evidence yet: no {name} for both candidate and live"
-        wins = sum(c["better"] for c in found)
-        shadowed = any(c["evidence"] == "labelled shadow traffic" for c in found)
-        if wins == len(found) and not shadowed:
+        counted = [c for c in found if c["outcome"] != "too few rows"]
+        if not counted:
+            rows = max(c["rows"] for c in found)
             return "undecided", (
-                f"the candidate beats live on {name} on newer labelled rows, but has no labelled "
-                "shadow traffic yet: turn shadow on and wait for outcomes"
+                f"only {rows:,} labelled rows, fewer than min_verdict_rows={self.min_rows:,}: "
+                "wait for more outcomes"
             )
-        if wins == len(found):
-            return "approve", f"the candidate beats live on {name} in every labelled comparison"
-        if wins == 0:
-            return "reject", f"the candidate does not beat live on {name} in any labelled comparison"
-        return "undecided", f"mixed: the candidate beats live on {name} in {wins} of {len(found)} comparisons"
+        outcomes = [c["outcome"] for c in counted]
+        shadowed = any(c["evidence"] == "labelled shadow traffic" for c in counted)
+        if "worse" in outcomes and "better" not in outcomes:
+            return "reject", f"the candidate is worse than live on {name} beyond noise ({_spans(counted)})"
+        if outcomes.count("better") == len(outcomes) and not shadowed:
+            return "undecided", (
+                f"the candidate beats live on {name} on newer labelled rows ({_spans(counted)}), but "
+                f"has no labelled shadow traffic (at least {self.min_rows:,} rows) yet: turn shadow "
+                "on and wait for outcomes"
+            )
+        if outcomes.count("better") == len(outcomes):
+            return "approve", (
+                f"the candidate beats live on {name} beyond noise in every labelled comparison "
+                f"({_spans(counted)})"
+            )
+        if "better" in outcomes:
+            return "undecided", (
+                f"mixed: the candidate beats live on {name} beyond noise in "
+                f"{outcomes.count('better')} of {len(outcomes)} comparisons ({_spans(counted)})"
+            )
+        return "undecided", f"the difference in {name} is within noise ({_spans(counted)})"
 
     def rotation(self) -> str:
         parts = [f"`{self.candidate}` -> live"]
@@ -128,16 +160,25 @@ class PromotionReport:
             parts.append(f"score correlation {a['score_correlation']:.3f}")
         return ", ".join(parts)
 
-    def _line(self, label: str, results: dict[str, dict[str, Any]], key: str) -> str:
+    def _evidence(self, key: str) -> tuple[dict[str, dict[str, Any]], str]:
+        """One kind of evidence's figures by model, and the candidate's key among them."""
+        return (self.newer, "candidate") if key == "newer" else (self.shadow, "shadow")
+
+    def _line(self, label: str, key: str) -> str:
+        results, cand_key = self._evidence(key)
         name = NAMES[self.metric]
-        cand = results.get(key, {})
+        cand = results.get(cand_key, {})
         if not cand.get("rows"):
             return f"- {label}: no rows yet."
         figures = [f"candidate {_fmt(cand.get(self.metric))}"]
         for role in ("live", "canary"):
             if role in results:
                 figures.append(f"{role} {_fmt(results[role].get(self.metric))}")
-        return f"- {name} on {cand['rows']:,} {label}: " + ", ".join(figures) + "."
+        line = f"- {name} on {cand['rows']:,} {label}: " + ", ".join(figures)
+        interval = self.margins.get(key)
+        if interval:
+            line += f"; candidate - live {_span(interval)}"
+        return line + "."
 
     def markdown(self) -> str:
         recommendation, sentence = self.verdict()
@@ -147,10 +188,8 @@ class PromotionReport:
             "",
             f"**Verdict: {recommendation}** - {sentence}. Advice only: the approver decides.",
             "",
-            self._line(f"labelled rows newer than the candidate's training data{since}", self.newer,
-                       "candidate"),
-            self._line("labelled requests scored live with the candidate in shadow", self.shadow,
-                       "shadow"),
+            self._line(f"labelled rows newer than the candidate's training data{since}", "newer"),
+            self._line("labelled requests scored live with the candidate in shadow", "shadow"),
             f"- Shadow traffic: {self.agreement['rows']:,} requests scored by candidate and live; "
             f"{self._agreement_text()}.",
             f"- Integrity: the candidate file's sha256 `{self.sha256[:16]}` matches the registry.",
@@ -168,8 +207,8 @@ class PromotionReport:
             [
                 f"**Promote `{self.candidate}`?** Report verdict: **{recommendation}** ({sentence}).",
                 "",
-                self._line("newer labelled rows", self.newer, "candidate"),
-                self._line("labelled shadow requests", self.shadow, "shadow"),
+                self._line("newer labelled rows", "newer"),
+                self._line("labelled shadow requests", "shadow"),
                 f"- Shadow agreement with live on {self.agreement['rows']:,} requests: "
                 f"{self._agreement_text()}.",
                 "",
@@ -184,3 +223,17 @@ class PromotionReport:
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
+
+
+def _span(interval: dict[str, Any]) -> str:
+    return (
+        f"{interval['delta']:+.4f} ({interval['level']:.0%} interval {interval['low']:+.4f} to "
+        f"{interval['high']:+.4f}, {interval['method']}, {interval['rows']:,} rows)"
+    )
+
+
+def _spans(comparisons: list[dict[str, Any]]) -> str:
+    return "; ".join(
+        f"{c['evidence']}: " + (_span(c["interval"]) if c["interval"] else "no interval")
+        for c in comparisons
+    )

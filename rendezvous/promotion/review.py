@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rendezvous.promotion import dataset, evaluation, gate, rotation, training
+from rendezvous.promotion import dataset, evaluation, gate, margin, rotation, training
 from rendezvous.promotion.errors import PromotionError, TrainingError
 from rendezvous.promotion.gate import Promotion
 from rendezvous.promotion.report import PromotionReport
@@ -17,6 +17,8 @@ def build_report(services: Services, promotion: Promotion) -> PromotionReport:
     than the candidate's training data and on the live traffic it scored in shadow.
 
     Every model is loaded through the registry's sha256 gate, so a tampered file fails here.
+    Each comparison with live carries an interval on the primary metric's difference, so the
+    verdict can tell an edge from noise.
     """
     s = services.settings
     registry = services.registry
@@ -34,19 +36,31 @@ def build_report(services: Services, promotion: Promotion) -> PromotionReport:
             "the candidate records no training time range (registered by hand): the newer-rows "
             "figures use every labelled row, some of which it may have been trained on"
         )
+    kind = evaluation.kind_of(compared)
+    positives = evaluation.positive_classes(compared)
+    # one positive class for both, or no interval (their figures are still reported)
+    shared = positives["candidate"] if positives["candidate"] == positives.get("live") else None
+    margins: dict[str, dict[str, Any] | None] = {}
     try:
         newer = dataset.newer_than(training.labelled_data(services), since)
-        newer_results = evaluation.compare_on(newer, compared, s.id_column, s.label_column)
+        scored = evaluation.rescore(newer, compared, s.id_column)
+        newer_results = evaluation.figures_of(newer, compared, scored, s.label_column)
+        if "live" in scored:
+            outcome = newer[s.label_column].astype("str").reset_index(drop=True)
+            margins["newer"] = margin.difference(
+                kind, outcome, scored["candidate"]["score"], scored["live"]["score"], shared
+            )
     except TrainingError as exc:
         notes.append(f"no labelled dev rows to re-score: {exc}")
         newer_results = {}
-    kind = candidate.kind
-    positive = (
-        evaluation.positive_class({k: est for k, (_, est) in compared.items()})
-        if kind == "classifier"
-        else None
-    )
     logged = evaluation.logged_scores(services.store, candidate.version)
+    _, labelled = evaluation.logged_rows(logged)
+    if not labelled.empty:
+        margins["shadow"] = margin.difference(
+            kind, labelled["outcome"], labelled["shadow_score"], labelled["live_score"], shared
+        )
+    by_role = {"shadow": positives["candidate"], "live": positives.get("live"),
+               "canary": positives.get("canary")}
     return PromotionReport(
         candidate=candidate.version,
         kind=kind,
@@ -54,8 +68,10 @@ def build_report(services: Services, promotion: Promotion) -> PromotionReport:
         roles={"live": promotion.before.get("live"), "canary": promotion.before.get("canary")},
         newer_since=since,
         newer=newer_results,
-        shadow=evaluation.logged_metrics(logged, kind, positive),
+        shadow=evaluation.logged_metrics(logged, kind, by_role),
         agreement=evaluation.agreement(logged, kind),
+        margins=margins,
+        min_rows=s.min_verdict_rows,
         notes=notes,
     )
 

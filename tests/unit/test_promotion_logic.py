@@ -10,30 +10,24 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from sklearn.metrics import roc_auc_score
 
-from rendezvous.promotion import dataset, evaluation
+from rendezvous import metrics
+from rendezvous.promotion import dataset, evaluation, margin
 from rendezvous.promotion.errors import TrainingError
 from rendezvous.promotion.gate import planned_rotation
-from rendezvous.promotion.labels import normalize_outcomes, typed_outcomes
+from rendezvous.promotion.labels import typed_outcomes
 from rendezvous.promotion.report import PromotionReport
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def test_outcomes_have_one_spelling_per_value() -> None:
-    raw = pd.Series(["1", "1.0", " 0 ", "0.25", "", None, "yes", "inf"])
-    out = normalize_outcomes(raw)
-    assert out.iloc[:4].tolist() == ["1", "1", "0", "0.25"]
-    assert out.iloc[4:6].isna().all()
-    assert out.iloc[6:].tolist() == ["yes", "inf"]
-    assert normalize_outcomes(pd.Series([True, False])).tolist() == ["1", "0"]
-    assert normalize_outcomes(pd.Series([1.0, 0.0])).tolist() == ["1", "0"]
 
 
 def test_typed_outcomes_are_numbers_only_when_all_are() -> None:
     assert typed_outcomes(pd.Series(["1", "0"])).dtype == "int64"
     assert typed_outcomes(pd.Series(["1.5", "0"])).dtype == "float64"
     assert typed_outcomes(pd.Series(["yes", "0"])).tolist() == ["yes", "0"]
+    # a regression outcome beyond int64 stays a number, not a wrapped integer
+    assert typed_outcomes(pd.Series(["1e+20", "0"])).tolist() == [1e20, 0.0]
 
 
 def _dev(times: list[str], ids: list[str] | None = None) -> pd.DataFrame:
@@ -111,21 +105,21 @@ def test_classifier_metrics_follow_sklearn_and_admit_missing_figures() -> None:
     outcome = pd.Series(["1", "0", "1", "0"])
     score = pd.Series([0.9, 0.2, 0.4, 0.6])
     label = pd.Series(["1", "0", "0", "1"])
-    m = evaluation.metrics("classifier", outcome, score, label, "1")
+    m = metrics.figures("classifier", outcome, score, label, "1")
     assert m["rows"] == 4 and m["accuracy"] == 0.5
     assert m["roc_auc"] == pytest.approx(0.75)
     assert m["log_loss"] == pytest.approx(-np.mean(np.log([0.9, 0.8, 0.4, 0.4])), rel=1e-5)
-    one_class = evaluation.metrics(
+    one_class = metrics.figures(
         "classifier", pd.Series(["1", "1"]), pd.Series([0.3, 0.8]), pd.Series(["0", "1"]), "1"
     )
     assert one_class["roc_auc"] is None and one_class["accuracy"] == 0.5
     none = pd.Series([], dtype="str")
-    empty = evaluation.metrics("classifier", none, pd.Series([], dtype=float), none, "1")
-    assert empty == {"rows": 0, "roc_auc": None, "log_loss": None, "accuracy": None}
+    empty = metrics.figures("classifier", none, pd.Series([], dtype=float), none, "1")
+    assert empty == {"rows": 0, "roc_auc": None, "log_loss": None, "accuracy": None, "positive_rate": None}
 
 
 def test_regressor_metrics() -> None:
-    m = evaluation.metrics(
+    m = metrics.figures(
         "regressor", pd.Series(["1", "3"]), pd.Series([2.0, 3.0]), pd.Series([None, None]), None
     )
     assert (m["rmse"], m["mae"]) == (pytest.approx(np.sqrt(0.5)), pytest.approx(0.5))
@@ -148,7 +142,9 @@ def test_agreement_compares_candidate_with_live_on_the_same_requests() -> None:
     assert a["mean_abs_score_diff"] == pytest.approx((0.1 + 0.2 + 0.2) / 3, abs=1e-6)
 
 
-def _report(newer: dict, shadow: dict, kind: str = "classifier") -> PromotionReport:
+def _report(
+    newer: dict, shadow: dict, kind: str = "classifier", margins: dict | None = None, min_rows: int = 20
+) -> PromotionReport:
     return PromotionReport(
         candidate="X",
         kind=kind,
@@ -158,6 +154,8 @@ def _report(newer: dict, shadow: dict, kind: str = "classifier") -> PromotionRep
         newer=newer,
         shadow=shadow,
         agreement={"rows": 10, "label_agreement": 0.9, "mean_abs_score_diff": 0.05, "score_correlation": 0.8},
+        margins=margins if margins is not None else {"newer": _span(0.1), "shadow": _span(0.05)},
+        min_rows=min_rows,
     )
 
 
@@ -165,32 +163,109 @@ def _figs(version: str, auc: float | None, rows: int = 100) -> dict:
     return {"version": version, "rows": rows, "roc_auc": auc, "log_loss": 0.4, "accuracy": 0.8}
 
 
-def test_verdict_rests_on_every_labelled_comparison() -> None:
-    better = _report(
-        {"candidate": _figs("X", 0.9), "live": _figs("L", 0.8), "canary": _figs("C", 0.7)},
-        {"shadow": _figs("X", 0.85, 40), "live": _figs("L", 0.8, 40)},
-    )
-    assert better.verdict()[0] == "approve"
-    mixed = _report(
-        {"candidate": _figs("X", 0.9), "live": _figs("L", 0.8)},
-        {"shadow": _figs("X", 0.7), "live": _figs("L", 0.8)},
-    )
+def _span(delta: float, half: float = 0.02) -> dict:
+    return {"rows": 100, "level": 0.95, "delta": delta, "low": delta - half, "high": delta + half,
+            "method": "DeLong"}
+
+
+def test_verdict_rests_on_every_labelled_comparison_beyond_noise() -> None:
+    newer = {"candidate": _figs("X", 0.9), "live": _figs("L", 0.8), "canary": _figs("C", 0.7)}
+    shadow = {"shadow": _figs("X", 0.85, 40), "live": _figs("L", 0.8, 40)}
+    assert _report(newer, shadow).verdict()[0] == "approve"
+    mixed = _report(newer, shadow, margins={"newer": _span(0.1), "shadow": _span(-0.1)})
     assert mixed.verdict()[0] == "undecided" and "1 of 2" in mixed.verdict()[1]
-    worse = _report({"candidate": _figs("X", 0.7), "live": _figs("L", 0.8)}, {})
+    noise = _report(newer, shadow, margins={"newer": _span(0.1), "shadow": _span(0.01)})
+    assert noise.verdict()[0] == "undecided"
+    worse_figures = {"candidate": _figs("X", 0.7), "live": _figs("L", 0.8)}
+    worse = _report(worse_figures, {}, margins={"newer": _span(-0.1)})
     assert worse.verdict()[0] == "reject"
     unshadowed = _report({"candidate": _figs("X", 0.9), "live": _figs("L", 0.8)}, {})
     assert unshadowed.verdict()[0] == "undecided" and "no labelled shadow" in unshadowed.verdict()[1]
+    too_few = _report(newer, shadow, min_rows=200)
+    assert too_few.verdict()[0] == "undecided" and "min_verdict_rows=200" in too_few.verdict()[1]
     assert _report({}, {}).verdict()[0] == "undecided"
     rmse_figures = {
-        "candidate": {"version": "X", "rows": 5, "rmse": 1.0},
-        "live": {"version": "L", "rows": 5, "rmse": 2.0},
+        "candidate": {"version": "X", "rows": 50, "rmse": 1.0},
+        "live": {"version": "L", "rows": 50, "rmse": 2.0},
     }
     rmse = _report(
         rmse_figures,
         {"shadow": rmse_figures["candidate"], "live": rmse_figures["live"]},
         kind="regressor",
+        margins={"newer": _span(-1.0), "shadow": _span(-1.0)},
     )
     assert rmse.verdict()[0] == "approve"
+
+
+def _verdict_on(candidate: np.ndarray, live: np.ndarray, y: np.ndarray, min_rows: int) -> tuple[str, str]:
+    """The verdict when both kinds of evidence are these rows, as build_report assembles it."""
+    outcome = pd.Series(y.astype(int).astype(str))
+    cand, base = pd.Series(candidate), pd.Series(live)
+    found = {
+        name: {"version": name, **metrics.figures("classifier", outcome, scores, outcome, "1")}
+        for name, scores in (("X", cand), ("L", base))
+    }
+    interval = margin.difference("classifier", outcome, cand, base, "1")
+    return _report(
+        {"candidate": found["X"], "live": found["L"]},
+        {"shadow": found["X"], "live": found["L"]},
+        margins={"newer": interval, "shadow": interval},
+        min_rows=min_rows,
+    ).verdict()
+
+
+def test_a_tiny_edge_on_ten_rows_is_undecided() -> None:
+    # The report alone: a 1e-6 edge in ROC AUC on 10 rows, with the interval such rows give.
+    tiny = {"newer": _span(1e-6, half=0.3), "shadow": _span(1e-6, half=0.3)}
+    edge = _report(
+        {"candidate": _figs("X", 0.800001, 10), "live": _figs("L", 0.8, 10)},
+        {"shadow": _figs("X", 0.800001, 10), "live": _figs("L", 0.8, 10)},
+        margins=tiny,
+        min_rows=5,
+    )
+    assert edge.verdict()[0] == "undecided" and "within noise" in edge.verdict()[1]
+    # From rows: the candidate orders one more of 25 (positive, negative) pairs correctly.
+    y = np.array([0, 1] * 5, dtype=bool)
+    candidate = np.linspace(0.1, 0.9, 10)
+    live = candidate.copy()
+    live[[0, 1]] = candidate[[1, 0]]
+    assert roc_auc_score(y, candidate) - roc_auc_score(y, live) == pytest.approx(0.04)
+    assert _verdict_on(candidate, live, y, min_rows=200)[0] == "undecided"  # too few rows
+    assert _verdict_on(candidate, live, y, min_rows=5)[0] == "undecided"  # enough rows, but noise
+
+
+def test_a_clear_difference_on_thousands_of_rows_decides() -> None:
+    rng = np.random.default_rng(7)
+    y = rng.random(3000) < 0.3
+    signal = y + rng.normal(size=3000)
+    sharp = 1 / (1 + np.exp(-(2 * signal)))
+    blurred = 1 / (1 + np.exp(-(signal + 1.5 * rng.normal(size=3000))))
+    assert _verdict_on(sharp, blurred, y, min_rows=200)[0] == "approve"
+    assert _verdict_on(blurred, sharp, y, min_rows=200)[0] == "reject"
+
+
+def test_delong_interval_agrees_with_sklearn_and_a_bootstrap() -> None:
+    rng = np.random.default_rng(3)
+    y = rng.random(1500) < 0.4
+    a = y * 0.6 + rng.normal(size=1500)
+    b = y * 0.5 + rng.normal(size=1500) * 0.9 + 0.3 * a
+    outcome = pd.Series(y.astype(int).astype(str))
+    found = margin.difference("classifier", outcome, pd.Series(a), pd.Series(b), "1")
+    assert found["delta"] == pytest.approx(roc_auc_score(y, a) - roc_auc_score(y, b))
+    rounds = [rng.integers(0, 1500, 1500) for _ in range(300)]
+    boot = [roc_auc_score(y[i], a[i]) - roc_auc_score(y[i], b[i]) for i in rounds]
+    low, high = np.quantile(boot, [0.025, 0.975])
+    assert found["low"] == pytest.approx(low, abs=0.01) and found["high"] == pytest.approx(high, abs=0.01)
+
+
+def test_rmse_interval_is_a_seeded_paired_bootstrap() -> None:
+    rng = np.random.default_rng(4)
+    y = rng.normal(size=500)
+    good, bad = y + rng.normal(size=500) * 0.5, y + rng.normal(size=500)
+    outcome = pd.Series(y.astype(str))
+    found = margin.difference("regressor", outcome, pd.Series(good), pd.Series(bad), None)
+    assert found == margin.difference("regressor", outcome, pd.Series(good), pd.Series(bad), None)
+    assert found["high"] < 0 < -found["low"]  # clearly lower RMSE: the whole interval below zero
 
 
 def test_report_shows_figures_rows_and_the_rotation() -> None:
