@@ -20,7 +20,7 @@ from rendezvous.monitoring.metrics_store import read_metrics, replace_batch_metr
 from rendezvous.monitoring.performance import realized_performance
 from rendezvous.promotion import evaluation
 from rendezvous.promotion.labels import add_labels as add_label_rows
-from rendezvous.promotion.labels import load_labels
+from rendezvous.promotion.labels import load_labels, read_label_file
 from rendezvous.registry import Registry
 from rendezvous.scoring import score_frame
 from rendezvous.store import Store
@@ -201,8 +201,11 @@ def test_promotion_and_realized_performance_give_one_answer_for_float_classes(
     with store.begin() as conn:
         scored = score_frame(estimator, record, frame, "request_id")
         records.write_scores(store, conn, "f", "live", "float-1", scored)
-    outcomes = pd.DataFrame({"request_id": frame["request_id"], "outcome": [f"{v:.1f}" for v in y]})
-    assert add_label_rows(store, outcomes, "float.csv")[0].stored == 400
+    labels_file = tmp_path / "float.csv"
+    pd.DataFrame({"request_id": frame["request_id"], "outcome": y}).to_csv(labels_file, index=False)
+    assert "1.0" in labels_file.read_text()
+    outcomes = read_label_file(str(labels_file), "request_id", ["outcome"])
+    assert add_label_rows(store, outcomes, labels_file.name)[0].stored == 400
 
     realized = realized_performance(store).iloc[0]
     stored = dict(load_labels(store).itertuples(index=False))
@@ -213,6 +216,7 @@ def test_promotion_and_realized_performance_give_one_answer_for_float_classes(
     expected_accuracy = skm.accuracy_score(y, estimator.predict(features))
     assert realized["roc_auc"] == pytest.approx(expected_auc, abs=1e-12)
     assert promotion["roc_auc"] == pytest.approx(expected_auc, abs=1e-12)
-    assert realized["accuracy"] == pytest.approx(expected_accuracy) == promotion["accuracy"]
+    assert realized["accuracy"] == pytest.approx(expected_accuracy)
+    assert promotion["accuracy"] == pytest.approx(expected_accuracy)
     assert realized["log_loss"] == pytest.approx(promotion["log_loss"], abs=1e-12)
     assert realized["n"] == promotion["rows"] == 400
