@@ -7,6 +7,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from rendezvous.monitoring.thresholds import PairAlertRules, ScoreAlertRules
 from rendezvous.settings import Settings
 
 
@@ -36,3 +37,18 @@ def test_invalid_monitoring_settings_are_refused(monkeypatch, tmp_path, given):
     monkeypatch.setenv("RENDEZVOUS_MONITORING", json.dumps(given))
     with pytest.raises(ValidationError):
         Settings()
+
+
+@pytest.mark.parametrize(
+    "rules", [ScoreAlertRules(), PairAlertRules(), PairAlertRules(max_mean_abs_diff=0.3)]
+)
+def test_each_score_limit_is_enforced_as_listed(rules: ScoreAlertRules) -> None:
+    """The limits the monitor stores beside each score metric are exactly the ones that alert."""
+    for name, (limit, direction) in rules.limits().items():
+        if limit is None:
+            assert rules.breached({name: 1e9}) == rules.breached({name: -1e9}) == []
+            continue
+        step = 1e-9 if direction == "above" else -1e-9
+        assert rules.breached({name: limit}) == []
+        assert rules.breached({name: limit + step}) == [name]
+    assert (PairAlertRules().max_ks, PairAlertRules().max_psi) == (0.2, 0.25)
