@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import joblib
+import numpy as np
 import pandas as pd
 import pytest
 from model_rows import insert_model
-from sqlalchemy import select
+from sklearn.linear_model import LogisticRegression
+from sqlalchemy import select, update
 
 from rendezvous import records
 from rendezvous.promotion.labels import add_labels, load_labels, read_label_file, write_rejects
+from rendezvous.registry import Registry
 from rendezvous.store import Store
-from rendezvous.store.schema import labels
+from rendezvous.store.schema import labels, models
 
 
 @pytest.fixture
@@ -161,3 +165,20 @@ def test_a_regressors_outcomes_are_numbers_however_large(store: Store) -> None:
     report, rejected = add_labels(store, given, "r.csv")
     assert {k: v for k, v in _stored(store).items() if k in "abcd"} == {"a": "1e+20", "b": "2.5", "c": "3"}
     assert report.rejected == {"not_a_number": 1} and rejected["outcome"].tolist() == ["x"]
+
+
+def test_a_model_registered_before_classes_were_recorded_is_read_from_its_file(
+    store: Store, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(5)
+    features = pd.DataFrame({"x": rng.normal(size=60)})
+    path = tmp_path / "old.joblib"
+    joblib.dump(LogisticRegression().fit(features, np.array([0.0, 1.0] * 30)), path)
+    registry = Registry(store, str(tmp_path / "models"))
+    registry.register(path, "candidate", version="old")
+    with store.begin() as conn:  # as registration wrote it before: no classes in the metadata
+        conn.execute(update(models).where(models.c.version == "old").values(metadata={}))
+    _scored_by(store, "old", ["o1", "o2", "o3"])
+    report, rejected = add_labels(store, _frame([("o1", "1.0"), ("o2", "0"), ("o3", "1e20")]), "old.csv")
+    assert {k: _stored(store)[k] for k in ("o1", "o2")} == {"o1": "1", "o2": "0"}
+    assert report.rejected == {"not_a_class": 1} and "classes: 0, 1" in rejected["detail"].iloc[0]
