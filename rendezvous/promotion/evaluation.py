@@ -4,7 +4,8 @@ Two kinds of evidence: models re-scored now on labelled rows newer than the cand
 training data, and the scores actually logged on live traffic (live, canary and the candidate
 in shadow) joined with the outcomes that arrived since. Scores are produced by
 ``rendezvous.scoring.score_frame``, the function the scoring bins use, so a figure here is a
-figure of the model as it serves.
+figure of the model as it serves; figures are ``rendezvous.metrics``'s, each model's positive
+class the one recorded at its registration.
 """
 
 from __future__ import annotations

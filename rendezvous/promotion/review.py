@@ -23,7 +23,7 @@ def build_report(services: Services, promotion: Promotion) -> PromotionReport:
     s = services.settings
     registry = services.registry
     candidate = registry.get(promotion.candidate)
-    compared: dict[str, tuple[ModelRecord, Any]] = {"candidate": (candidate, registry.load(candidate))}
+    compared: evaluation.Compared = {"candidate": (candidate, registry.load(candidate))}
     for role in ("live", "canary"):
         version = promotion.before.get(role)
         if version:
