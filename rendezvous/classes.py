@@ -89,17 +89,15 @@ def normalise_outcomes(outcome: pd.Series, classes: Classes | None) -> tuple[pd.
     text = outcome.astype("str").str.strip()
     numbers = _number_text(text)
     if classes is None:
-        reason = pd.Series(None, index=outcome.index, dtype="object")
-        reason[numbers.isna()] = "not_a_number"
-        return numbers, reason
-    known = set(classes.names)
-    out = text.where(text.isin(known))
-    out = out.fillna(numbers.where(numbers.isin(known)))
-    if known == {"True", "False"}:
-        lower = numbers.fillna(text).str.lower()
-        out = out.fillna(lower.map(lambda v: "True" if v in _TRUE else "False" if v in _FALSE else None))
-    reason = pd.Series(None, index=outcome.index, dtype="object")
-    reason[out.isna()] = "not_a_class"
+        out, why = numbers, "not_a_number"
+    else:
+        known = set(classes.names)
+        out = text.where(text.isin(known)).fillna(numbers.where(numbers.isin(known)))
+        if known == {"True", "False"}:
+            lower = numbers.fillna(text).str.lower()
+            out = out.fillna(lower.map(lambda v: "True" if v in _TRUE else "False" if v in _FALSE else None))
+        why = "not_a_class"
+    reason = pd.Series(None, index=outcome.index, dtype="object").mask(out.isna(), why)
     return out.astype("str"), reason
 
 
