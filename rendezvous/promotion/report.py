@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rendezvous.promotion.evaluation import METRICS, PRIMARY_METRIC
+from rendezvous.roles import promotion
 
 NAMES = {"roc_auc": "ROC AUC", "log_loss": "log loss", "accuracy": "accuracy", "rmse": "RMSE",
          "mae": "MAE", "r2": "R2"}
@@ -76,12 +77,7 @@ class PromotionReport:
         return "undecided", f"mixed: the candidate beats live on {name} in {wins} of {len(found)} comparisons"
 
     def rotation(self) -> str:
-        parts = [f"`{self.candidate}` -> live"]
-        if self.roles.get("live"):
-            parts.append(f"`{self.roles['live']}` -> canary")
-        if self.roles.get("canary"):
-            parts.append(f"`{self.roles['canary']}` -> retired")
-        return ", ".join(parts)
+        return promotion(self.roles, self.candidate).describe()
 
     def table(self) -> list[dict[str, Any]]:
         """One row per (evidence, model): the figures and the rows behind them."""

@@ -13,9 +13,9 @@ import yaml
 
 from rendezvous.promotion import dataset, evaluation
 from rendezvous.promotion.errors import TrainingError
-from rendezvous.promotion.gate import planned_rotation
 from rendezvous.promotion.labels import normalize_outcomes, typed_outcomes
 from rendezvous.promotion.report import PromotionReport
+from rendezvous.roles import promotion
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -209,7 +209,8 @@ def test_report_shows_figures_rows_and_the_rotation() -> None:
 
 
 def test_rotation_plan_without_a_canary_retires_nothing() -> None:
-    assert planned_rotation({"live": "L", "canary": None}, "X") == (
+    rotation = promotion({"live": "L", "canary": None}, "X")
+    assert (rotation.before(), rotation.after()) == (
         {"live": "L", "canary": None, "candidate": "X"},
         {"live": "X", "canary": "L"},
     )
