@@ -44,12 +44,12 @@ def add_batch(store: Store, batch_id: str, state: str, finished: datetime) -> No
         )
 
 
-def add_model(store: Store, version: str, kind: str = "classifier") -> None:
+def add_model(store: Store, version: str, kind: str = "classifier", role: str = "live") -> None:
     with store.begin() as conn:
         conn.execute(
             insert(models).values(
                 version=version,
-                role="live",
+                role=role,
                 shadow=False,
                 path="x",
                 sha256="0" * 64,
@@ -130,7 +130,7 @@ def test_only_committed_batches_are_read_unless_asked(store: Store) -> None:
 
 def test_realized_performance_matches_sklearn_per_batch_and_role(store: Store) -> None:
     add_model(store, "live-1")
-    add_model(store, "canary-1")
+    add_model(store, "canary-1", role="canary")
     first, y1 = scored("a", 400, seed=1)
     second, y2 = scored("b", 300, seed=2)
     add_batch(store, "a", "committed", T0)
