@@ -9,9 +9,12 @@ new one, never half of each.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import IntegrityError
 
 from rendezvous import roles
 from rendezvous.failpoints import crash_point
@@ -39,6 +42,21 @@ def _apply(conn: Connection, rotation: Rotation) -> None:
             )
 
 
+@contextmanager
+def _rotating(store: Store) -> Iterator[Connection]:
+    """The rotation's transaction; a role the database refuses to fill twice is a RotationConflict."""
+    try:
+        with store.begin() as conn:
+            yield conn
+    except IntegrityError as exc:  # someone took a role this rotation fills (a bootstrap meanwhile)
+        with store.begin() as conn:
+            held = roles.current_roles(conn)
+        raise RotationConflict(
+            f"live is now {held['live']} and canary {held['canary']}, not what this rotation "
+            "was prepared for; nothing changed"
+        ) from exc
+
+
 def approve(
     store: Store, registry: Registry, promotion: Promotion, actor: str, comment: str | None
 ) -> dict[str, Any]:
@@ -56,7 +74,7 @@ def approve(
     rotation = roles.promotion(promotion.before, promotion.candidate)
     crash_point("before-rotation")
     try:
-        with store.begin() as conn:
+        with _rotating(store) as conn:
             gate.close(conn, promotion.id, "approved", actor, comment)
             _apply(conn, rotation)
             change = audit.record(
@@ -114,7 +132,7 @@ def rollback(store: Store, registry: Registry, actor: str, reason: str) -> dict[
     for role in roles.SERVING_ROLES:
         if restored[role]:
             registry.verify_file(registry.get(restored[role]))
-    with store.begin() as conn:
+    with _rotating(store) as conn:
         _apply(conn, undo)
         done = conn.execute(
             update(promotions)
