@@ -9,7 +9,6 @@ those private helpers safe; tests/unit/test_prefect_yaml.py fails first if they 
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,8 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig
 from prefect.deployments.runner import RunnerDeployment
 from prefect.flows import Flow
 from prefect.types.entrypoint import EntrypointType
+
+from rendezvous.importing import load_callable
 
 PREFECT_YAML = Path(__file__).resolve().parent.parent / "prefect.yaml"
 
@@ -36,8 +37,7 @@ def flow_of(entrypoint: str) -> Flow[..., Any]:
     and lets the served runs find their flow from any working directory.
     """
     path, _, name = entrypoint.partition(":")
-    module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
-    flow = getattr(module, name)
+    flow = load_callable(f"{path.removesuffix('.py').replace('/', '.')}:{name}", "prefect.yaml entrypoint")
     if not isinstance(flow, Flow):
         raise TypeError(f"{entrypoint} is not a Prefect flow")
     return flow

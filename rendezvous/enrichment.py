@@ -6,7 +6,6 @@ reference data), and those reports are the batch's lineage.
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from rendezvous.batchfiles import filesystem, sha256_file
+from rendezvous.importing import load_callable
 
 Preprocess = Callable[[pd.DataFrame], pd.DataFrame]
 QUARANTINE_COLUMNS = ["row", "request_id", "column", "rule", "value"]
@@ -75,11 +75,7 @@ def load_preprocess(path: str | None) -> Preprocess | None:
     """Import the 'module:function' named in settings."""
     if not path:
         return None
-    module_name, _, attribute = path.partition(":")
-    try:
-        return getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as exc:
-        raise EnrichmentError(f"preprocess step {path!r} cannot be imported: {exc}") from exc
+    return load_callable(path, "RENDEZVOUS_PREPROCESS")
 
 
 def enrich(

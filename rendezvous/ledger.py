@@ -101,8 +101,6 @@ class Ledger:
 
     def _takeable(self, row: Any, now: datetime) -> bool:
         expires = row.lease_expires
-        if expires is not None and expires.tzinfo is None:
-            expires = expires.replace(tzinfo=UTC)
         return expires is None or expires < now or owner_is_dead(row.claimed_by)
 
     def claim(self, batch_id: str, owner: str, versions: dict[str, str | None]) -> int | None:

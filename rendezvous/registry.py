@@ -22,13 +22,12 @@ import sklearn
 from sklearn.base import is_classifier, is_regressor
 from sklearn.exceptions import InconsistentVersionWarning
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from rendezvous.classes import classes_of
+from rendezvous.roles import ROLES, SERVING_ROLES, current_roles, holders
 from rendezvous.store import Store
 from rendezvous.store.schema import models, role_changes
-
-ROLES = ("live", "canary", "candidate", "retired")
-SINGLE_ROLES = ("live", "canary")
 
 
 class RegistryError(Exception):
@@ -176,25 +175,44 @@ class Registry:
             "profile": profile,
             "registered_at": datetime.now(UTC),
         }
-        with self.store.begin() as conn:
-            if conn.execute(select(models.c.version).where(models.c.version == version)).first():
-                raise RegistryError(f"model version {version!r} is already registered")
-            if role in SINGLE_ROLES and self._holder(conn, role) is not None:
-                raise RegistryError(f"a {role} model exists already; roles change only through promotion")
-            before = self.roles(conn)
-            conn.execute(insert(models).values(**record))
-            if role in SINGLE_ROLES:
-                conn.execute(
-                    insert(role_changes).values(
-                        action="register",
-                        actor=actor,
-                        comment=f"bootstrap {role} with {version}",
-                        before=before,
-                        after=self.roles(conn),
-                        at=datetime.now(UTC),
+        try:
+            with self.store.begin() as conn:
+                clash = self._clash(conn, version, role)
+                if clash:
+                    raise RegistryError(clash)
+                before = current_roles(conn)
+                conn.execute(insert(models).values(**record))
+                if role in SERVING_ROLES:
+                    conn.execute(
+                        insert(role_changes).values(
+                            action="register",
+                            actor=actor,
+                            comment=f"bootstrap {role} with {version}",
+                            before=before,
+                            after=current_roles(conn),
+                            at=datetime.now(UTC),
+                        )
                     )
-                )
+        except IntegrityError as exc:  # a concurrent registration won between check and insert
+            with self.store.begin() as conn:
+                clash = self._clash(conn, version, role)
+            if clash is None:
+                raise
+            raise RegistryError(clash) from exc
         return ModelRecord(**record)
+
+    @staticmethod
+    def _clash(conn: Connection, version: str, role: str) -> str | None:
+        """Why ``version`` cannot be registered as ``role`` now: its name is taken or the role held."""
+        if conn.execute(select(models.c.version).where(models.c.version == version)).first():
+            return f"model version {version!r} is already registered"
+        holder = current_roles(conn).get(role)
+        if holder is not None:
+            return (
+                f"version {version} cannot be {role}: {holder} already is; "
+                "roles change only through promotion (`rendezvous promote`) or rollback"
+            )
+        return None
 
     def get(self, version: str, conn: Connection | None = None) -> ModelRecord:
         query = select(models).where(models.c.version == version)
@@ -207,29 +225,24 @@ class Registry:
         rows = self._read(select(models).order_by(models.c.registered_at))
         return [ModelRecord.from_row(r) for r in rows]
 
-    def by_role(self, role: str, conn: Connection | None = None) -> ModelRecord | None:
-        query = select(models).where(models.c.role == role).order_by(models.c.registered_at)
-        rows = conn.execute(query).all() if conn else self._read(query)
-        return ModelRecord.from_row(rows[0]) if rows else None
+    def by_role(self, role: str) -> ModelRecord | None:
+        """The live or the canary model, None while nobody holds the role."""
+        if role not in SERVING_ROLES:
+            raise ValueError(f"{role!r} is held by many models; expected one of {', '.join(SERVING_ROLES)}")
+        with self.store.begin() as conn:
+            version = current_roles(conn)[role]
+            return self.get(version, conn) if version else None
 
     def serving_set(self) -> tuple[ModelRecord, ModelRecord | None, list[ModelRecord]]:
         """Live, canary and shadow candidates, read in one snapshot so a batch uses one pair."""
         with self.store.begin() as conn:
-            rows = [ModelRecord.from_row(r) for r in conn.execute(select(models)).all()]
-        live = next((r for r in rows if r.role == "live"), None)
-        if live is None:
+            rows = {r.version: ModelRecord.from_row(r) for r in conn.execute(select(models)).all()}
+        held = holders((r.version, r.role) for r in rows.values())
+        if held["live"] is None:
             raise RegistryError("no live model registered: `rendezvous models register PATH --role live`")
-        canary = next((r for r in rows if r.role == "canary"), None)
-        shadows = [r for r in rows if r.shadow and r.role == "candidate"]
-        return live, canary, shadows
-
-    def roles(self, conn: Connection) -> dict[str, str | None]:
-        rows = conn.execute(select(models.c.version, models.c.role)).all()
-        holders: dict[str, str | None] = dict.fromkeys(SINGLE_ROLES)
-        for version, role in rows:
-            if role in SINGLE_ROLES:
-                holders[role] = version
-        return holders
+        canary = rows[held["canary"]] if held["canary"] else None
+        shadows = [r for r in rows.values() if r.shadow and r.role == "candidate"]
+        return rows[held["live"]], canary, shadows
 
     def set_shadow(self, version: str, on: bool) -> ModelRecord:
         with self.store.begin() as conn:
@@ -269,9 +282,6 @@ class Registry:
         with self._cache_lock:
             self._cache[record.version] = (record.sha256, estimator)
         return estimator
-
-    def _holder(self, conn: Connection, role: str) -> str | None:
-        return self.roles(conn).get(role)
 
     def _read(self, query: Any) -> list[Any]:
         with self.store.begin() as conn:

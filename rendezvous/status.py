@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from rendezvous.monitoring.overview import monitoring_overview
 from rendezvous.registry import Registry
+from rendezvous.roles import current_roles
 from rendezvous.store import Store
 from rendezvous.store.schema import arrivals, batches, lineage, quarantine
 
@@ -30,7 +31,9 @@ def system_status(store: Store, registry: Registry) -> dict[str, Any]:
         recent = conn.execute(
             select(batches).order_by(batches.c.received_at.desc()).limit(20)
         ).all()
+        serving = current_roles(conn)
     return {
+        "roles": serving,
         "models": [record.summary() for record in registry.list()],
         "batches_by_state": by_state,
         "duplicates_received": duplicates,

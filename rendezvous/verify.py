@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from rendezvous.batchfiles import filesystem, join, sha256_file
 from rendezvous.records import quarantined_rows
 from rendezvous.registry import ModelIntegrityError, ModelRecord
+from rendezvous.roles import SERVING_ROLES, current_roles
 from rendezvous.services import Services
 from rendezvous.store.schema import batches, lineage, quarantine, role_changes, scores
 
@@ -183,9 +184,9 @@ def check_role_audit(services: Services) -> CheckResult:
     """Roles changed only through audited steps: replaying the audit gives today's roles."""
     with services.store.begin() as conn:
         audit = conn.execute(select(role_changes).order_by(role_changes.c.id)).all()
-        current = services.registry.roles(conn)
+        current = current_roles(conn)
     result = CheckResult("roles changed only by audited rotations and rollbacks", len(audit))
-    state: dict[str, Any] = {"live": None, "canary": None}
+    state: dict[str, Any] = dict.fromkeys(SERVING_ROLES)
     for change in audit:
         before = {k: change.before.get(k) for k in state}
         after = {k: change.after.get(k) for k in state}

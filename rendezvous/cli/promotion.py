@@ -22,6 +22,7 @@ from rich.table import Table
 
 from rendezvous.cli.console import console
 from rendezvous.owners import owned_here
+from rendezvous.roles import current_roles
 from rendezvous.runtime import configure_prefect_env
 from rendezvous.services import get_services
 
@@ -45,9 +46,9 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _roles_line() -> str:
-    registry = get_services().registry
-    live, canary = registry.by_role("live"), registry.by_role("canary")
-    return f"live {live.version if live else '-'}, canary {canary.version if canary else '-'}"
+    with get_services().store.begin() as conn:
+        held = current_roles(conn)
+    return f"live {held['live'] or '-'}, canary {held['canary'] or '-'}"
 
 
 def _change_text(change: dict[str, Any]) -> str:

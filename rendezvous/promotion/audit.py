@@ -12,19 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from rendezvous.store import Store
-from rendezvous.store.schema import models, role_changes
-
-
-def current_roles(conn: Connection, candidate: str | None = None) -> dict[str, str | None]:
-    """Who is live and canary now (and, if named, the candidate), read in ``conn``'s transaction."""
-    rows = dict(conn.execute(select(models.c.version, models.c.role)).all())
-    roles: dict[str, str | None] = {
-        "live": next((v for v, r in rows.items() if r == "live"), None),
-        "canary": next((v for v, r in rows.items() if r == "canary"), None),
-    }
-    if candidate is not None:
-        roles[rows.get(candidate) or "unregistered"] = candidate
-    return roles
+from rendezvous.store.schema import role_changes
 
 
 def record(
@@ -56,10 +44,4 @@ def history(store: Store, flow_run_id: str | None = None) -> list[dict[str, Any]
         query = query.where(role_changes.c.flow_run_id == flow_run_id)
     with store.begin() as conn:
         rows = conn.execute(query).all()
-    return [{**dict(r._mapping), "at": _utc_text(r.at)} for r in rows]
-
-
-def _utc_text(at: datetime) -> str:
-    """ISO time in UTC with a Z, whichever backend stored it (SQLite returns it naive)."""
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    return at.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return [{**dict(r._mapping), "at": f"{r.at:%Y-%m-%dT%H:%M:%SZ}"} for r in rows]

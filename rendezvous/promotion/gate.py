@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from rendezvous import roles as role_rules
 from rendezvous.owners import new_owner, owner_is_dead
-from rendezvous.promotion.audit import current_roles
 from rendezvous.promotion.errors import PromotionBusy, PromotionClosed, PromotionError
 from rendezvous.store import Store
 from rendezvous.store.schema import promotions
@@ -52,23 +52,10 @@ class Promotion:
             state=m["state"],
             before=m["before"],
             after=m["after"],
-            opened_at=_aware(m["opened_at"]),
-            expires_at=_aware(m["expires_at"]),
+            opened_at=m["opened_at"],
+            expires_at=m["expires_at"],
             owner=m["owner"],
         )
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def planned_rotation(roles: dict[str, str | None], candidate: str) -> tuple[dict, dict]:
-    """(before, after) of promoting ``candidate``: it goes live, live -> canary, canary -> retired."""
-    before = {"live": roles.get("live"), "canary": roles.get("canary"), "candidate": candidate}
-    after = {"live": candidate, "canary": roles.get("live")}
-    if roles.get("canary"):
-        after["retired"] = roles["canary"]
-    return before, after
 
 
 def open_promotion(
@@ -86,11 +73,11 @@ def open_promotion(
     now = datetime.now(UTC)
     _abandon_stale(store, now)
     with store.begin() as conn:
-        roles = current_roles(conn, candidate)
+        roles = role_rules.current_roles(conn, candidate)
         if roles.get("candidate") != candidate:
             role = next((r for r, v in roles.items() if v == candidate), "unregistered")
             raise PromotionError(f"{candidate} is {role}; only a candidate can be promoted")
-        before, after = planned_rotation(roles, candidate)
+        rotation = role_rules.promotion(roles, candidate)
     try:
         with store.begin() as conn:
             new_id = conn.execute(
@@ -99,8 +86,8 @@ def open_promotion(
                     flow_run_id=flow_run_id,
                     owner=owner or new_owner(),
                     state=OPEN,
-                    before=before,
-                    after=after,
+                    before=rotation.before(),
+                    after=rotation.after(),
                     opened_at=now,
                     expires_at=now + timedelta(seconds=hold_seconds),
                 )

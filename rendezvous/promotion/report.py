@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rendezvous.metrics import METRICS, PRIMARY_METRIC
+from rendezvous.roles import promotion
 
 NAMES = {"roc_auc": "ROC AUC", "log_loss": "log loss", "accuracy": "accuracy",
          "positive_rate": "positive rate", "rmse": "RMSE", "mae": "MAE", "r2": "R2"}
@@ -108,12 +109,7 @@ class PromotionReport:
         return "undecided", f"the difference in {name} is within noise ({_spans(counted)})"
 
     def rotation(self) -> str:
-        parts = [f"`{self.candidate}` -> live"]
-        if self.roles.get("live"):
-            parts.append(f"`{self.roles['live']}` -> canary")
-        if self.roles.get("canary"):
-            parts.append(f"`{self.roles['canary']}` -> retired")
-        return ", ".join(parts)
+        return promotion(self.roles, self.candidate).describe()
 
     def table(self) -> list[dict[str, Any]]:
         """One row per (evidence, model): the figures and the rows behind them."""

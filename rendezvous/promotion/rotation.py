@@ -1,5 +1,6 @@
 """Role changes: the approved rotation, the recorded refusals, and rollback.
 
+The moves come from the one rotation rule (rendezvous.roles); rollback applies its inverse.
 Every change is one transaction of compare-and-swap updates ("set live where it is still the
 canary"): if anything moved since the decision was prepared, nothing changes. A scoring run
 reads the serving pair in one snapshot when it claims a batch, so it sees the old pair or the
@@ -8,30 +9,52 @@ new one, never half of each.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import IntegrityError
 
+from rendezvous import roles
 from rendezvous.failpoints import crash_point
 from rendezvous.promotion import audit, gate
 from rendezvous.promotion.errors import PromotionError, RotationConflict
 from rendezvous.promotion.gate import Promotion
 from rendezvous.registry import ModelIntegrityError, Registry
+from rendezvous.roles import Rotation
 from rendezvous.store import Store
 from rendezvous.store.schema import models, promotions
 
 
-def _move(conn: Connection, version: str | None, src: str, dst: str) -> None:
-    if version is None:
-        return
-    done = conn.execute(
-        update(models)
-        .where(models.c.version == version, models.c.role == src)
-        .values(role=dst, shadow=False)
-    )
-    if done.rowcount != 1:
-        role = conn.execute(select(models.c.role).where(models.c.version == version)).scalar()
-        raise RotationConflict(f"{version} is {role or 'unregistered'}, expected {src}; nothing changed")
+def _apply(conn: Connection, rotation: Rotation) -> None:
+    """Each move as a compare-and-swap on the role it expects; RotationConflict if one moved."""
+    for move in rotation.moves:
+        done = conn.execute(
+            update(models)
+            .where(models.c.version == move.version, models.c.role == move.src)
+            .values(role=move.dst, shadow=False)
+        )
+        if done.rowcount != 1:
+            now = conn.execute(select(models.c.role).where(models.c.version == move.version)).scalar()
+            raise RotationConflict(
+                f"{move.version} is {now or 'unregistered'}, expected {move.src}; nothing changed"
+            )
+
+
+@contextmanager
+def _rotating(store: Store) -> Iterator[Connection]:
+    """The rotation's transaction; a role the database refuses to fill twice is a RotationConflict."""
+    try:
+        with store.begin() as conn:
+            yield conn
+    except IntegrityError as exc:  # someone took a role this rotation fills (a bootstrap meanwhile)
+        with store.begin() as conn:
+            held = roles.current_roles(conn)
+        raise RotationConflict(
+            f"live is now {held['live']} and canary {held['canary']}, not what this rotation "
+            "was prepared for; nothing changed"
+        ) from exc
 
 
 def approve(
@@ -48,15 +71,15 @@ def approve(
     except ModelIntegrityError as exc:
         refuse(store, promotion, actor, f"approved by {actor}, but {exc}")
         raise
-    before, after = promotion.before, promotion.after
+    rotation = roles.promotion(promotion.before, promotion.candidate)
     crash_point("before-rotation")
     try:
-        with store.begin() as conn:
+        with _rotating(store) as conn:
             gate.close(conn, promotion.id, "approved", actor, comment)
-            _move(conn, before["live"], "live", "canary")
-            _move(conn, before["canary"], "canary", "retired")
-            _move(conn, promotion.candidate, "candidate", "live")
-            change = audit.record(conn, "promote", actor, comment, promotion.flow_run_id, before, after)
+            _apply(conn, rotation)
+            change = audit.record(
+                conn, "promote", actor, comment, promotion.flow_run_id, rotation.before(), rotation.after()
+            )
             crash_point("in-rotation")
     except RotationConflict as exc:
         refuse(store, promotion, actor, f"approved by {actor}, but the roles moved: {exc}")
@@ -73,8 +96,8 @@ def decline(
         raise ValueError(f"unknown action {action!r}")
     with store.begin() as conn:
         gate.close(conn, promotion.id, "rejected" if action == "reject" else "timeout", actor, comment)
-        roles = audit.current_roles(conn, promotion.candidate)
-        return audit.record(conn, action, actor, comment, promotion.flow_run_id, roles, roles)
+        held = roles.current_roles(conn, promotion.candidate)
+        return audit.record(conn, action, actor, comment, promotion.flow_run_id, held, held)
 
 
 def refuse(store: Store, promotion: Promotion, actor: str, reason: str) -> dict[str, Any] | None:
@@ -84,8 +107,8 @@ def refuse(store: Store, promotion: Promotion, actor: str, reason: str) -> dict[
             gate.close(conn, promotion.id, "refused", actor, reason)
         except PromotionError:
             return None
-        roles = audit.current_roles(conn, promotion.candidate)
-        return audit.record(conn, "refuse", actor, reason, promotion.flow_run_id, roles, roles)
+        held = roles.current_roles(conn, promotion.candidate)
+        return audit.record(conn, "refuse", actor, reason, promotion.flow_run_id, held, held)
 
 
 def rollback(store: Store, registry: Registry, actor: str, reason: str) -> dict[str, Any]:
@@ -102,21 +125,15 @@ def rollback(store: Store, registry: Registry, actor: str, reason: str) -> dict[
     if row is None:
         raise PromotionError("no approved promotion left to roll back")
     last = Promotion.from_row(row)
-    promoted, previous_live, previous_canary = (
-        last.candidate,
-        last.before.get("live"),
-        last.before.get("canary"),
-    )
-    if previous_live is None:
+    if last.before.get("live") is None:
         raise PromotionError(f"promotion #{last.id} had no live model before it; nothing to restore")
-    for version in filter(None, (previous_live, previous_canary)):
-        registry.verify_file(registry.get(version))
-    before = {"live": promoted, "canary": previous_live, "retired": previous_canary}
-    after = {"live": previous_live, "canary": previous_canary, "retired": promoted}
-    with store.begin() as conn:
-        _move(conn, promoted, "live", "retired")
-        _move(conn, previous_live, "canary", "live")
-        _move(conn, previous_canary, "retired", "canary")
+    undo = roles.rollback(roles.promotion(last.before, last.candidate))
+    restored = undo.after()
+    for role in roles.SERVING_ROLES:
+        if restored[role]:
+            registry.verify_file(registry.get(restored[role]))
+    with _rotating(store) as conn:
+        _apply(conn, undo)
         done = conn.execute(
             update(promotions)
             .where(promotions.c.id == last.id, promotions.c.state == "approved")
@@ -128,8 +145,8 @@ def rollback(store: Store, registry: Registry, actor: str, reason: str) -> dict[
             conn,
             "rollback",
             actor,
-            f"{reason} (undoes promotion #{last.id} of {promoted})",
+            f"{reason} (undoes promotion #{last.id} of {last.candidate})",
             None,
-            {k: v for k, v in before.items() if v},
-            {k: v for k, v in after.items() if v},
+            undo.before(),
+            undo.after(),
         )

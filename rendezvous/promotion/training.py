@@ -9,7 +9,6 @@ training data's fingerprint and its time range.
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from typing import Any
 import joblib
 import numpy as np
 
+from rendezvous.importing import load_callable
 from rendezvous.monitoring.reference import profile_for_model
 from rendezvous.promotion import dataset, evaluation
 from rendezvous.promotion.errors import TrainingError
@@ -46,11 +46,7 @@ class Candidate:
 
 def load_recipe(path: str) -> Any:
     """Import the factory named 'module:function'."""
-    module_name, _, attribute = path.partition(":")
-    try:
-        return getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise TrainingError(f"training recipe {path!r} cannot be imported: {exc}") from exc
+    return load_callable(path, "RENDEZVOUS_TRAINING_RECIPE")
 
 
 def labelled_data(services: Services) -> dataset.LabelledRows:

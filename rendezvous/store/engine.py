@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
 
-from rendezvous.store.schema import metadata
+from rendezvous.store.upgrade import create_schema
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -37,7 +37,11 @@ def _make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    metadata.create_all(engine)
+    try:
+        create_schema(engine)
+    except Exception:
+        engine.dispose()
+        raise
     return engine
 
 

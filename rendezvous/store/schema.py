@@ -6,7 +6,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -18,6 +17,8 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+
+from rendezvous.store.types import UTCDateTime
 
 metadata = MetaData()
 
@@ -36,11 +37,11 @@ batches = Table(
     Column("live_version", String(200)),
     Column("canary_version", String(200)),
     Column("claimed_by", String(200)),
-    Column("lease_expires", DateTime(timezone=True)),
+    Column("lease_expires", UTCDateTime),
     Column("attempts", Integer, nullable=False, default=0),
-    Column("received_at", DateTime(timezone=True), nullable=False),
-    Column("started_at", DateTime(timezone=True)),
-    Column("finished_at", DateTime(timezone=True)),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
     Column("outputs", JSON),
 )
 
@@ -50,7 +51,7 @@ arrivals = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("batch_id", String(200), ForeignKey("batches.id"), nullable=False, index=True),
     Column("source", Text, nullable=False),
-    Column("arrived_at", DateTime(timezone=True), nullable=False),
+    Column("arrived_at", UTCDateTime, nullable=False),
     Column("outcome", String(16), nullable=False),
 )
 
@@ -88,7 +89,7 @@ lineage = Table(
     Column("rows_in", Integer),
     Column("rows_out", Integer),
     Column("detail", JSON),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
 )
 
 models = Table(
@@ -104,7 +105,25 @@ models = Table(
     Column("sklearn_version", String(32), nullable=False),
     Column("metadata", JSON, nullable=False),
     Column("profile", JSON),
-    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("registered_at", UTCDateTime, nullable=False),
+    # One live and one canary, whoever writes: a second holder is refused by the database.
+    *(
+        Index(
+            f"uq_models_one_{role}",
+            "role",
+            unique=True,
+            sqlite_where=text(f"role = '{role}'"),
+            postgresql_where=text(f"role = '{role}'"),
+            info={
+                "on_duplicates": (
+                    f"Two {role} models were registered at once before the database enforced one; "
+                    "decide which one serves, retire the others (UPDATE models SET role = 'retired' "
+                    "WHERE version = '...'), then start again."
+                )
+            },
+        )
+        for role in ("live", "canary")
+    ),
 )
 
 role_changes = Table(
@@ -117,7 +136,7 @@ role_changes = Table(
     Column("flow_run_id", String(64)),
     Column("before", JSON, nullable=False),
     Column("after", JSON, nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
     UniqueConstraint("flow_run_id", "action", name="uq_role_changes_run_action"),
 )
 
@@ -127,7 +146,7 @@ labels = Table(
     Column("request_id", String(512), primary_key=True),
     Column("outcome", String(64), nullable=False),
     Column("source", Text, nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
 )
 
 # One row per promotion attempt. The partial unique index admits one 'open' row at a time,
@@ -143,9 +162,9 @@ promotions = Table(
     Column("before", JSON, nullable=False),
     Column("after", JSON, nullable=False),
     Column("report", JSON),
-    Column("opened_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("closed_at", DateTime(timezone=True)),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime),
     Column("closed_by", String(200)),
     Column("reason", Text),
     Index(
@@ -173,5 +192,5 @@ metrics = Table(
     Column("threshold", Float),
     Column("alert", Boolean, nullable=False, default=False),
     Column("detail", JSON),
-    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False, index=True),
 )

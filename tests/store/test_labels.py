@@ -147,7 +147,7 @@ def _scored_by(store: Store, version: str, ids: list[str]) -> None:
 def test_outcomes_are_stored_as_the_scoring_models_classes(
     store: Store, classes: tuple[str, ...], given: list[str], stored: list[str], not_classes: list[str]
 ) -> None:
-    insert_model(store, "M", classes=classes)
+    insert_model(store, "M", classes=classes, role="retired")
     ids = [f"m{i}" for i in range(len(given))]
     _scored_by(store, "M", ids)
     report, rejected = add_labels(store, _frame(list(zip(ids, given, strict=True))), "typed.csv")
@@ -159,7 +159,7 @@ def test_outcomes_are_stored_as_the_scoring_models_classes(
 
 
 def test_a_regressors_outcomes_are_numbers_however_large(store: Store) -> None:
-    insert_model(store, "R", kind="regressor")
+    insert_model(store, "R", kind="regressor", role="retired")
     _scored_by(store, "R", ["a", "b", "c", "d"])
     given = _frame([("a", "1e20"), ("b", "2.50"), ("c", "3.0"), ("d", "x")])
     report, rejected = add_labels(store, given, "r.csv")

@@ -165,6 +165,22 @@ def test_roles_that_moved_since_the_report_refuse_the_rotation(registry: Registr
     assert gate.get(registry.store, promotion.id).state == "refused"
 
 
+def test_a_canary_bootstrapped_while_the_promotion_waited_refuses_the_rotation(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The rotation would make the old live a second canary: the database refuses, nothing moves."""
+    registry = Registry(Store(database_url), str(tmp_path / "models"))
+    registry.register(_model_file(tmp_path, "L", 0), "live", version="L")
+    registry.register(_model_file(tmp_path, "X", 1), "candidate", version="X")
+    promotion = _open(registry, "X")
+    registry.register(_model_file(tmp_path, "C", 2), "canary", version="C")
+    with pytest.raises(RotationConflict, match="live is now L and canary C"):
+        rotation.approve(registry.store, registry, promotion, "alice", None)
+    assert _roles(registry) == {"L": "live", "X": "candidate", "C": "canary"}
+    assert gate.get(registry.store, promotion.id).state == "refused"
+    assert audit.history(registry.store)[-1]["action"] == "refuse"
+
+
 def test_concurrent_approvals_rotate_once(registry: Registry) -> None:
     promotion = _open(registry)
     outcomes: list[str] = []

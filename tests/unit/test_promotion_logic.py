@@ -15,9 +15,9 @@ from sklearn.metrics import roc_auc_score
 from rendezvous import metrics
 from rendezvous.promotion import dataset, evaluation, margin
 from rendezvous.promotion.errors import TrainingError
-from rendezvous.promotion.gate import planned_rotation
 from rendezvous.promotion.labels import typed_outcomes
 from rendezvous.promotion.report import PromotionReport
+from rendezvous.roles import promotion
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -284,7 +284,8 @@ def test_report_shows_figures_rows_and_the_rotation() -> None:
 
 
 def test_rotation_plan_without_a_canary_retires_nothing() -> None:
-    assert planned_rotation({"live": "L", "canary": None}, "X") == (
+    rotation = promotion({"live": "L", "canary": None}, "X")
+    assert (rotation.before(), rotation.after()) == (
         {"live": "L", "canary": None, "candidate": "X"},
         {"live": "X", "canary": "L"},
     )
