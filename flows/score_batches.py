@@ -7,7 +7,9 @@ The run is renamed after the batches it took, so the UI still lists runs by batc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
+from typing import Self
 
 from prefect import flow, get_run_logger
 from prefect.futures import wait
@@ -15,9 +17,26 @@ from prefect.futures import wait
 from rendezvous.batchfiles import BadInput
 from rendezvous.pipeline import BatchJob, Outcome, chunks
 from rendezvous.services import get_services
-from rendezvous.settings import get_settings
 from tasks import monitoring, observability, scoring
-from tasks.runners import task_runner_for
+from tasks.runners import RunnerFromSettings
+
+
+class BatchesFailed(ExceptionGroup, RuntimeError):
+    """Some batches failed and stay claimable: each one's error, and every file's outcome.
+
+    ``outcomes`` holds the whole run's results (the failed files as state ``error``), so a caller
+    reports the batches that went through beside the ones that did not.
+    """
+
+    outcomes: list[dict]
+
+    def __new__(cls, message: str, errors: Sequence[Exception], outcomes: Sequence[dict] = ()) -> Self:
+        group = super().__new__(cls, message, errors)
+        group.outcomes = list(outcomes)
+        return group
+
+    def derive(self, errors: Sequence[Exception]) -> BatchesFailed:
+        return BatchesFailed(self.message, errors, self.outcomes)
 
 
 def score_one(job: BatchJob) -> Outcome:
@@ -55,22 +74,26 @@ def score_one(job: BatchJob) -> Outcome:
         raise
 
 
-@flow(name="score-batches", task_runner=task_runner_for(get_settings()), log_prints=False)
-def score_batches(limit: int | None = None) -> list[dict]:
-    """Score what waits in the inbox, oldest first; one batch's failure never stops the others."""
+@flow(name="score-batches", task_runner=RunnerFromSettings(), log_prints=False)
+def score_batches(limit: int | None = None, sources: list[str] | None = None) -> list[dict]:
+    """Score what waits in the inbox (or only the ``sources`` named), oldest first; one batch's
+    failure never stops the others, and fails the run at the end with every batch's error."""
     logger = get_run_logger()
     names = scoring.list_inbox()
+    if sources is not None:
+        wanted = set(sources)
+        names = [name for name in names if name in wanted]
     if limit is not None:
         names = names[:limit]
     scoring.name_run_after(names)
     results: list[dict] = []
-    failures: list[str] = []
+    errors: list[Exception] = []
     for name in names:
         try:
             job = scoring.intake(name)
         except Exception as exc:  # this file is left in the inbox; the others still run
-            logger.error("%s could not be taken in and stays in the inbox: %s", name, exc)
-            failures.append(name)
+            logger.error("%s could not be taken in and stays in the inbox: %s", name, exc, exc_info=exc)
+            errors.append(exc)
             results.append({"source": name, "state": "error", "reason": f"intake failed: {exc}"})
             continue
         if isinstance(job, Outcome):
@@ -81,8 +104,8 @@ def score_batches(limit: int | None = None) -> list[dict]:
             with observability.tagged_with_models(job):
                 outcome = score_one(job)
         except Exception as exc:
-            logger.error("batch %s failed and stays claimable: %s", job.batch_id, exc)
-            failures.append(name)
+            logger.error("batch %s failed and stays claimable: %s", job.batch_id, exc, exc_info=exc)
+            errors.append(exc)
             results.append({"source": name, "batch_id": job.batch_id, "state": "error", "reason": str(exc)})
             continue
         logger.info(
@@ -95,6 +118,9 @@ def score_batches(limit: int | None = None) -> list[dict]:
             f" ({outcome.reason})" if outcome.reason else "",
         )
         results.append(asdict(outcome))
-    if failures:
-        raise RuntimeError(f"{len(failures)} batch(es) failed and stay claimable: {', '.join(failures)}")
+    if errors:
+        failed = [r["source"] for r in results if r["state"] == "error"]
+        raise BatchesFailed(
+            f"{len(failed)} batch(es) failed and stay claimable: {', '.join(failed)}", errors, results
+        )
     return results

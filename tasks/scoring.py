@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from prefect import get_client, task
+from prefect import get_client, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
@@ -89,10 +89,16 @@ def release(job: BatchJob, error: str) -> Outcome:
 
 
 def name_run_after(names: list[str]) -> None:
-    """Runs are listed in the UI by the batches they took, not by a random name."""
+    """Runs are listed in the UI by the batches they took, not by a random name.
+
+    Cosmetic: an API that refuses the rename costs a warning, never the run.
+    """
     run_id = flow_run.id
     if not run_id:
         return
     label = "empty inbox" if not names else names[0] + (f" +{len(names) - 1} more" if len(names) > 1 else "")
-    with get_client(sync_client=True) as client:
-        client.update_flow_run(run_id, name=label)
+    try:
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(run_id, name=label)
+    except Exception as exc:
+        get_run_logger().warning("could not rename the run to %r: %s", label, exc)
