@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from rendezvous.batchfiles import list_batches
-from rendezvous.cli.console import console
+from rendezvous.cli.console import console, errors, fail
 from rendezvous.cli.monitoring import print_monitoring
 from rendezvous.cli.monitoring import register as register_monitoring
 from rendezvous.cli.ops import register as register_ops
 from rendezvous.cli.promotion import register as register_promotion
 from rendezvous.cli.verify import verify_command
 from rendezvous.pipeline import available_features
-from rendezvous.runtime import configure_prefect_env
 from rendezvous.services import get_services
 from rendezvous.status import batch_detail, system_status
 
@@ -59,26 +57,14 @@ def outcome_table(outcomes: list[dict[str, Any]], title: str) -> Table:
         outputs = [_short(v) for k, v in (o.get("outputs") or {}).items() if k != "dev"]
         detail = "\n".join([*outputs, *([o["reason"]] if o.get("reason") else [])])
         table.add_row(
-            o.get("source", ""),
+            escape(o.get("source") or ""),
             str(o.get("rows_in", "")),
             str(o.get("rows_scored", "")),
             str(o.get("rows_quarantined", "")),
             f"[{style.get(o['state'], 'white')}]{o['state']}[/]",
-            detail,
+            escape(detail),
         )
     return table
-
-
-def run_scoring() -> list[dict[str, Any]]:
-    """Run `score-batches` in this process; failed batches are reported, not raised."""
-    configure_prefect_env()
-    from flows.score_batches import score_batches
-
-    state = score_batches(return_state=True)
-    if state.is_completed():
-        return state.result()
-    console.print(f"[red]score-batches: {state.message}[/]")
-    return []
 
 
 @app.command()
@@ -87,11 +73,22 @@ def score(
     watch: Annotated[bool, typer.Option(help="Keep running: score each batch as soon as it lands.")] = False,
     poll: Annotated[float, typer.Option(help="Seconds between inbox checks with --watch.")] = 0.2,
 ) -> None:
-    """Run the `score-batches` flow over the inbox now (or on every arrival, with --watch)."""
+    """Run the `score-batches` flow over the inbox now (or on every arrival, with --watch).
+
+    Exits 1 when a batch failed or a file could not be taken in (the others are still reported);
+    with --json, stdout is one JSON list of outcomes (with --watch, one JSON object per line).
+    """
+    from rendezvous.cli.scoring import failures, run_scoring, watch_inbox
+
     if watch:
-        watch_inbox(poll)
+        inbox = escape(get_services().settings.inbox_url)
+        errors.print(f"Watching {inbox} (every {poll:g} s); Ctrl-C to stop.")
+        failing = watch_inbox(poll, _json_lines if json_out else _outcome_lines)
+        errors.print("Stopped." + (f" Still failing: {escape(', '.join(failing))}" if failing else ""))
+        if failing:
+            raise typer.Exit(1)
         return
-    with console.status("Scoring the inbox...", spinner="dots"):
+    with errors.status("Scoring the inbox...", spinner="dots"):
         outcomes = run_scoring()
     if json_out:
         _print_json(outcomes)
@@ -100,25 +97,30 @@ def score(
         _print_accounting(outcomes)
     else:
         console.print("The inbox is empty.")
+    _exit_if_failed(failures(outcomes))
 
 
-def watch_inbox(poll: float) -> None:
-    """Micro-batches: one warm process, a flow run as soon as something lands. Ctrl-C stops."""
-    inbox = get_services().settings.inbox_url
-    console.print(f"Watching {inbox} (every {poll:g} s); Ctrl-C to stop.")
-    try:
-        while True:
-            if list_batches(inbox):
-                outcomes = run_scoring()
-                for o in outcomes:
-                    console.print(
-                        f"{o.get('source')}: {o['state']}, {o.get('rows_scored', 0)} scored, "
-                        f"{o.get('rows_quarantined', 0)} quarantined"
-                    )
-            else:
-                time.sleep(poll)
-    except KeyboardInterrupt:
-        console.print("Stopped.")
+def _outcome_lines(outcomes: list[dict[str, Any]]) -> None:
+    for o in outcomes:
+        console.print(
+            f"{o.get('source')}: {o['state']}, {o.get('rows_scored', 0)} scored, "
+            f"{o.get('rows_quarantined', 0)} quarantined" + (f" ({o['reason']})" if o.get("reason") else ""),
+            markup=False,
+        )
+
+
+def _json_lines(outcomes: list[dict[str, Any]]) -> None:
+    for o in outcomes:
+        typer.echo(json.dumps(o, default=str))
+
+
+def _exit_if_failed(failed: list[dict[str, Any]]) -> None:
+    """Exit 1 naming what failed (on stderr, so stdout stays the answer)."""
+    if not failed:
+        return
+    names = ", ".join(str(o.get("source") or "the run") for o in failed)
+    errors.print(f"[red]{len(failed)} failed:[/] {escape(names)}")
+    raise typer.Exit(1)
 
 
 def _print_accounting(outcomes: list[dict[str, Any]]) -> None:
@@ -144,6 +146,8 @@ def demo(
         built = build_demo(services, rows_per_batch=rows, fresh=fresh)
     for line in built.describe():
         console.print(f"  {line}")
+    from rendezvous.cli.scoring import failures, run_scoring
+
     with console.status(f"Scoring {len(built.batches)} demo batches...", spinner="dots"):
         outcomes = run_scoring()
     console.print(outcome_table(outcomes, "Demo: score-batches"))
@@ -153,6 +157,7 @@ def demo(
         "processed sources in done/ and failed/, raw bytes in archive/."
     )
     console.print("Next: `rendezvous status`, `rendezvous batches show loans-2026-11-04-bad-rows.csv`.")
+    _exit_if_failed(failures(outcomes))
 
 
 @app.command()
@@ -222,8 +227,7 @@ def models_register(
             path, role, version=version, metadata=metadata, available_features=available_features(services)
         )
     except RegistryError as exc:
-        console.print(f"[red]refused:[/] {exc}")
-        raise typer.Exit(2) from exc
+        raise fail(f"refused: {exc}", 2) from exc
     console.print(
         f"registered {record.version} as {record.role} (sha256 {record.sha256[:12]}, "
         f"{len(record.feature_names)} features, scikit-learn {record.sklearn_version})"
@@ -245,8 +249,7 @@ def batches_show(batch_id: str, json_out: JsonFlag = False) -> None:
     """Counts, lineage and quarantine reasons of one batch (id or source file name)."""
     detail = batch_detail(get_services().store, batch_id)
     if detail is None:
-        console.print(f"[red]no batch {batch_id!r}[/]")
-        raise typer.Exit(1)
+        raise fail(f"no batch {batch_id!r}", 1, json_out)
     if json_out:
         _print_json(detail)
         return

@@ -19,7 +19,7 @@ runner = CliRunner()
 
 
 def _said(result: Result) -> str:
-    return " ".join(result.stdout.split())  # rich wraps long lines
+    return " ".join(result.stderr.split())  # a refusal is told on stderr; rich wraps long lines
 
 
 def _fit(columns: list[str], path: Path) -> Path:

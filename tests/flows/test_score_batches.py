@@ -155,4 +155,4 @@ def test_cli_reports_status_models_and_batch_story(demo: dict[str, dict]) -> Non
     assert [s["step"] for s in story["lineage"]][:2] == ["read", "validate"]
     assert sum(r["rows"] for r in story["quarantine_reasons"]) == story["rows_quarantined"]
     missing = runner.invoke(app, ["batches", "show", "no-such-batch"])
-    assert missing.exit_code == 1 and "no batch" in missing.stdout
+    assert missing.exit_code == 1 and "no batch" in missing.stderr and not missing.stdout

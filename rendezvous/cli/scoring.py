@@ -1,0 +1,99 @@
+"""Running `score-batches` for `rendezvous score` and `demo`: once, or watching the inbox.
+
+Every file's outcome comes back, the failed ones as state ``error``, so a command reports what
+went through beside what did not, and exits non-zero when anything failed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rendezvous.batchfiles import list_batches
+from rendezvous.runtime import configure_prefect_env
+from rendezvous.services import get_services
+
+FAILED_STATES = frozenset({"error", "failed"})
+LONGEST_BACKOFF_SECONDS = 300.0  # a file that keeps failing is still tried every five minutes
+
+
+def failures(outcomes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The outcomes that mean something the command was asked to do did not happen."""
+    return [o for o in outcomes if o["state"] in FAILED_STATES]
+
+
+def run_scoring(sources: list[str] | None = None) -> list[dict[str, Any]]:
+    """Run `score-batches` in this process (over ``sources`` only, if given): every file's outcome.
+
+    A run that fails before it reaches the files is one outcome in state ``error`` with no source.
+    """
+    configure_prefect_env()
+    from flows.score_batches import BatchesFailed, score_batches
+
+    state = score_batches(sources=sources, return_state=True)
+    if state.is_completed():
+        return state.result()
+    failure = state.result(raise_on_failure=False)
+    if isinstance(failure, BatchesFailed):
+        return failure.outcomes
+    return [{"source": None, "state": "error", "reason": f"score-batches: {state.message}"}]
+
+
+@dataclass
+class Backoff:
+    """When a file that keeps failing is tried again: two intervals after its first failure,
+    then twice as long after each further one, up to LONGEST_BACKOFF_SECONDS."""
+
+    interval: float
+    failed: dict[str, int] = field(default_factory=dict)
+    not_before: dict[str, float] = field(default_factory=dict)
+
+    def due(self, names: list[str], now: float) -> list[str]:
+        """The listed files to try now; files gone from the inbox are forgotten."""
+        for gone in set(self.failed) - set(names):
+            del self.failed[gone], self.not_before[gone]
+        return [name for name in names if self.not_before.get(name, now) <= now]
+
+    def record(self, outcomes: list[dict[str, Any]], now: float) -> None:
+        for outcome in outcomes:
+            name = outcome.get("source")
+            if not name:
+                continue
+            if outcome["state"] not in FAILED_STATES:
+                self.failed.pop(name, None)
+                self.not_before.pop(name, None)
+                continue
+            count = self.failed[name] = self.failed.get(name, 0) + 1
+            delay = self.interval * 2.0 ** min(count, 32)
+            self.not_before[name] = now + min(delay, max(LONGEST_BACKOFF_SECONDS, self.interval))
+
+
+def watch_inbox(
+    poll: float,
+    report: Callable[[list[dict[str, Any]]], None],
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[str]:
+    """Micro-batches: one warm process, a run as soon as something lands, until Ctrl-C.
+
+    Whatever a pass does, the next one starts ``poll`` seconds later; a file that failed waits
+    out its back-off meanwhile (a file that cannot be taken in is never retried in a hot loop).
+    Returns the files whose last attempt failed.
+    """
+    inbox = get_services().settings.inbox_url
+    backoff = Backoff(poll)
+    try:
+        while True:
+            try:
+                due = backoff.due(list_batches(inbox), clock())
+                outcomes = run_scoring(due) if due else []
+            except Exception as exc:  # the inbox or the API is unreachable: say so, try again later
+                outcomes = [{"source": None, "state": "error", "reason": f"{type(exc).__name__}: {exc}"}]
+            if outcomes:
+                report(outcomes)
+                backoff.record(outcomes, clock())
+            sleep(poll)
+    except KeyboardInterrupt:
+        return sorted(backoff.failed)
