@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from rendezvous.cli.console import fail
 from rendezvous.services import get_services
 
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -22,14 +23,13 @@ SinceOption = Annotated[
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
-def _since(text: str | None):
+def _since(text: str | None, json_out: bool = False):
     from rendezvous.monitoring.report import parse_since
 
     try:
         return parse_since(text)
     except ValueError as exc:
-        console.print(f"[red]--since {text!r}: {exc}[/]")
-        raise typer.Exit(2) from exc
+        raise fail(f"--since {text!r}: {exc}", 2, json_out) from exc
 
 
 def report(
@@ -56,8 +56,7 @@ def drift(
 
     frame = read_metrics(get_services().store, batch_id=batch, committed_only=False)
     if frame.empty:
-        console.print(f"[red]no monitored batch {batch!r}[/]" if batch else "No batch monitored yet.")
-        raise typer.Exit(1)
+        raise fail(f"no monitored batch {batch!r}" if batch else "No batch monitored yet.", 1, json_out)
     latest = frame["batch_id"].iloc[-1]
     frame = frame[frame["batch_id"] == latest]
     rows = frame.to_dict("records")
@@ -96,9 +95,8 @@ def performance(
     from rendezvous.monitoring.verdict import fmt_number
 
     if by not in ("batch", "day"):
-        console.print("[red]--by is 'batch' or 'day'[/]")
-        raise typer.Exit(2)
-    frame = realized_performance(get_services().store, since=_since(since), by=by)  # type: ignore[arg-type]
+        raise fail("--by is 'batch' or 'day'", 2, json_out)
+    frame = realized_performance(get_services().store, since=_since(since, json_out), by=by)  # type: ignore[arg-type]
     if json_out:
         typer.echo(frame.to_json(orient="records", date_format="iso", indent=2))
         return

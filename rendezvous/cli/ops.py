@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from rendezvous.cli.console import console
+from rendezvous.cli.console import console, fail
 from rendezvous.runtime import configure_prefect_env
 
 
@@ -38,8 +38,7 @@ def serve(
     try:
         deployments = runner_deployments(deployment)
     except ValueError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from exc
+        raise fail(str(exc), 2) from exc
     for d in deployments:
         console.print(f"serving {d.flow_name}/{d.name}: {_schedule_text(d.schedules)}")
     prefect_serve(*deployments, limit=limit, print_starting_message=False)

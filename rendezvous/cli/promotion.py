@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from rendezvous.cli.console import console
+from rendezvous.cli.console import console, errors, fail
 from rendezvous.owners import owned_here
 from rendezvous.roles import current_roles
 from rendezvous.runtime import configure_prefect_env
@@ -38,11 +38,6 @@ WaitOption = Annotated[
 
 def _json(payload: Any) -> None:
     typer.echo(json.dumps(payload, indent=2, default=str))
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[red]{message}[/]")
-    return typer.Exit(code)
 
 
 def _roles_line() -> str:
@@ -87,13 +82,13 @@ def labels_add(
         folder = Path(s.labels_url)
         files = sorted(p for p in folder.glob("*") if p.suffix in (".csv", ".parquet") and p.is_file())
         if not files:
-            raise _fail(f"no label files (.csv, .parquet) in {folder}")
+            raise fail(f"no label files (.csv, .parquet) in {folder}", 1, json_out)
     reports = []
     for file in files:
         try:
             frame = read_label_file(str(file), s.id_column, columns)
         except LabelFileError as exc:
-            raise _fail(f"refused: {exc}", 2) from exc
+            raise fail(f"refused: {exc}", 2, json_out) from exc
         report, rejected = add_labels(services.store, frame, file.name, replace=replace)
         rejects_url = write_rejects(rejected, s.labels_url, file.name)
         reports.append({**report.__dict__, "rejects_url": rejects_url})
@@ -128,11 +123,11 @@ def models_shadow(
     from rendezvous.registry import RegistryError
 
     if state not in ("on", "off"):
-        raise _fail(f"expected on or off, not {state!r}", 2)
+        raise fail(f"expected on or off, not {state!r}", 2)
     try:
         record = get_services().registry.set_shadow(version, state == "on")
     except RegistryError as exc:
-        raise _fail(f"refused: {exc}", 2) from exc
+        raise fail(f"refused: {exc}", 2) from exc
     console.print(
         f"{record.version} ({record.role}): shadow {'on' if record.shadow else 'off'}"
         + ("; `rendezvous score` now scores it beside live and canary" if record.shadow else "")
@@ -183,7 +178,7 @@ def train(
     with console.status("Training a candidate on the labelled dev copy...", spinner="dots"):
         state = train_candidate(version=version, force=force, return_state=True)
     if not state.is_completed():
-        raise _fail(f"train-candidate: {state.message}")
+        raise fail(f"train-candidate: {state.message}", 1, json_out)
     result = state.result()
     if json_out:
         _json(result)
@@ -241,7 +236,7 @@ def promote(
                 for p in gate.open_promotions(store):
                     if p.flow_run_id and is_waiting(p.flow_run_id):
                         announced = p.flow_run_id
-                        console.print(
+                        (errors if json_out else console).print(
                             f"Promotion #{p.id} of [bold]{p.candidate}[/] waits for a decision on flow run "
                             f"{p.flow_run_id}: approve on its form in the Prefect UI, or\n"
                             f"  rendezvous approve {p.flow_run_id} --by NAME --comment '...'\n"
@@ -253,10 +248,10 @@ def promote(
                 gate.abandon(store, p.id, "rendezvous promote", "interrupted while waiting")
                 if p.flow_run_id:
                     cancel(p.flow_run_id, "interrupted while waiting for a decision")
-        raise _fail("interrupted: the promotion is abandoned, nothing changed", 130) from None
+        raise fail("interrupted: the promotion is abandoned, nothing changed", 130, json_out) from None
     state = outcome["state"]
     if not state.is_completed():
-        raise _fail(f"promote-model: {state.message}")
+        raise fail(f"promote-model: {state.message}", 1, json_out)
     result = state.result()
     if json_out:
         _json(result)
@@ -315,7 +310,7 @@ def _decide(run_id: str, decision: str, by: str, comment: str, wait: float) -> N
     from rendezvous.promotion import audit, gate, rotation
 
     if not by.strip():
-        raise _fail("--by needs your name", 2)
+        raise fail("--by needs your name", 2)
     store = get_services().store
     try:
         send_decision(run_id, decision, by.strip(), comment)
@@ -325,18 +320,18 @@ def _decide(run_id: str, decision: str, by: str, comment: str, wait: float) -> N
             rotation.decline(store, promotion, "reject", by, comment or "its run no longer waited")
             console.print(f"run {run_id} no longer waits; promotion #{promotion.id} closed, nothing changed")
             return
-        raise _fail(f"cannot {decision} run {run_id}: {exc}") from exc
+        raise fail(f"cannot {decision} run {run_id}: {exc}") from exc
     state = wait_for_end(run_id, wait)
     changes = audit.history(store, flow_run_id=run_id)
     if changes:
         console.print(f"{_change_text(changes[-1])}. Now {_roles_line()}.")
     if state is None or not state.is_final():
-        console.print(
-            f"[yellow]run {run_id} has not finished {wait:g} s after the decision; "
-            "is the process that runs it still alive?[/]"
-        )
+        late = f"run {run_id} has not finished {wait:g} s after the decision; is its process alive?"
+        if not changes:  # not even recorded: the decision has not taken effect
+            raise fail(f"{late} Nothing is recorded yet: see `rendezvous models history` later.")
+        errors.print(f"[yellow]{late}[/]")
     elif not state.is_completed():
-        raise _fail(f"run {run_id} ended {state.type.value.lower()}: {state.message}")
+        raise fail(f"run {run_id} ended {state.type.value.lower()}: {state.message}")
 
 
 def approve(run_id: str, by: ByOption, comment: CommentOption = "", wait: WaitOption = 120.0) -> None:
@@ -360,12 +355,12 @@ def rollback(
     from rendezvous.registry import RegistryError
 
     if not by.strip() or not reason.strip():
-        raise _fail("--by and --reason must not be empty", 2)
+        raise fail("--by and --reason must not be empty", 2, json_out)
     services = get_services()
     try:
         change = roll_back(services.store, services.registry, by.strip(), reason.strip())
     except (PromotionError, RegistryError) as exc:
-        raise _fail(f"refused: {exc}", 2) from exc
+        raise fail(f"refused: {exc}", 2, json_out) from exc
     if json_out:
         _json(change)
         return
@@ -400,7 +395,7 @@ def server(
         os.execv(prefect, args)
     subprocess.run([*args, "--background"], check=True, stdout=subprocess.DEVNULL)
     if not _wait_healthy(f"{url}/api/health", timeout=120):
-        raise _fail(f"the server did not answer on {url} within 120 s")
+        raise fail(f"the server did not answer on {url} within 120 s")
     console.print(f"ready: UI at {url}; stop it with `rendezvous server --stop`")
 
 
