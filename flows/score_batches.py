@@ -25,7 +25,8 @@ class BatchesFailed(ExceptionGroup, RuntimeError):
     """Some batches failed and stay claimable: each one's error, and every file's outcome.
 
     ``outcomes`` holds the whole run's results (the failed files as state ``error``), so a caller
-    reports the batches that went through beside the ones that did not.
+    reports the batches that went through beside the ones that did not. Still a RuntimeError, as
+    the run's failure was before it carried the causes, for the callers that catch that.
     """
 
     outcomes: list[dict]
