@@ -102,3 +102,20 @@ def test_watch_waits_between_passes_and_backs_off_a_failing_file(home: Path) -> 
     assert times == [0.0, 10.0, 30.0]  # then twice as long after each further failure
     assert all(o["state"] == "error" for _, outcomes in passes for o in outcomes)
     assert failing == ["early.csv"]
+
+
+def test_failed_run_carries_each_batch_error_and_every_outcome(meter_home: Path, tmp_path: Path) -> None:
+    from flows.score_batches import BatchesFailed, score_batches
+    from rendezvous.registry import ModelIntegrityError
+
+    _register_live_then_tamper(tmp_path)
+    _readings(meter_home / "inbox")
+
+    with pytest.raises(BatchesFailed) as failed:
+        score_batches()
+
+    (cause,) = failed.value.exceptions
+    assert isinstance(cause, ModelIntegrityError) and "sha256" in str(cause)
+    assert cause.__traceback__ is not None
+    states = {o["source"]: o["state"] for o in failed.value.outcomes}
+    assert states == {"readings.csv": "error", "wrong-columns.csv": "rejected"}
