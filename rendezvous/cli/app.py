@@ -83,10 +83,9 @@ def score(
     if watch:
         inbox = escape(get_services().settings.inbox_url)
         errors.print(f"Watching {inbox} (every {poll:g} s); Ctrl-C to stop.")
-        failing = watch_inbox(poll, _json_lines if json_out else _outcome_lines)
-        errors.print("Stopped." + (f" Still failing: {escape(', '.join(failing))}" if failing else ""))
-        if failing:
-            raise typer.Exit(1)
+        still_failing = watch_inbox(poll, _json_lines if json_out else _outcome_lines)
+        errors.print("Stopped.")
+        _exit_if_failed(still_failing)
         return
     with errors.status("Scoring the inbox...", spinner="dots"):
         outcomes = run_scoring()

@@ -42,19 +42,25 @@ def run_scoring(sources: list[str] | None = None) -> list[dict[str, Any]]:
 
 
 @dataclass
+class FailingFile:
+    outcome: dict[str, Any]  # its last failed outcome
+    count: int  # failures in a row
+    not_before: float
+
+
+@dataclass
 class Backoff:
     """When a file that keeps failing is tried again: two intervals after its first failure,
     then twice as long after each further one, up to LONGEST_BACKOFF_SECONDS."""
 
     interval: float
-    failed: dict[str, int] = field(default_factory=dict)
-    not_before: dict[str, float] = field(default_factory=dict)
+    failing: dict[str, FailingFile] = field(default_factory=dict)
 
     def due(self, names: list[str], now: float) -> list[str]:
         """The listed files to try now; files gone from the inbox are forgotten."""
-        for gone in set(self.failed) - set(names):
-            del self.failed[gone], self.not_before[gone]
-        return [name for name in names if self.not_before.get(name, now) <= now]
+        for gone in set(self.failing) - set(names):
+            del self.failing[gone]
+        return [name for name in names if name not in self.failing or self.failing[name].not_before <= now]
 
     def record(self, outcomes: list[dict[str, Any]], now: float) -> None:
         for outcome in outcomes:
@@ -62,12 +68,11 @@ class Backoff:
             if not name:
                 continue
             if outcome["state"] not in FAILED_STATES:
-                self.failed.pop(name, None)
-                self.not_before.pop(name, None)
+                self.failing.pop(name, None)
                 continue
-            count = self.failed[name] = self.failed.get(name, 0) + 1
-            delay = self.interval * 2.0 ** min(count, 32)
-            self.not_before[name] = now + min(delay, max(LONGEST_BACKOFF_SECONDS, self.interval))
+            count = self.failing[name].count + 1 if name in self.failing else 1
+            delay = min(self.interval * 2.0 ** min(count, 32), max(LONGEST_BACKOFF_SECONDS, self.interval))
+            self.failing[name] = FailingFile(outcome, count, now + delay)
 
 
 def watch_inbox(
@@ -75,15 +80,17 @@ def watch_inbox(
     report: Callable[[list[dict[str, Any]]], None],
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
-) -> list[str]:
+) -> list[dict[str, Any]]:
     """Micro-batches: one warm process, a run as soon as something lands, until Ctrl-C.
 
     Whatever a pass does, the next one starts ``poll`` seconds later; a file that failed waits
     out its back-off meanwhile (a file that cannot be taken in is never retried in a hot loop).
-    Returns the files whose last attempt failed.
+    Returns what was still failing when stopped: each file's last failed outcome, and the last
+    pass's own failure (an unreachable inbox or API) if it had one.
     """
     inbox = get_services().settings.inbox_url
     backoff = Backoff(poll)
+    run_failed: list[dict[str, Any]] = []
     try:
         while True:
             try:
@@ -94,6 +101,7 @@ def watch_inbox(
             if outcomes:
                 report(outcomes)
                 backoff.record(outcomes, clock())
+            run_failed = [o for o in outcomes if not o.get("source")]
             sleep(poll)
     except KeyboardInterrupt:
-        return sorted(backoff.failed)
+        return [*run_failed, *(failing.outcome for failing in backoff.failing.values())]

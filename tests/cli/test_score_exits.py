@@ -95,13 +95,13 @@ def test_watch_waits_between_passes_and_backs_off_a_failing_file(home: Path) -> 
     fake = FakeTime(sleeps=8)
     passes: list[tuple[float, list[dict[str, Any]]]] = []
 
-    failing = watch_inbox(5.0, lambda outcomes: passes.append((fake.now, outcomes)), fake.sleep, fake.clock)
+    still = watch_inbox(5.0, lambda outcomes: passes.append((fake.now, outcomes)), fake.sleep, fake.clock)
 
     assert fake.slept == [5.0] * 8  # one interval after every pass, whatever happened
     times = [at for at, _ in passes]
     assert times == [0.0, 10.0, 30.0]  # then twice as long after each further failure
     assert all(o["state"] == "error" for _, outcomes in passes for o in outcomes)
-    assert failing == ["early.csv"]
+    assert [(o["source"], o["state"]) for o in still] == [("early.csv", "error")]
 
 
 def test_failed_run_carries_each_batch_error_and_every_outcome(meter_home: Path, tmp_path: Path) -> None:
@@ -119,3 +119,22 @@ def test_failed_run_carries_each_batch_error_and_every_outcome(meter_home: Path,
     assert cause.__traceback__ is not None
     states = {o["source"]: o["state"] for o in failed.value.outcomes}
     assert states == {"readings.csv": "error", "wrong-columns.csv": "rejected"}
+
+
+def test_watch_keeps_its_interval_while_the_inbox_cannot_be_listed(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rendezvous.cli.scoring import watch_inbox
+    from rendezvous.settings import get_settings
+
+    monkeypatch.setenv("RENDEZVOUS_INBOX_URL", "nosuchstore://bucket/inbox")
+    get_settings.cache_clear()
+    fake = FakeTime(sleeps=3)
+    passes: list[list[dict[str, Any]]] = []
+
+    still = watch_inbox(5.0, passes.append, fake.sleep, fake.clock)
+
+    assert fake.slept == [5.0] * 3
+    assert len(passes) == 3
+    assert all(o["state"] == "error" and "nosuchstore" in o["reason"] for (o,) in passes)
+    assert [o["source"] for o in still] == [None]  # no file failed: the pass itself did
