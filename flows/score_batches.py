@@ -32,9 +32,11 @@ class BatchesFailed(ExceptionGroup, RuntimeError):
     outcomes: list[dict]
 
     def __new__(cls, message: str, errors: Sequence[Exception], outcomes: Sequence[dict] = ()) -> Self:
-        group = super().__new__(cls, message, errors)
-        group.outcomes = list(outcomes)
-        return group
+        return super().__new__(cls, message, errors)
+
+    def __init__(self, message: str, errors: Sequence[Exception], outcomes: Sequence[dict] = ()) -> None:
+        super().__init__(message, errors)  # outcomes stay out of args: the logged repr stays short
+        self.outcomes = list(outcomes)
 
     def derive(self, errors: Sequence[Exception]) -> BatchesFailed:
         return BatchesFailed(self.message, errors, self.outcomes)
