@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import ColumnElement, Connection, String, case, cast, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from rendezvous.owners import owner_is_dead
@@ -149,7 +149,7 @@ class Ledger:
         with self.store.begin() as conn:
             done = conn.execute(
                 update(batches)
-                .where(batches.c.id == batch_id, batches.c.claimed_by == owner)
+                .where(*_held(batch_id, owner))
                 .values(lease_expires=datetime.now(UTC) + self.lease)
             )
             if done.rowcount != 1:
@@ -168,7 +168,7 @@ class Ledger:
         """Close the batch inside the caller's transaction (with its last rows)."""
         done = conn.execute(
             update(batches)
-            .where(batches.c.id == batch_id, batches.c.claimed_by == owner)
+            .where(*_held(batch_id, owner))
             .values(
                 state=state,
                 reason=_storable(reason),
@@ -191,30 +191,43 @@ class Ledger:
             )
 
     def release(self, batch_id: str, owner: str, error: str) -> str:
-        """Give a batch back after an unexpected error; after max attempts it fails for good."""
+        """Give a batch back after an unexpected error; after max attempts it fails for good.
+
+        One conditional UPDATE (still processing, still ours): a run that took the batch over
+        meanwhile keeps it, and only a release that won erases the batch's rows.
+        """
+        final = batches.c.attempts >= self.max_attempts
+        error = _storable(error) or ""
+        retry_reason = literal("attempt ") + cast(batches.c.attempts, String) + literal(f" failed: {error}")
+        now = literal(datetime.now(UTC), batches.c.finished_at.type)
         with self.store.begin() as conn:
-            row = conn.execute(select(batches).where(batches.c.id == batch_id)).first()
-            if row is None or row.claimed_by != owner:
-                return "lost"
-            final = row.attempts >= self.max_attempts
-            if final:
-                erase_batch_rows(conn, batch_id)  # a failed batch keeps its reason, not half its rows
-            conn.execute(
+            released = conn.execute(
                 update(batches)
-                .where(batches.c.id == batch_id)
+                .where(*_held(batch_id, owner))
                 .values(
-                    state="failed" if final else "received",
-                    reason=_storable(error if final else f"attempt {row.attempts} failed: {error}"),
+                    state=case((final, "failed"), else_="received"),
+                    reason=case((final, literal(error)), else_=retry_reason),
                     lease_expires=None,
-                    claimed_by=None if not final else owner,
-                    finished_at=datetime.now(UTC) if final else None,
+                    claimed_by=case((final, owner), else_=None),
+                    finished_at=case((final, now), else_=None),
                 )
-            )
-            return "failed" if final else "retry"
+                .returning(batches.c.state)
+            ).scalar()
+            if released is None:
+                return "lost"
+            if released == "failed":
+                erase_batch_rows(conn, batch_id)  # a failed batch keeps its reason, not half its rows
+                return "failed"
+            return "retry"
 
     def get(self, batch_id: str) -> Any:
         with self.store.begin() as conn:
             return conn.execute(select(batches).where(batches.c.id == batch_id)).first()
+
+
+def _held(batch_id: str, owner: str) -> tuple[ColumnElement[bool], ...]:
+    """The batch is still being processed by ``owner``: the condition of every write it makes."""
+    return batches.c.id == batch_id, batches.c.claimed_by == owner, batches.c.state == "processing"
 
 
 def _storable(reason: str | None) -> str | None:

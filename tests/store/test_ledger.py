@@ -7,12 +7,13 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, func, select, update
 
+from rendezvous import records
 from rendezvous.ledger import Ledger, LostClaim
 from rendezvous.owners import new_owner, owner_is_dead
 from rendezvous.store import Store
-from rendezvous.store.schema import batches
+from rendezvous.store.schema import batches, lineage
 
 VERSIONS = {"live": "a", "canary": "b"}
 
@@ -106,3 +107,60 @@ def test_a_batch_whose_worker_keeps_dying_fails_after_max_attempts(ledger: Ledge
     assert ledger.claim(arrival.batch_id, new_owner(), VERSIONS) is None  # died twice: give up
     row = ledger.get(arrival.batch_id)
     assert row.state == "failed" and "gave up after 2 attempts" in row.reason
+
+
+def _take_over_before_next_update(
+    request: pytest.FixtureRequest, ledger: Ledger, batch_id: str, taker: Ledger, new: str
+) -> None:
+    """Another run takes the batch over and writes a row, just before this ledger's next UPDATE
+    of ``batches`` reaches the database: between a release's steps, whatever they are."""
+    fired: list[bool] = []
+
+    def take_over(conn, cursor, statement, parameters, context, executemany) -> None:
+        if fired or not statement.lstrip().upper().startswith("UPDATE BATCHES"):
+            return
+        fired.append(True)
+        with taker.store.begin() as other:
+            other.execute(update(batches).values(lease_expires=datetime.now(UTC) - timedelta(seconds=1)))
+        assert taker.claim(batch_id, new, VERSIONS) == 2
+        with taker.store.begin() as other:
+            records.write_lineage(other, batch_id, 0, [{"step": "read", "rows_in": 1, "rows_out": 1}])
+
+    event.listen(ledger.store.engine, "before_cursor_execute", take_over)
+    request.addfinalizer(lambda: event.remove(ledger.store.engine, "before_cursor_execute", take_over))
+
+
+@pytest.mark.parametrize("last_attempt", [False, True])
+def test_a_release_after_a_takeover_changes_nothing_and_erases_nothing(
+    request: pytest.FixtureRequest, database_url: str, last_attempt: bool
+) -> None:
+    # this run gives up after its attempt (last_attempt) or would retry; the run that takes over
+    # (another worker, more attempts allowed) must keep its claim and its rows either way
+    mine = Ledger(Store(database_url), lease_seconds=60, max_attempts=1 if last_attempt else 3)
+    taker = Ledger(Store(database_url), lease_seconds=60, max_attempts=3)
+    arrival = mine.receive("a.csv", "9" * 64, "csv")
+    owner, new = new_owner(), f"other-host:{2}:taker"
+    assert mine.claim(arrival.batch_id, owner, VERSIONS) == 1
+    _take_over_before_next_update(request, mine, arrival.batch_id, taker, new)
+
+    assert mine.release(arrival.batch_id, owner, "boom") == "lost"
+
+    row = mine.get(arrival.batch_id)
+    assert (row.state, row.claimed_by, row.attempts, row.reason) == ("processing", new, 2, None)
+    with mine.store.begin() as conn:
+        assert conn.execute(select(func.count()).select_from(lineage)).scalar_one() == 1
+    taker.heartbeat(arrival.batch_id, new)  # the new owner still holds it
+
+
+def test_a_release_after_commit_leaves_the_batch_committed(ledger: Ledger) -> None:
+    arrival = ledger.receive("a.csv", "8" * 64, "csv")
+    owner = new_owner()
+    ledger.claim(arrival.batch_id, owner, VERSIONS)
+    counts = {"rows_in": 1, "rows_scored": 1, "rows_quarantined": 0}
+    with ledger.store.begin() as conn:
+        ledger.finish(conn, arrival.batch_id, owner, "committed", counts, None, {})
+    # the source move failed after the commit, and the run gives the batch back
+    assert ledger.release(arrival.batch_id, owner, "move failed") == "lost"
+    assert ledger.get(arrival.batch_id).state == "committed"
+    with pytest.raises(LostClaim):
+        ledger.heartbeat(arrival.batch_id, owner)
