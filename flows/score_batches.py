@@ -104,7 +104,10 @@ def score_batches(limit: int | None = None, sources: list[str] | None = None) ->
             results.append(asdict(job))
             continue
         try:
-            with observability.tagged_with_models(job):
+            with (
+                observability.tagged_with_models(job),
+                get_services().ledger.lease_kept(job.batch_id, job.owner),
+            ):
                 outcome = score_one(job)
         except Exception as exc:
             logger.error("batch %s failed and stays claimable: %s", job.batch_id, exc, exc_info=exc)

@@ -8,7 +8,11 @@ attempt wrote, which is what makes a re-run after a crash exact.
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +26,7 @@ from rendezvous.store import Store
 from rendezvous.store.schema import arrivals, batches
 
 TERMINAL = ("committed", "rejected", "failed")
+_log = logging.getLogger(__name__)
 
 
 def batch_id_for(name: str, sha256: str) -> str:
@@ -154,6 +159,29 @@ class Ledger:
             )
             if done.rowcount != 1:
                 raise LostClaim(f"batch {batch_id}: the claim was taken over by another run")
+
+    @contextmanager
+    def lease_kept(self, batch_id: str, owner: str) -> Iterator[None]:
+        """Renew the lease in the background while the block runs: a batch is held through its
+        monitoring and commit as much as through its chunks, however long any one step takes."""
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(self.lease.total_seconds() / 3):
+                try:
+                    self.heartbeat(batch_id, owner)
+                except LostClaim:
+                    return  # the run's next write is refused and says so
+                except Exception:  # the database out for a moment: the next renewal may do
+                    _log.warning("could not renew the lease of batch %s", batch_id, exc_info=True)
+
+        renewer = threading.Thread(target=renew, name=f"lease-{batch_id}", daemon=True)
+        renewer.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            renewer.join()
 
     def finish(
         self,
