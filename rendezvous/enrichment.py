@@ -15,9 +15,9 @@ import pandas as pd
 
 from rendezvous.batchfiles import filesystem, sha256_file
 from rendezvous.importing import load_callable
+from rendezvous.validation import quarantine as q
 
 Preprocess = Callable[[pd.DataFrame], pd.DataFrame]
-QUARANTINE_COLUMNS = ["row", "request_id", "column", "rule", "value"]
 
 
 class EnrichmentError(Exception):
@@ -87,7 +87,7 @@ def enrich(
 ) -> Enriched:
     """Join, then preprocess; rows without a reference match are quarantined or kept (settings)."""
     steps: list[dict[str, Any]] = []
-    quarantined = pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    quarantined = q.empty()
     out = frame
     if reference is not None:
         key = reference.key
@@ -96,16 +96,7 @@ def enrich(
         )
         matched = out[key].isin(extra[key])
         if on_missing == "quarantine" and not matched.all():
-            missing = out.loc[~matched]
-            quarantined = pd.DataFrame(
-                {
-                    "row": missing.index,
-                    "request_id": missing[id_column].astype("str"),
-                    "column": key,
-                    "rule": "reference_key_missing",
-                    "value": missing[key].astype("str"),
-                }
-            )
+            quarantined = q.of_rows(out.loc[~matched], id_column, "reference_key_missing", column=key)
             out = out.loc[matched]
         joined = out.merge(extra, on=key, how="left", validate="many_to_one")
         joined.index = out.index

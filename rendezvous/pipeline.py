@@ -26,7 +26,7 @@ from rendezvous.batchfiles import (
     read_chunks,
     sha256_file,
 )
-from rendezvous.enrichment import QUARANTINE_COLUMNS, enrich
+from rendezvous.enrichment import enrich
 from rendezvous.failpoints import crash_point
 from rendezvous.ledger import TERMINAL
 from rendezvous.outputs import BatchOutputs, move_source, partition_dates
@@ -35,7 +35,11 @@ from rendezvous.registry import ModelRecord
 from rendezvous.scoring import score_frame
 from rendezvous.services import Services
 from rendezvous.store.schema import lineage
+from rendezvous.validation import quarantine as q
 from rendezvous.validation import validate
+
+DUPLICATE_IN_BATCH = "duplicate_request_id_in_batch"
+ALREADY_SCORED = "request_id_already_scored"
 
 
 class AccountingError(Exception):
@@ -104,8 +108,12 @@ def available_features(services: Services) -> set[str]:
     return set(map(str, enriched.frame.columns))
 
 
-def archive_raw(services: Services, source_url: str, sha256: str, name: str) -> str:
-    """Keep the bytes as they arrived, content-addressed (immutable, written once)."""
+def archive_raw(services: Services, source_url: str, sha256: str, name: str, owner: str) -> str:
+    """Keep the bytes as they arrived, content-addressed (immutable, written once).
+
+    Only the claimant archives, through a temporary name of its own, published by a rename:
+    a run that took the batch over after a crash never trips over a dead run's half copy.
+    """
     suffix = name.rsplit(".", 1)[-1] if "." in name else "bin"
     if not (suffix.isascii() and suffix.isalnum() and len(suffix) <= 16):
         suffix = "bin"  # the extension is the sender's text: it must not break the archive name
@@ -113,22 +121,27 @@ def archive_raw(services: Services, source_url: str, sha256: str, name: str) -> 
     fs, path = filesystem(target)
     if not fs.exists(path):
         fs.makedirs(fs._parent(path), exist_ok=True)
+        partial = f"{path}.{owner.rsplit(':', 1)[-1]}.tmp"
         src_fs, src = filesystem(source_url)
-        with src_fs.open(src, "rb") as reader, fs.open(f"{path}.tmp", "wb") as writer:
+        with src_fs.open(src, "rb") as reader, fs.open(partial, "wb") as writer:
             while block := reader.read(1 << 22):
                 writer.write(block)
-        fs.mv(f"{path}.tmp", path)
+        fs.mv(partial, path)
     return target
 
 
 def intake(services: Services, name: str) -> BatchJob | Outcome:
-    """Fingerprint, archive and claim one inbox file, or say why it is not processed now."""
+    """Fingerprint and claim one inbox file, then archive it; or say why it is not processed now.
+
+    The claim comes first: of two runs that found the same file, the one that lost the
+    compare-and-swap stops there. A file gone before it could be read was taken (and moved on)
+    by another run; any other error after the claim gives the claim back and is raised.
+    """
     settings = services.settings
     source_url = join(settings.inbox_url, name)
     try:
         sha256 = sha256_file(source_url)
-        archive_url = archive_raw(services, source_url, sha256, name)
-    except FileNotFoundError:
+    except FileNotFoundError:  # the only path read here is the inbox file itself
         # listed a moment ago, moved since: another run (worker) took it and finished it
         return Outcome("", name, "gone", reason="no longer in the inbox (taken by another run)")
     fmt = detect_format(name)
@@ -148,6 +161,11 @@ def intake(services: Services, name: str) -> BatchJob | Outcome:
         if services.ledger.get(arrival.batch_id).state == "failed":
             return _settle_terminal(services, arrival.batch_id, name, "", "finish_move")
         return Outcome(arrival.batch_id, name, "busy", reason="claimed by another run")
+    try:
+        archive_url = archive_raw(services, source_url, sha256, name, owner)
+    except Exception as exc:
+        services.ledger.release(arrival.batch_id, owner, f"archiving failed: {type(exc).__name__}: {exc}")
+        raise
     job = BatchJob(
         batch_id=arrival.batch_id,
         source_name=name,
@@ -226,47 +244,9 @@ def prepare(
     ]
     valid = result.valid
     if result.rejected_reason is None and not valid.empty:
-        unstorable = records.unstorable_ids(valid[id_column])
-        if unstorable.notna().any():
-            held = valid.loc[unstorable.notna()]
-            quarantined.append(
-                pd.DataFrame(
-                    {
-                        "row": held.index,
-                        "request_id": held[id_column].astype("str"),
-                        "column": id_column,
-                        "rule": unstorable[unstorable.notna()],
-                        "value": held[id_column].astype("str"),
-                    }
-                )
-            )
-            valid = valid.loc[unstorable.isna()]
-        seen = records.already_scored(services.store, valid[id_column])
-        if seen.any():
-            repeated = valid.loc[seen]
-            quarantined.append(
-                pd.DataFrame(
-                    {
-                        "row": repeated.index,
-                        "request_id": repeated[id_column].astype("str"),
-                        "column": id_column,
-                        "rule": "request_id_already_scored",
-                        "value": repeated[id_column].astype("str"),
-                    }
-                )
-            )
-            valid = valid.loc[~seen]
-        steps.append(
-            {
-                "step": "deduplicate",
-                "rows_in": len(result.valid),
-                "rows_out": len(valid),
-                "detail": {
-                    "already_scored": int(seen.sum()),
-                    "unstorable_ids": int(unstorable.notna().sum()),
-                },
-            }
-        )
+        valid, held, deduplicated = _one_row_per_request(services, job, frame, valid)
+        quarantined.extend(held)
+        steps.append(deduplicated)
         enriched = enrich(
             valid,
             services.reference(),
@@ -284,7 +264,7 @@ def prepare(
             services.store,
             conn,
             job.batch_id,
-            pd.concat([q for q in quarantined if not q.empty] or [pd.DataFrame(columns=QUARANTINE_COLUMNS)]),
+            pd.concat([lines for lines in quarantined if not lines.empty] or [q.empty()]),
         )
         records.write_lineage(conn, job.batch_id, chunk, steps)
     services.ledger.heartbeat(job.batch_id, job.owner)
@@ -292,33 +272,59 @@ def prepare(
     return Prepared(chunk, rows, frame_out, result.rejected_reason)
 
 
+def _one_row_per_request(
+    services: Services, job: BatchJob, frame: pd.DataFrame, valid: pd.DataFrame
+) -> tuple[pd.DataFrame, list[pd.DataFrame], dict[str, Any]]:
+    """Each request scored once, whatever the suite says: rows whose id the store cannot keep,
+    whose id an earlier row of this batch carried (in this chunk or an earlier one), or whose id
+    another batch scored already are set aside. The rows kept, the lines, the lineage step."""
+    id_column = services.settings.id_column
+    unstorable = records.unstorable_ids(valid[id_column])
+    storable = valid.loc[unstorable.isna()]
+    in_batch, scored_elsewhere = records.seen_before(services.store, job.batch_id, storable[id_column])
+    repeated = _repeated_in_chunk(frame, storable, id_column) | in_batch
+    scored_elsewhere &= ~repeated
+    held = [
+        q.of_rows(valid.loc[unstorable.notna()], id_column, unstorable[unstorable.notna()], column=id_column),
+        q.of_rows(storable.loc[repeated], id_column, DUPLICATE_IN_BATCH, column=id_column),
+        q.of_rows(storable.loc[scored_elsewhere], id_column, ALREADY_SCORED, column=id_column),
+    ]
+    kept = storable.loc[~(repeated | scored_elsewhere)]
+    step = {
+        "step": "deduplicate",
+        "rows_in": len(valid),
+        "rows_out": len(kept),
+        "detail": {
+            "already_scored": int(scored_elsewhere.sum()),
+            "duplicate_in_batch": int(repeated.sum()),
+            "unstorable_ids": int(unstorable.notna().sum()),
+        },
+    }
+    return kept, held, step
+
+
+def _repeated_in_chunk(frame: pd.DataFrame, valid: pd.DataFrame, id_column: str) -> pd.Series:
+    """Per valid row: does an earlier row of the chunk carry its id? Ids compare as the text
+    they are stored as: valid rows' as typed by the contract, the others' as sent."""
+    sent = frame[id_column]
+    ids = sent.astype("str").where(sent.notna())
+    ids.loc[valid.index] = valid[id_column].astype("str")
+    return (ids.duplicated(keep="first") & ids.notna()).loc[valid.index]
+
+
 def _malformed_rows(malformed: list[MalformedRow]) -> pd.DataFrame:
-    if not malformed:
-        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
-    return pd.DataFrame(
-        {
-            "row": [None] * len(malformed),
-            "request_id": [None] * len(malformed),
-            "column": None,
-            "rule": [m.rule for m in malformed],
-            "value": [f"line {m.line}: {m.value}" if m.line else m.value for m in malformed],
-        }
+    return q.lines_for(
+        [None] * len(malformed),
+        None,
+        None,
+        [m.rule for m in malformed],
+        [f"line {m.line}: {m.value}" if m.line else m.value for m in malformed],
     )
 
 
 def quarantine_all(services: Services, job: BatchJob, chunk: int, frame: pd.DataFrame, reason: str) -> None:
     """Rows of a rejected batch that were not examined one by one: set aside with the reason."""
-    id_column = services.settings.id_column
-    ids = frame[id_column].astype("str") if id_column in frame else pd.Series(None, index=frame.index)
-    rows = pd.DataFrame(
-        {
-            "row": frame.index,
-            "request_id": ids.where(ids.notna(), None),
-            "column": None,
-            "rule": "batch_rejected",
-            "value": reason,
-        }
-    )
+    rows = q.of_rows(frame, services.settings.id_column, q.BATCH_REJECTED, value=reason)
     with services.store.begin() as conn:
         records.write_quarantine(services.store, conn, job.batch_id, rows)
         records.write_lineage(

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Connection, distinct, func, insert, litera
 
 from rendezvous.store import Store
 from rendezvous.store.schema import lineage, quarantine, scores
+from rendezvous.validation.quarantine import BATCH_REJECTED, QUARANTINE_COLUMNS
 
 
 def write_scores(
@@ -24,6 +25,7 @@ def write_scores(
 
 
 MAX_ID_LENGTH = scores.c.request_id.type.length  # what the scores (and quarantine) tables keep
+ID_TOO_LONG, ID_HAS_NUL = "request_id_too_long", "request_id_has_nul"
 
 
 def unstorable_ids(ids: pd.Series) -> pd.Series:
@@ -34,9 +36,9 @@ def unstorable_ids(ids: pd.Series) -> pd.Series:
     """
     text = ids.astype("str")
     why = np.full(len(ids), None, dtype=object)
-    why[(text.str.len() > MAX_ID_LENGTH).fillna(False).to_numpy(bool)] = "request_id_too_long"
+    why[(text.str.len() > MAX_ID_LENGTH).fillna(False).to_numpy(bool)] = ID_TOO_LONG
     if _any_nul(text):  # a scan of the text bytes first: 4x cheaper than the per-id search
-        why[text.str.contains("\x00", regex=False).fillna(False).to_numpy(bool)] = "request_id_has_nul"
+        why[text.str.contains("\x00", regex=False).fillna(False).to_numpy(bool)] = ID_HAS_NUL
     return pd.Series(why, index=ids.index, dtype=object)
 
 
@@ -64,7 +66,7 @@ def write_quarantine(store: Store, conn: Connection, batch_id: str, rows: pd.Dat
     the value column keeps them whole)."""
     if rows.empty:
         return 0
-    frame = rows[["row", "request_id", "column", "rule", "value"]].copy()
+    frame = rows[QUARANTINE_COLUMNS].copy()
     frame.insert(0, "batch_id", batch_id)
     frame["row"] = frame["row"].astype("Int64")
     frame["request_id"] = storable_text(frame["request_id"], MAX_ID_LENGTH)
@@ -91,37 +93,54 @@ def write_lineage(conn: Connection, batch_id: str, chunk: int, steps: Iterable[d
         conn.execute(insert(lineage), rows)
 
 
-def already_scored(store: Store, request_ids: pd.Series) -> pd.Series:
-    """Which of these ids have a live score already (an earlier batch, or an earlier chunk).
+def seen_before(store: Store, batch_id: str, request_ids: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Which of these ids an earlier row of this batch carried (scored, or quarantined with its
+    id as sent), and which another batch's live score holds already.
 
     One set-based query either way: an array parameter on PostgreSQL, a temporary table joined
-    on the scores index on SQLite (3x faster than IN-lists at 250k ids).
+    on the scores and quarantine indexes on SQLite (3x faster than IN-lists at 250k ids).
+    Quarantined ids the store had to alter (cut, NUL spelled out) are not the ids that were sent.
     """
     ids = request_ids.dropna().astype("str").unique().tolist()
-    found: set[str] = set()
+    here: set[str] = set()
+    elsewhere: set[str] = set()
     if ids:
+        params = {"batch": batch_id, "altered_1": ID_TOO_LONG, "altered_2": ID_HAS_NUL}
         with store.begin() as conn:
             if store.is_postgres:
-                query = text("SELECT request_id FROM scores WHERE role = 'live' AND request_id = ANY(:ids)")
-                found.update(conn.execute(query, {"ids": ids}).scalars())
+                query = _SEEN_SQL.format(candidates="unnest(CAST(:ids AS text[])) AS c(request_id)")
+                rows = conn.execute(text(query), {**params, "ids": ids}).all()
             else:
                 cursor = conn.connection.driver_connection.cursor()
                 try:
                     cursor.execute("CREATE TEMP TABLE IF NOT EXISTS candidate_ids (request_id TEXT)")
                     cursor.execute("DELETE FROM candidate_ids")
                     cursor.executemany("INSERT INTO candidate_ids VALUES (?)", zip(ids, strict=True))
-                    rows = cursor.execute(
-                        "SELECT c.request_id FROM candidate_ids c JOIN scores s "
-                        "ON s.request_id = c.request_id AND s.role = 'live'"
-                    )
-                    found.update(row[0] for row in rows)
+                    query = _SEEN_SQL.format(candidates="candidate_ids AS c")
+                    rows = cursor.execute(query, params).fetchall()
                     cursor.execute("DELETE FROM candidate_ids")
                 finally:
                     cursor.close()
+            for request_id, same_batch in rows:
+                (here if same_batch else elsewhere).add(request_id)
+    return _among(request_ids, here), _among(request_ids, elsewhere)
+
+
+_SEEN_SQL = """
+SELECT s.request_id, s.batch_id = :batch FROM {candidates}
+  JOIN scores s ON s.request_id = c.request_id AND s.role = 'live'
+UNION ALL
+SELECT q.request_id, TRUE FROM {candidates}
+  JOIN quarantine q ON q.request_id = c.request_id AND q.batch_id = :batch
+  AND q.rule NOT IN (:altered_1, :altered_2)
+"""
+
+
+def _among(request_ids: pd.Series, found: set[str]) -> pd.Series:
     if not found:
         return pd.Series(False, index=request_ids.index)
-    seen = pc.is_in(pa.array(request_ids.astype("str"), from_pandas=True), value_set=pa.array(sorted(found)))
-    return pd.Series(seen.to_numpy(zero_copy_only=False), index=request_ids.index) & request_ids.notna()
+    hit = pc.is_in(pa.array(request_ids.astype("str"), from_pandas=True), value_set=pa.array(sorted(found)))
+    return pd.Series(hit.to_numpy(zero_copy_only=False), index=request_ids.index) & request_ids.notna()
 
 
 def quarantine_rejected_scores(conn: Connection, batch_id: str, reason: str) -> int:
@@ -132,7 +151,7 @@ def quarantine_rejected_scores(conn: Connection, batch_id: str, reason: str) -> 
             select(
                 scores.c.batch_id,
                 scores.c.request_id,
-                literal("batch_rejected"),
+                literal(BATCH_REJECTED),
                 literal(reason),
             ).where(scores.c.batch_id == batch_id, scores.c.role == "live"),
         )
@@ -168,15 +187,9 @@ def counts(conn: Connection, batch_id: str) -> dict[str, int]:
 
 def rejects_frame(conn: Connection, batch_id: str) -> pd.DataFrame:
     query = (
-        select(
-            quarantine.c.row,
-            quarantine.c.request_id,
-            quarantine.c.column,
-            quarantine.c.rule,
-            quarantine.c.value,
-        )
+        select(*(quarantine.c[name] for name in QUARANTINE_COLUMNS))
         .where(quarantine.c.batch_id == batch_id)
         .order_by(quarantine.c.row)
     )
     rows = conn.execute(query).all()
-    return pd.DataFrame(rows, columns=["row", "request_id", "column", "rule", "value"])
+    return pd.DataFrame(rows, columns=QUARANTINE_COLUMNS)

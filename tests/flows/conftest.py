@@ -22,6 +22,7 @@ SCORING_MODULES = {
     "test_verify",
     "test_scale_out",
     "test_run_ui",
+    "test_batch_integrity",
 }
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

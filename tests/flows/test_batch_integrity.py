@@ -1,0 +1,185 @@
+"""A batch is held and accounted for by the pipeline itself, whatever the user's suite says:
+repeated request ids set aside, one claimant per file, the lease renewed while the batch is held."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from fsspec.implementations.local import LocalFileSystem
+from sklearn.linear_model import LogisticRegression
+
+from flows.score_batches import score_batches
+from rendezvous import pipeline
+from rendezvous.batchfiles import sha256_file
+from rendezvous.ledger import Ledger, batch_id_for
+from rendezvous.monitoring import batch_monitor
+from rendezvous.pipeline import BatchJob, Outcome
+from rendezvous.services import forget_services, get_services
+from rendezvous.settings import get_settings
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
+
+# Integer ids and no uniqueness expectation: the contract says nothing about repeated ids.
+TYPES = {"meter": ["int64"], "kwh": ["float64"], "volts": ["float64"]}
+SUITE = {
+    "name": "meter_readings",
+    "expectations": [
+        {"type": "expect_table_columns_to_match_set", "kwargs": {"column_set": list(TYPES)}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "meter"}},
+        *(
+            {"type": "expect_column_values_to_be_in_type_list", "kwargs": {"column": c, "type_list": t}}
+            for c, t in TYPES.items()
+        ),
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {"column": "kwh", "min_value": 0, "max_value": 100},
+        },
+    ],
+}
+
+
+@pytest.fixture
+def meter_home(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """A home with the meter contract and two small classifiers; settings given as keywords."""
+
+    def make(**settings: str) -> Path:
+        suite = tmp_path / "meter_suite.json"
+        suite.write_text(json.dumps(SUITE))
+        values = {"SUITE_PATH": str(suite), "ID_COLUMN": "meter", "REFERENCE_URL": "", "PREPROCESS": ""}
+        for name, value in {**values, **settings}.items():
+            monkeypatch.setenv(f"RENDEZVOUS_{name}", value)
+        get_settings.cache_clear()
+        forget_services()
+        rng = np.random.default_rng(3)
+        features = pd.DataFrame({"kwh": rng.uniform(0, 100, 200), "volts": rng.normal(230, 5, 200)})
+        target = (features["kwh"] > 50).astype(int)
+        for role, c in (("live", 1.0), ("canary", 0.1)):
+            path = tmp_path / f"{role}.joblib"
+            joblib.dump(LogisticRegression(C=c).fit(features, target), path)
+            get_services().registry.register(path, role)
+        (home / "inbox").mkdir(parents=True, exist_ok=True)
+        return home / "inbox"
+
+    return make
+
+
+def _readings(meters: list[int]) -> pd.DataFrame:
+    n = len(meters)
+    return pd.DataFrame(
+        {"meter": np.array(meters, dtype=np.int64), "kwh": np.linspace(1, 90, n), "volts": np.full(n, 231.0)}
+    )
+
+
+def test_repeated_ids_are_set_aside_within_and_across_chunks(meter_home: Callable[..., Path]) -> None:
+    inbox = meter_home(CHUNK_ROWS="4", MAX_INVALID_SHARE="0.5")
+    meters = [1, 2, 10, 2, 5, 1, 6, 7, 8, 8, 10, 9, 11, 7]  # chunks of four rows
+    readings = _readings(meters)
+    readings.loc[2, "kwh"] = 500.0  # row 2 (meter 10) breaks the contract; row 10 repeats its id
+    readings.to_parquet(inbox / "meters.parquet", index=False)
+
+    (outcome,) = score_batches()
+
+    assert outcome["state"] == "committed"
+    rejects = pd.read_parquet(outcome["outputs"]["rejects"])
+    repeated = rejects[rejects["rule"] == "duplicate_request_id_in_batch"]
+    # within chunk 0 (row 3), across chunks (5, 13), within chunk 2 (9), a rejected row's id (10)
+    assert sorted(repeated["row"]) == [3, 5, 9, 10, 13]
+    assert sorted(repeated["request_id"]) == ["1", "10", "2", "7", "8"]
+    response = pd.read_parquet(outcome["outputs"]["response"])
+    assert sorted(response["request_id"].astype(int)) == [1, 2, 5, 6, 7, 8, 9, 11]
+    assert outcome["rows_in"] == len(meters) == outcome["rows_scored"] + outcome["rows_quarantined"]
+    assert (outcome["rows_scored"], outcome["rows_quarantined"]) == (8, 6)
+
+
+def test_two_intakes_racing_on_one_file_one_claims_the_other_is_told(
+    meter_home: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = meter_home()
+    _readings([1, 2, 3]).to_parquet(inbox / "race.parquet", index=False)
+    services = get_services()
+    both_read = threading.Barrier(2)
+    hash_file = pipeline.sha256_file
+
+    def read_then_wait(url: str) -> str:
+        digest = hash_file(url)
+        both_read.wait()  # both have the file's fingerprint before either goes on
+        return digest
+
+    monkeypatch.setattr(pipeline, "sha256_file", read_then_wait)
+    results: list[BatchJob | Outcome | BaseException] = []
+
+    def take_in() -> None:
+        try:
+            results.append(pipeline.intake(services, "race.parquet"))
+        except BaseException as exc:  # the test reports whatever a run raised
+            results.append(exc)
+
+    runs = [threading.Thread(target=take_in) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+
+    jobs = [r for r in results if isinstance(r, BatchJob)]
+    told = [r for r in results if isinstance(r, Outcome)]
+    assert len(jobs) == 1 and len(told) == 1, results
+    assert told[0].state == "busy" and told[0].batch_id == jobs[0].batch_id
+    archived = Path(jobs[0].archive_url)
+    assert archived.read_bytes() == (inbox / "race.parquet").read_bytes()
+    assert [p.name for p in archived.parent.iterdir()] == [archived.name]  # no temporary left
+
+
+def test_a_missing_archive_directory_is_an_error_not_a_taken_file(
+    meter_home: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = meter_home()
+    _readings([1, 2, 3]).to_parquet(inbox / "lost.parquet", index=False)
+    archive = str(get_settings().archive_url)
+    makedirs = LocalFileSystem.makedirs
+
+    def archive_unmounted(self: LocalFileSystem, path: str, exist_ok: bool = False) -> None:
+        if not str(path).startswith(archive):  # the archive's folders cannot be made
+            makedirs(self, path, exist_ok=exist_ok)
+
+    monkeypatch.setattr(LocalFileSystem, "makedirs", archive_unmounted)
+    services = get_services()
+    with pytest.raises(FileNotFoundError):
+        pipeline.intake(services, "lost.parquet")
+    batch = services.ledger.get(batch_id_for("lost.parquet", sha256_file(str(inbox / "lost.parquet"))))
+    assert batch.state == "received" and batch.claimed_by is None  # the claim was given back
+    assert "archiving failed: FileNotFoundError" in batch.reason
+    assert (inbox / "lost.parquet").exists()
+
+
+def test_the_lease_is_renewed_while_the_batch_is_monitored(
+    meter_home: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = meter_home(LEASE_SECONDS="1")
+    _readings([1, 2, 3, 4]).to_parquet(inbox / "watched.parquet", index=False)
+    renewed = threading.Event()
+    heartbeat = Ledger.heartbeat
+
+    def counted(self: Ledger, batch_id: str, owner: str) -> None:
+        heartbeat(self, batch_id, owner)
+        renewed.set()
+
+    seen_during_monitoring: list[bool] = []
+
+    def slow_monitor(services: object, job: BatchJob) -> None:
+        renewed.clear()
+        seen_during_monitoring.append(renewed.wait(timeout=120))  # outlasts the 1 s lease by far
+
+    monkeypatch.setattr(Ledger, "heartbeat", counted)
+    monkeypatch.setattr(batch_monitor, "monitor_batch", slow_monitor)
+
+    (outcome,) = score_batches()
+
+    assert seen_during_monitoring == [True]
+    assert outcome["state"] == "committed"
