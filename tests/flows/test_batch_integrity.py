@@ -104,15 +104,29 @@ def test_two_intakes_racing_on_one_file_one_claims_the_other_is_told(
     inbox = meter_home()
     _readings([1, 2, 3]).to_parquet(inbox / "race.parquet", index=False)
     services = get_services()
+    archive = str(get_settings().archive_url)
     both_read = threading.Barrier(2)
-    hash_file = pipeline.sha256_file
+    hash_file, open_file = pipeline.sha256_file, LocalFileSystem.open
+    meeting = threading.Condition()
+    arrived = {"writing": 0, "done": 0}
 
     def read_then_wait(url: str) -> str:
         digest = hash_file(url)
         both_read.wait()  # both have the file's fingerprint before either goes on
         return digest
 
+    def open_then_meet(self: LocalFileSystem, path: str, mode: str = "rb", **kwargs: object) -> object:
+        handle = open_file(self, path, mode, **kwargs)
+        if "w" in mode and str(path).startswith(archive):
+            # a run writing the archive goes on once the other run writes it too, or is done
+            with meeting:
+                arrived["writing"] += 1
+                meeting.notify_all()
+                meeting.wait_for(lambda: arrived["writing"] + arrived["done"] >= 2, timeout=120)
+        return handle
+
     monkeypatch.setattr(pipeline, "sha256_file", read_then_wait)
+    monkeypatch.setattr(LocalFileSystem, "open", open_then_meet)
     results: list[BatchJob | Outcome | BaseException] = []
 
     def take_in() -> None:
@@ -120,6 +134,10 @@ def test_two_intakes_racing_on_one_file_one_claims_the_other_is_told(
             results.append(pipeline.intake(services, "race.parquet"))
         except BaseException as exc:  # the test reports whatever a run raised
             results.append(exc)
+        finally:
+            with meeting:
+                arrived["done"] += 1
+                meeting.notify_all()
 
     runs = [threading.Thread(target=take_in) for _ in range(2)]
     for run in runs:
