@@ -1,5 +1,6 @@
-"""Shared fixtures: an isolated RENDEZVOUS_HOME per test, the store on SQLite or PostgreSQL,
-and one Prefect test harness per session (a real local API, not mocks)."""
+"""Shared fixtures: an isolated RENDEZVOUS_HOME per test, the store on SQLite or PostgreSQL (the
+server RENDEZVOUS_TEST_POSTGRES names, else one the run starts: tests/pg_schemas.py), and one Prefect
+test harness per session (a real local API, not mocks)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pg_schemas import postgres_schema
+from pg_schemas import postgres_schema, stop_own_server
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    stop_own_server()  # the last process of the run to finish stops it
 
 
 @pytest.fixture(scope="session")
