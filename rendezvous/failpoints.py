@@ -1,7 +1,8 @@
 """Named crash points, for the crash campaign (as databases test recovery with fail points).
 
 ``RENDEZVOUS_CRASH_AT=<point>`` or ``<point>@<n>`` makes the process SIGKILL itself the n-th time
-it reaches ``<point>`` (default the first). Unset, a crash point costs one environment lookup.
+it reaches ``<point>`` (default the first), saying so on stderr first, so that a campaign can tell
+a kill at the point from a death elsewhere. Unset, a crash point costs one environment lookup.
 """
 
 from __future__ import annotations
@@ -50,4 +51,5 @@ def crash_point(name: str) -> None:
         _passed[name] += 1
         reached = _passed[name] >= int(nth or 1)
     if reached:
+        os.write(2, f"crash point {spec} reached: SIGKILL\n".encode())
         os.kill(os.getpid(), signal.SIGKILL)

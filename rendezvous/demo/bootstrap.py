@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import io
+import json
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,6 +66,46 @@ def wipe_state(services: Services) -> None:
             database.with_name(database.name + suffix).unlink(missing_ok=True)
 
 
+@dataclass(frozen=True)
+class TrainedModel:
+    role: str
+    model_bytes: bytes  # the fitted pipeline as joblib writes it
+    metadata_json: str
+    profile_json: str
+
+
+@functools.cache
+def train_demo_models(seed: int = 7) -> tuple[TrainedModel, ...]:
+    """The live and canary models trained on the demo's history: the same for the same seed, so
+    trained once per process (most of a demo's cost; the test suite builds many demos)."""
+    customers = make_customers(5000, seed=seed)
+    history = make_history(40_000, customers, seed=seed)
+    cut = int(len(history) * 0.8)
+    train, holdout = history.iloc[:cut], history.iloc[cut:]
+    trained = []
+    for role, factory in (("live", default_pipeline), ("canary", canary_pipeline)):
+        model = factory().fit(train[MODEL_FEATURES], train[LABEL])
+        holdout_scores = model.predict_proba(holdout[MODEL_FEATURES])[:, 1]
+        auc = roc_auc_score(holdout[LABEL], holdout_scores)
+        metadata = {
+            "estimator": type(model[-1]).__name__,
+            "holdout_roc_auc": round(float(auc), 4),
+            "trained_rows": len(train),
+            "source": "rendezvous demo",
+        }
+        # The drift reference is the newest history the model did not train on: tenure
+        # grows with calendar time (the whole year differs from November by half a year),
+        # and a model's scores on its own training rows are more confident than on new ones.
+        profile = profile_for_model(
+            holdout, MODEL_FEATURES, holdout_scores, source="training holdout (newest 20%)"
+        )
+        with io.BytesIO() as buffer:
+            joblib.dump(model, buffer)
+            model_bytes = buffer.getvalue()
+        trained.append(TrainedModel(role, model_bytes, json.dumps(metadata), json.dumps(profile.to_dict())))
+    return tuple(trained)
+
+
 def build_demo(
     services: Services, rows_per_batch: int = 2000, fresh: bool = True, seed: int = 7
 ) -> DemoBuild:
@@ -78,36 +121,18 @@ def build_demo(
     with fs.open(path, "wb") as handle:
         customers.to_parquet(handle, index=False)
 
-    history = make_history(40_000, customers, seed=seed)
-    cut = int(len(history) * 0.8)
-    train, holdout = history.iloc[:cut], history.iloc[cut:]
     build = DemoBuild(reference_url=settings.reference_url, labels_dir=settings.labels_url)
     with tempfile.TemporaryDirectory() as scratch:
-        for role, factory in (("live", default_pipeline), ("canary", canary_pipeline)):
-            model = factory().fit(train[MODEL_FEATURES], train[LABEL])
-            holdout_scores = model.predict_proba(holdout[MODEL_FEATURES])[:, 1]
-            auc = roc_auc_score(holdout[LABEL], holdout_scores)
-            file = Path(scratch) / f"demo-{role}.joblib"
-            joblib.dump(model, file)
-            metadata = {
-                "estimator": type(model[-1]).__name__,
-                "holdout_roc_auc": round(float(auc), 4),
-                "trained_rows": len(train),
-                "source": "rendezvous demo",
-            }
-            # The drift reference is the newest history the model did not train on: tenure
-            # grows with calendar time (the whole year differs from November by half a year),
-            # and a model's scores on its own training rows are more confident than on new ones.
-            profile = profile_for_model(
-                holdout, MODEL_FEATURES, holdout_scores, source="training holdout (newest 20%)"
-            )
+        for trained in train_demo_models(seed):
+            file = Path(scratch) / f"demo-{trained.role}.joblib"
+            file.write_bytes(trained.model_bytes)
             build.models.append(
                 services.registry.register(
                     file,
-                    role,
-                    version=f"demo-{role}-v1",
-                    metadata=metadata,
-                    profile=profile.to_dict(),
+                    trained.role,
+                    version=f"demo-{trained.role}-v1",
+                    metadata=json.loads(trained.metadata_json),
+                    profile=json.loads(trained.profile_json),
                 )
             )
     with local_folder(settings.inbox_url) as inbox:

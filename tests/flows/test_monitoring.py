@@ -239,11 +239,19 @@ def _add_demo_labels() -> int:
         for rid, outcome in zip(frame["request_id"], frame["defaulted"], strict=True)
     ]
     with get_services().store.begin() as conn:
-        conn.execute(labels.delete())
         conn.execute(insert(labels), rows)
     return len(rows)
 
 
+@pytest.fixture
+def labels_removed_after(demo: dict) -> Iterator[None]:
+    """The module's demo is shared: labels a test adds are gone before the next test."""
+    yield
+    with get_services().store.begin() as conn:
+        conn.execute(labels.delete())
+
+
+@pytest.mark.usefixtures("labels_removed_after")
 def test_realized_performance_once_labels_arrive(demo: dict) -> None:
     runner = CliRunner()
     empty = runner.invoke(app, ["performance"])
@@ -258,6 +266,7 @@ def test_realized_performance_once_labels_arrive(demo: dict) -> None:
     assert by_batch[(SHIFTED, "live")]["positive_rate"] > 2 * by_batch[(CLEAN[0], "live")]["positive_rate"]
 
 
+@pytest.mark.usefixtures("labels_removed_after")
 def test_report_has_every_section_and_works_offline(demo: dict, tmp_path: Path) -> None:
     _add_demo_labels()
     services = get_services()
