@@ -31,7 +31,7 @@ from rendezvous.settings import get_settings
 from rendezvous.store import Store
 from rendezvous.store.schema import labels, promotions
 
-ROUNDS = int(os.environ.get("RENDEZVOUS_RACE_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("RENDEZVOUS_RACE_ROUNDS", "2"))  # two: a dead holder is abandoned once
 OPENERS = 4
 
 OPENER = """
