@@ -167,7 +167,7 @@ def _read(services: Services) -> dict[str, Any]:
 def test_labels_arriving_while_training_reads_them(
     scored_demo: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    services, chunk = scored_demo, 10
+    services, chunk = scored_demo, 30  # 20 writes: every partial state a read may see is checked
     s = services.settings
     files = sorted(Path(s.labels_url).glob("labels-*.csv"))
     every = pd.concat([read_label_file(str(f), s.id_column, [s.label_column]) for f in files])
