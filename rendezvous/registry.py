@@ -17,10 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import fsspec
-import joblib
-import sklearn
-from sklearn.base import is_classifier, is_regressor
-from sklearn.exceptions import InconsistentVersionWarning
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -77,6 +73,10 @@ def sha256_bytes(data: bytes) -> str:
 
 def _unpickle(data: bytes) -> tuple[Any, str]:
     """Load an estimator and report the scikit-learn version it was saved with."""
+    import joblib  # scikit-learn is paid for by the commands that load a model, not by every read
+    import sklearn
+    from sklearn.exceptions import InconsistentVersionWarning
+
     saved_with = sklearn.__version__
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", InconsistentVersionWarning)
@@ -89,6 +89,8 @@ def _unpickle(data: bytes) -> tuple[Any, str]:
 
 def inspect_estimator(estimator: Any) -> tuple[str, list[str]]:
     """The kind of model and the feature names it was fitted on, or a clear refusal."""
+    from sklearn.base import is_classifier, is_regressor
+
     if not hasattr(estimator, "fit") or not hasattr(estimator, "predict"):
         raise RegistryError(f"not a scikit-learn estimator: {type(estimator).__name__} has no fit/predict")
     names = getattr(estimator, "feature_names_in_", None)

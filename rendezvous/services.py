@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from rendezvous.enrichment import Preprocess, Reference, load_preprocess, load_reference
 from rendezvous.ledger import Ledger
 from rendezvous.registry import Registry
 from rendezvous.settings import Settings, get_settings
 from rendezvous.store import Store
+
+if TYPE_CHECKING:
+    from rendezvous.enrichment import Preprocess, Reference
 
 
 @dataclass
@@ -34,9 +37,13 @@ class Services:
         return load_contract(self.settings.suite_path)
 
     def reference(self) -> Reference | None:
+        from rendezvous.enrichment import load_reference
+
         return load_reference(self.settings.reference_url, self.settings.reference_key)
 
     def preprocess(self) -> Preprocess | None:
+        from rendezvous.enrichment import load_preprocess
+
         return load_preprocess(self.settings.preprocess)
 
 

@@ -16,9 +16,7 @@ from rendezvous.cli.monitoring import register as register_monitoring
 from rendezvous.cli.ops import register as register_ops
 from rendezvous.cli.promotion import register as register_promotion
 from rendezvous.cli.verify import verify_command
-from rendezvous.pipeline import available_features
 from rendezvous.services import get_services
-from rendezvous.status import batch_detail, system_status
 
 app = typer.Typer(
     help="rendezvous: logged, canary-checked, gated ML scoring on Prefect.", no_args_is_help=True
@@ -162,6 +160,8 @@ def demo(
 @app.command()
 def status(json_out: JsonFlag = False) -> None:
     """Models by role, batches by state, totals."""
+    from rendezvous.status import system_status
+
     services = get_services()
     report = system_status(services.store, services.registry)
     if json_out:
@@ -217,6 +217,7 @@ def models_register(
     meta: Annotated[list[str] | None, typer.Option(help="key=value metadata, repeatable.")] = None,
 ) -> None:
     """Register a scikit-learn estimator or pipeline saved with joblib."""
+    from rendezvous.pipeline import available_features
     from rendezvous.registry import RegistryError
 
     metadata = dict(item.split("=", 1) for item in meta or [])
@@ -246,6 +247,8 @@ def models_list(json_out: JsonFlag = False) -> None:
 @batches_app.command("show")
 def batches_show(batch_id: str, json_out: JsonFlag = False) -> None:
     """Counts, lineage and quarantine reasons of one batch (id or source file name)."""
+    from rendezvous.status import batch_detail
+
     detail = batch_detail(get_services().store, batch_id)
     if detail is None:
         raise fail(f"no batch {batch_id!r}", 1, json_out)
@@ -288,6 +291,8 @@ def batches_show(batch_id: str, json_out: JsonFlag = False) -> None:
 @batches_app.command("list")
 def batches_list(json_out: JsonFlag = False) -> None:
     """Recent batches."""
+    from rendezvous.status import system_status
+
     services = get_services()
     recent = system_status(services.store, services.registry)["recent_batches"]
     if json_out:

@@ -6,10 +6,12 @@ Plain data and text; the Prefect tasks turn them into artifacts and events.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rendezvous.monitoring.batch_monitor import MonitorResult
 from rendezvous.monitoring.metrics_store import json_ready
+
+if TYPE_CHECKING:  # the monitor pulls scipy in; `status` and `drift` only read its verdicts
+    from rendezvous.monitoring.batch_monitor import MonitorResult
 
 DRIFT_EVENT = "rendezvous.drift.detected"
 TABLE_KEY = "drift-table"
