@@ -1,7 +1,9 @@
 """Process-wide defaults for the orchestrator, applied before Prefect is imported.
 
 No network here and no telemetry wanted: analytics off. Prefect's own state goes under
-RENDEZVOUS_HOME unless the operator points PREFECT_HOME or PREFECT_API_URL elsewhere.
+RENDEZVOUS_HOME unless the operator points PREFECT_HOME or PREFECT_API_URL elsewhere. Without
+PREFECT_API_URL, commands that run flows share the local server (``rendezvous.local_server``),
+or each starts Prefect's temporary in-process API when ``RENDEZVOUS_PREFECT_API=ephemeral``.
 """
 
 from __future__ import annotations
@@ -9,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import tomllib
+from pathlib import Path
 
+from rendezvous import local_server
+from rendezvous.local_server import LocalServer
 from rendezvous.settings import get_settings
 
 
 def configure_prefect_env(quiet: bool = True) -> None:
-    settings = get_settings()
-    os.environ.setdefault("PREFECT_HOME", str(settings.home / "prefect"))
+    os.environ.setdefault("PREFECT_HOME", str(prefect_home()))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # a busy 2-core machine can take longer than Prefect's 20 s to bring the ephemeral API up
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
@@ -36,3 +41,37 @@ def configure_prefect_env(quiet: bool = True) -> None:
 
 def _not_a_cancellation(record: logging.LogRecord) -> bool:
     return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+
+
+def prefect_home() -> Path:
+    """Where Prefect keeps its state, and the local server its record: PREFECT_HOME if set."""
+    return Path(os.environ.get("PREFECT_HOME") or get_settings().home / "prefect")
+
+
+def api_url_configured() -> bool:
+    """True if the operator chose an API: PREFECT_API_URL, or the active Prefect profile sets it."""
+    if os.environ.get("PREFECT_API_URL"):
+        return True
+    path = Path(os.environ.get("PREFECT_PROFILES_PATH") or prefect_home() / "profiles.toml")
+    try:
+        profiles = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active", "")
+    return bool(profiles.get("profiles", {}).get(active, {}).get("PREFECT_API_URL"))
+
+
+def connect_prefect(quiet: bool = True) -> tuple[LocalServer, bool] | None:
+    """Point this process's Prefect client at its API; call before Prefect is imported.
+
+    The API the operator configured is used as is (None). Otherwise the local server is started
+    if it is not running, or reused (the server and True if this call started it), unless the
+    settings ask for Prefect's temporary in-process API (None).
+    """
+    configure_prefect_env(quiet=quiet)
+    settings = get_settings()
+    if settings.prefect_api == "ephemeral" or api_url_configured():
+        return None
+    server, started = local_server.ensure(prefect_home(), settings.prefect_port)
+    os.environ["PREFECT_API_URL"] = server.api_url
+    return server, started

@@ -89,6 +89,14 @@ class Settings(BaseSettings):
         default="threads",
         description="'threads', 'dask' (local cluster) or a Dask scheduler address.",
     )
+    prefect_api: Literal["local-server", "ephemeral"] = Field(
+        default="local-server",
+        description="Without PREFECT_API_URL: commands that run flows share a local Prefect server "
+        "(API + UI) started on first use, or each starts a temporary in-process API (no UI).",
+    )
+    prefect_port: int = Field(
+        default=4200, gt=0, lt=65_536, description="The local server's port; another if taken."
+    )
     monitoring: MonitoringConfig = Field(
         default_factory=MonitoringConfig,
         description="Drift and model monitoring: methods, thresholds, alert rules (see README).",

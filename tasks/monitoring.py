@@ -7,18 +7,22 @@ metric and shown as the verdict artifact, and the task still completes, so the b
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
-from rendezvous.monitoring import batch_monitor, verdict
+from rendezvous.monitoring import verdict
 from rendezvous.pipeline import BatchJob
 from rendezvous.services import get_services
 
+if TYPE_CHECKING:
+    from rendezvous.monitoring.batch_monitor import MonitorResult
 
-def publish(result: batch_monitor.MonitorResult) -> None:
+
+def publish(result: MonitorResult) -> None:
     """Table and verdict artifacts under stable keys (the UI keeps their history); the event."""
     create_table_artifact(
         key=verdict.TABLE_KEY,
@@ -42,6 +46,8 @@ def publish(result: batch_monitor.MonitorResult) -> None:
 @task(name="monitor", task_run_name="monitor-{job.source_name}", cache_policy=NO_CACHE)
 def monitor_batch(job: BatchJob) -> dict:
     """Live vs canary, shadows vs live, features vs the live model's reference."""
+    from rendezvous.monitoring import batch_monitor  # scipy: paid by a batch, not by an empty inbox
+
     logger = get_run_logger()
     services = get_services()
     try:

@@ -13,6 +13,9 @@ from pg_schemas import postgres_schema, stop_own_server
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# commands run by tests use a temporary API (or the URL a test sets), never the local server that
+# `rendezvous score` would start and leave running; tests of that server set their own mode
+os.environ["RENDEZVOUS_PREFECT_API"] = "ephemeral"
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

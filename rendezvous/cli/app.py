@@ -14,6 +14,7 @@ from rendezvous.cli.console import console, errors, fail
 from rendezvous.cli.monitoring import print_monitoring
 from rendezvous.cli.monitoring import register as register_monitoring
 from rendezvous.cli.ops import register as register_ops
+from rendezvous.cli.ops import ui_location
 from rendezvous.cli.promotion import register as register_promotion
 from rendezvous.cli.verify import verify_command
 from rendezvous.services import get_services
@@ -154,6 +155,7 @@ def demo(
         "processed sources in done/ and failed/, raw bytes in archive/."
     )
     console.print("Next: `rendezvous status`, `rendezvous batches show loans-2026-11-04-bad-rows.csv`.")
+    console.print(ui_location(), highlight=False)
     _exit_if_failed(failures(outcomes))
 
 

@@ -1,4 +1,4 @@
-"""Commands of the promotion loop: labels, train, shadow, promote, approve/reject, rollback, server.
+"""Commands of the promotion loop: labels, train, shadow, promote, approve/reject, rollback.
 
 Prefect is imported lazily (inside commands that run flows or talk to the API), so reading the
 registry or the audit trail stays quick.
@@ -7,13 +7,8 @@ registry or the audit trail stays quick.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,9 +16,9 @@ import typer
 from rich.table import Table
 
 from rendezvous.cli.console import console, errors, fail
+from rendezvous.cli.ops import use_prefect_api
 from rendezvous.owners import owned_here
 from rendezvous.roles import current_roles
-from rendezvous.runtime import configure_prefect_env
 from rendezvous.services import get_services
 
 labels_app = typer.Typer(help="Ground truth: outcomes of scored requests.", no_args_is_help=True)
@@ -172,7 +167,7 @@ def train(
     json_out: JsonFlag = False,
 ) -> None:
     """Run `train-candidate`: fit the recipe on labelled dev data, register a candidate."""
-    configure_prefect_env()
+    use_prefect_api()
     from flows.train_candidate import train_candidate
 
     with console.status("Training a candidate on the labelled dev copy...", spinner="dots"):
@@ -217,7 +212,7 @@ def promote(
     json_out: JsonFlag = False,
 ) -> None:
     """Run `promote-model`: report, wait for approval (UI form or `rendezvous approve`), rotate."""
-    configure_prefect_env()
+    use_prefect_api()
     from flows.promote_model import cancel, is_waiting, promote_model
     from rendezvous.promotion import gate
 
@@ -270,14 +265,12 @@ def approvals(
     json_out: JsonFlag = False,
 ) -> None:
     """Promotions waiting for a decision (paused `promote-model` runs)."""
-    configure_prefect_env()
-    from flows.promote_model import waiting_approvals
     from rendezvous.promotion import gate
 
-    deadline = time.monotonic() + wait
-    while not (waiting := waiting_approvals()) and time.monotonic() < deadline:
-        time.sleep(1.0)
     store = get_services().store
+    deadline = time.monotonic() + wait
+    while not (waiting := _paused_runs(store)) and time.monotonic() < deadline:
+        time.sleep(1.0)
     for run in waiting:
         promotion = gate.for_run(store, run["run_id"])
         run["promotion"] = promotion.id if promotion else None
@@ -304,8 +297,20 @@ def approvals(
         console.print()
 
 
+def _paused_runs(store: Any) -> list[dict[str, Any]]:
+    """The API is asked only while the store has an open promotion: else nothing can be waiting."""
+    from rendezvous.promotion import gate
+
+    if not any(p.flow_run_id for p in gate.open_promotions(store)):
+        return []
+    use_prefect_api()
+    from flows.promote_model import waiting_approvals
+
+    return waiting_approvals()
+
+
 def _decide(run_id: str, decision: str, by: str, comment: str, wait: float) -> None:
-    configure_prefect_env()
+    use_prefect_api()
     from flows.promote_model import DecisionRefused, send_decision, wait_for_end
     from rendezvous.promotion import audit, gate, rotation
 
@@ -367,49 +372,7 @@ def rollback(
     console.print(f"{_change_text(change)}. Now {_roles_line()}.")
 
 
-# ---- server and demo traffic ----------------------------------------------------------------
-
-
-def server(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 4200,
-    background: Annotated[bool, typer.Option(help="Start it in the background.")] = False,
-    stop: Annotated[bool, typer.Option(help="Stop a server started with --background.")] = False,
-) -> None:
-    """A Prefect server (API + UI) on loopback, its state under RENDEZVOUS_HOME, telemetry off."""
-    configure_prefect_env(quiet=False)
-    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-    prefect = shutil.which("prefect", path=str(Path(sys.executable).parent)) or "prefect"
-    if stop:
-        os.execv(prefect, [prefect, "server", "stop"])
-    url = f"http://127.0.0.1:{port}"
-    # the UI finds its API from these settings, not from --port (else it calls port 4200)
-    os.environ["PREFECT_SERVER_API_PORT"] = str(port)
-    os.environ["PREFECT_UI_API_URL"] = f"{url}/api"
-    console.print(
-        f"Prefect server on {url} (state in {os.environ['PREFECT_HOME']}). In other shells:\n"
-        f"  export PREFECT_API_URL={url}/api"
-    )
-    args = [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port), "--analytics-off"]
-    sys.stdout.flush()
-    if not background:
-        os.execv(prefect, args)
-    subprocess.run([*args, "--background"], check=True, stdout=subprocess.DEVNULL)
-    if not _wait_healthy(f"{url}/api/health", timeout=120):
-        raise fail(f"the server did not answer on {url} within 120 s")
-    console.print(f"ready: UI at {url}; stop it with `rendezvous server --stop`")
-
-
-def _wait_healthy(url: str, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.5)
-    return False
+# ---- demo traffic -------------------------------------------------------------------------
 
 
 def demo_traffic(
@@ -436,6 +399,6 @@ def register(app: typer.Typer, models_app: typer.Typer) -> None:
     app.add_typer(labels_app, name="labels")
     models_app.command("shadow")(models_shadow)
     models_app.command("history")(models_history)
-    for command in (train, promote, approvals, approve, reject, rollback, server):
+    for command in (train, promote, approvals, approve, reject, rollback):
         app.command()(command)
     app.command("demo-traffic")(demo_traffic)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rendezvous.batchfiles import list_batches
-from rendezvous.runtime import configure_prefect_env
+from rendezvous.cli.ops import use_prefect_api
 from rendezvous.services import get_services
 
 FAILED_STATES = frozenset({"error", "failed"})
@@ -29,7 +29,7 @@ def run_scoring(sources: list[str] | None = None) -> list[dict[str, Any]]:
 
     A run that fails before it reaches the files is one outcome in state ``error`` with no source.
     """
-    configure_prefect_env()
+    use_prefect_api()
     from flows.score_batches import BatchesFailed, score_batches
 
     state = score_batches(sources=sources, return_state=True)
