@@ -154,12 +154,13 @@ def stop(state_dir: Path, timeout: float = STOP_SECONDS) -> LocalServer | None:
         server = recorded(state_dir)
         if server is None:
             return None
-        _signal(server.pid, signal.SIGTERM)
+        group = _leads_group(server.pid)
+        _signal(server.pid, signal.SIGTERM, group)
         deadline = time.monotonic() + timeout
-        while _is_server_process(server.pid) and time.monotonic() < deadline:
+        while _still_running(server.pid, group) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if _is_server_process(server.pid):
-            _signal(server.pid, signal.SIGKILL)
+        if _still_running(server.pid, group):
+            _signal(server.pid, signal.SIGKILL, group)
         (state_dir / STATE_FILE).unlink(missing_ok=True)
         return server
 
@@ -186,7 +187,7 @@ def _start(state_dir: Path, port: int, timeout: float) -> LocalServer:
                 f"port {port}; the end of {log_path}:\n{_tail(log_path)}"
             )
         if time.monotonic() >= deadline:
-            _signal(server.pid, signal.SIGKILL)
+            _signal(server.pid, signal.SIGKILL, group=True)
             process.wait()
             (state_dir / STATE_FILE).unlink(missing_ok=True)
             raise LocalServerError(
@@ -223,10 +224,28 @@ def _is_server_process(pid: int) -> bool:
     return b"server" in words and any(w.endswith(b"prefect") for w in words)  # empty for a zombie
 
 
-def _signal(pid: int, sig: signal.Signals) -> None:
-    """The server's whole process group if it leads one (it does when started here), else it alone."""
+def _leads_group(pid: int) -> bool:
+    """Started here, the server leads a process group of its own; run in a terminal, it may not."""
     try:
-        if os.getpgid(pid) == pid:
+        return os.getpgid(pid) == pid
+    except ProcessLookupError:
+        return False
+
+
+def _still_running(pid: int, group: bool) -> bool:
+    """Any process of the server's group (its API and services), or the server itself."""
+    if not group:
+        return _is_server_process(pid)
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _signal(pid: int, sig: signal.Signals, group: bool) -> None:
+    try:
+        if group:
             os.killpg(pid, sig)
         else:
             os.kill(pid, sig)
