@@ -21,7 +21,6 @@ from sqlalchemy import ColumnElement, Connection, String, case, cast, insert, li
 from sqlalchemy.exc import IntegrityError
 
 from rendezvous.owners import owner_is_dead
-from rendezvous.records import erase_batch_rows
 from rendezvous.store import Store
 from rendezvous.store.schema import arrivals, batches
 
@@ -110,6 +109,8 @@ class Ledger:
 
     def claim(self, batch_id: str, owner: str, versions: dict[str, str | None]) -> int | None:
         """Take the batch for ``owner`` and erase any earlier attempt; the attempt number or None."""
+        from rendezvous.records import erase_batch_rows  # pandas: paid by writers, not by reads
+
         now = datetime.now(UTC)
         with self.store.begin() as conn:
             row = conn.execute(select(batches).where(batches.c.id == batch_id)).first()
@@ -224,6 +225,8 @@ class Ledger:
         One conditional UPDATE (still processing, still ours): a run that took the batch over
         meanwhile keeps it, and only a release that won erases the batch's rows.
         """
+        from rendezvous.records import erase_batch_rows
+
         final = batches.c.attempts >= self.max_attempts
         error = _storable(error) or ""
         retry_reason = literal("attempt ") + cast(batches.c.attempts, String) + literal(f" failed: {error}")

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import fsspec
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -141,6 +140,8 @@ class Registry:
         (what validated, enriched rows will hold), a model that needs anything else is refused
         now rather than failing every batch later.
         """
+        import fsspec  # model files: paid by the commands that read them, not by `models list`
+
         if role not in ROLES:
             raise RegistryError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
         with fsspec.open(str(source), "rb") as handle:
@@ -260,6 +261,8 @@ class Registry:
 
     def verify_file(self, record: ModelRecord) -> bytes:
         """The model's bytes, or ModelIntegrityError if they are not the registered ones."""
+        import fsspec
+
         try:
             with fsspec.open(record.path, "rb") as handle:
                 data = handle.read()

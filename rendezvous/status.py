@@ -6,7 +6,6 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from rendezvous.monitoring.overview import monitoring_overview
 from rendezvous.registry import Registry
 from rendezvous.roles import current_roles
 from rendezvous.store import Store
@@ -14,6 +13,8 @@ from rendezvous.store.schema import arrivals, batches, lineage, quarantine
 
 
 def system_status(store: Store, registry: Registry) -> dict[str, Any]:
+    from rendezvous.monitoring.overview import monitoring_overview  # pandas: not for `batches show`
+
     with store.begin() as conn:
         by_state = dict(
             conn.execute(select(batches.c.state, func.count()).group_by(batches.c.state)).all()

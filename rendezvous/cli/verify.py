@@ -10,13 +10,14 @@ from rich.table import Table
 
 from rendezvous.cli.console import console
 from rendezvous.services import get_services
-from rendezvous.verify import verify
 
 
 def verify_command(
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Check every invariant (accounting, one score per role, outputs, model files, role audit)."""
+    from rendezvous.verify import verify
+
     results = verify(get_services())
     if json_out:
         typer.echo(json.dumps([r.to_dict() for r in results], indent=2))

@@ -7,13 +7,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import Connection, Engine, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
 
 from rendezvous.store.upgrade import create_schema
+
+if TYPE_CHECKING:  # reads of the store (status, models list) need no pandas
+    import pandas as pd
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()

@@ -25,11 +25,11 @@ print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)), file=sys.std
 """
 
 
-def _imported(home: Path, *args: str) -> list[str]:
+def _imported(home: Path, *args: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
     env = {**os.environ, "RENDEZVOUS_HOME": str(home), "RENDEZVOUS_MODELS_DIR": str(home / "models")}
     env.pop("RENDEZVOUS_DATABASE_URL", None)
     done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args],
+        [sys.executable, "-c", PROBE.format(heavy=heavy), *args],
         env=env,
         capture_output=True,
         text=True,
@@ -62,3 +62,8 @@ def test_settings_and_cli_modules_import_nothing_heavy(tmp_path: Path) -> None:
 )
 def test_reads_of_the_store_import_no_orchestrator_nor_statistics(tmp_path: Path, args: list[str]) -> None:
     assert _imported(tmp_path / "home", *args) == []
+
+
+@pytest.mark.parametrize("args", [["models", "list"], ["batches", "show", "no-such-batch.csv"]], ids=" ".join)
+def test_reads_of_one_table_import_no_pandas(tmp_path: Path, args: list[str]) -> None:
+    assert _imported(tmp_path / "home", *args, heavy=("pandas", "numpy", "pyarrow", "fsspec")) == []
