@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from rendezvous.classes import classes_of
 from rendezvous.roles import ROLES, SERVING_ROLES, current_roles, holders
 from rendezvous.store import Store
 from rendezvous.store.schema import models, role_changes
@@ -111,6 +110,8 @@ def inspect_estimator(estimator: Any) -> tuple[str, list[str]]:
 
 def _class_metadata(kind: str, estimator: Any) -> dict[str, Any]:
     """A classifier's classes as text and its positive class: outcomes are stored against them."""
+    from rendezvous.classes import classes_of  # pandas: paid by registering, not by `models list`
+
     return classes_of(estimator).to_metadata() if kind == "classifier" else {}
 
 
