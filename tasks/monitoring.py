@@ -15,6 +15,7 @@ from prefect.events import emit_event
 
 from rendezvous.monitoring import batch_monitor, verdict
 from rendezvous.pipeline import BatchJob
+from rendezvous.printing import markdown
 from rendezvous.services import get_services
 
 
@@ -23,12 +24,12 @@ def publish(result: batch_monitor.MonitorResult) -> None:
     create_table_artifact(
         key=verdict.TABLE_KEY,
         table=verdict.table_rows(result),
-        description=f"Drift statistics of batch {result.source} ({result.n_rows:,} rows)",
+        description=f"Drift statistics of batch {markdown(result.source)} ({result.n_rows:,} rows)",
     )
     create_markdown_artifact(
         key=verdict.VERDICT_KEY,
         markdown=verdict.verdict_markdown(result),
-        description=f"Drift verdict of batch {result.source}",
+        description=f"Drift verdict of batch {markdown(result.source)}",
     )
     if result.alert:
         emit_event(

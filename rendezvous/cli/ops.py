@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from rendezvous.cli.console import console, fail
+from rendezvous.printing import terminal
 from rendezvous.runtime import configure_prefect_env
 
 
@@ -40,7 +41,7 @@ def serve(
     except ValueError as exc:
         raise fail(str(exc), 2) from exc
     for d in deployments:
-        console.print(f"serving {d.flow_name}/{d.name}: {_schedule_text(d.schedules)}")
+        console.print(terminal(f"serving {d.flow_name}/{d.name}: {_schedule_text(d.schedules)}"))
     prefect_serve(*deployments, limit=limit, print_starting_message=False)
 
 
