@@ -13,6 +13,7 @@ from rendezvous.cli.console import console, errors, fail
 from rendezvous.cli.monitoring import print_monitoring
 from rendezvous.cli.monitoring import register as register_monitoring
 from rendezvous.cli.ops import register as register_ops
+from rendezvous.cli.params import version_name
 from rendezvous.cli.promotion import register as register_promotion
 from rendezvous.cli.verify import verify_command
 from rendezvous.pipeline import available_features
@@ -220,7 +221,10 @@ def models_table(models: list[dict[str, Any]]) -> Table:
 def models_register(
     path: Path,
     role: Annotated[str, typer.Option(help="live, canary, candidate or retired.")],
-    version: Annotated[str | None, typer.Option(help="Defaults to <file stem>-<sha256 prefix>.")] = None,
+    version: Annotated[
+        str | None,
+        typer.Option(help="Defaults to <file stem>-<sha256 prefix>.", callback=version_name),
+    ] = None,
     meta: Annotated[list[str] | None, typer.Option(help="key=value metadata, repeatable.")] = None,
 ) -> None:
     """Register a scikit-learn estimator or pipeline saved with joblib."""

@@ -9,6 +9,7 @@ import sys
 
 import typer
 from rich.console import Console
+
 from rendezvous.printing import terminal
 
 console = Console(width=None if sys.stdout.isatty() else 160)

@@ -21,6 +21,7 @@ import typer
 from rich.table import Table
 
 from rendezvous.cli.console import console, errors, fail
+from rendezvous.cli.params import version_name
 from rendezvous.owners import owned_here
 from rendezvous.printing import terminal, visible
 from rendezvous.roles import current_roles
@@ -122,7 +123,7 @@ def labels_add(
 
 
 def models_shadow(
-    version: str,
+    version: Annotated[str, typer.Argument(callback=version_name)],
     state: Annotated[str, typer.Argument(help="on or off", metavar="on|off")],
 ) -> None:
     """Score a candidate in shadow (beside live and canary, never returned), or stop."""
@@ -172,7 +173,9 @@ def _roles_text(roles: dict[str, Any]) -> str:
 
 
 def train(
-    version: Annotated[str | None, typer.Option(help="Name the candidate (default: dated).")] = None,
+    version: Annotated[
+        str | None, typer.Option(help="Name the candidate (default: dated).", callback=version_name)
+    ] = None,
     force: Annotated[bool, typer.Option(help="Retrain even if these rows were used before.")] = False,
     json_out: JsonFlag = False,
 ) -> None:
@@ -220,7 +223,9 @@ def train(
 
 
 def promote(
-    version: Annotated[str | None, typer.Argument(help="Candidate version (default: newest).")] = None,
+    version: Annotated[
+        str | None, typer.Argument(help="Candidate version (default: newest).", callback=version_name)
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Run `promote-model`: report, wait for approval (UI form or `rendezvous approve`), rotate."""
