@@ -18,6 +18,7 @@ _INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u206
 # ASCII punctuation that CommonMark or GFM give a meaning (backslash-escapable), and the three
 # that start HTML, which become entities.
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:\"'=$])")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
@@ -27,8 +28,9 @@ def visible(value: object) -> str:
 
 
 def _spelled(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    char = match.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
 def terminal(value: object) -> str:

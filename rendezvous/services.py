@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from rendezvous.enrichment import Preprocess, Reference, load_preprocess, load_reference
+from rendezvous.filemodes import protect
 from rendezvous.ledger import Ledger
 from rendezvous.registry import Registry
 from rendezvous.settings import Settings, get_settings
@@ -15,6 +16,9 @@ from rendezvous.store import Store
 @dataclass
 class Services:
     settings: Settings
+
+    def __post_init__(self) -> None:
+        protect(self.settings)
 
     @cached_property
     def store(self) -> Store:
