@@ -62,6 +62,7 @@ class Limits:
     cell_bytes: int
     row_bytes: int
     parquet_decoded_bytes: int
+    chunk_bytes: int  # not a limit: a chunk ends at chunk_rows rows or this many bytes
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
@@ -70,6 +71,7 @@ class Limits:
             settings.max_cell_bytes,
             settings.max_row_bytes,
             settings.max_parquet_decoded_bytes,
+            settings.chunk_bytes,
         )
 
 
@@ -292,7 +294,7 @@ def _csv_batches(
             strings_can_be_null=True,
         ),
     )
-    yield from _rebatch(reader, chunk_rows, malformed)
+    yield from _rebatch(reader, chunk_rows, limits.chunk_bytes, malformed)
 
 
 def _csv_header(handle: io.IOBase) -> list[str]:
@@ -325,26 +327,31 @@ def _check_width(columns: int) -> None:
 
 def _csv_block_size(chunk_rows: int, limits: Limits) -> int:
     """A block holds any row within ``max_row_bytes``: a row the reader cannot fit breaks it."""
-    return max(1 << 16, min(chunk_rows * 128, 64 << 20), limits.row_bytes + 1)
+    return max(1 << 16, min(chunk_rows * 128, limits.chunk_bytes), limits.row_bytes + 1)
 
 
 def _rebatch(
     batches: Iterator[pa.RecordBatch] | pacsv.CSVStreamingReader,
     chunk_rows: int,
+    chunk_bytes: int,
     malformed: list[MalformedRow],
 ) -> Iterator[tuple[pa.Table, list[MalformedRow]]]:
-    """Regroup reader blocks into chunks of exactly ``chunk_rows`` (the last one shorter)."""
+    """Regroup reader blocks into chunks of exactly ``chunk_rows`` (the last one shorter), or
+    fewer rows where they reach ``chunk_bytes`` first (wide rows: 50k rows of 4 KB ids in one
+    chunk once took 1.36 GB)."""
     pending: list[pa.RecordBatch] = []
-    size, yielded = 0, False
+    size, nbytes, yielded = 0, 0, False
     for batch in batches:
         pending.append(batch)
         size += batch.num_rows
-        while size >= chunk_rows:
+        nbytes += batch.nbytes
+        while size >= chunk_rows or (size and nbytes >= chunk_bytes):
+            take = min(chunk_rows, size if nbytes < chunk_bytes else max(1, size * chunk_bytes // nbytes))
             table = pa.Table.from_batches(pending)
-            yield table.slice(0, chunk_rows), _drain(malformed)
+            yield table.slice(0, take), _drain(malformed)
             yielded = True
-            rest = table.slice(chunk_rows)
-            pending, size = rest.to_batches(), rest.num_rows
+            rest = table.slice(take)
+            pending, size, nbytes = rest.to_batches(), rest.num_rows, rest.nbytes if rest.num_rows else 0
     if size or malformed or not yielded:
         yield pa.Table.from_batches(pending, schema=_schema_of(batches)), _drain(malformed)
 
@@ -371,16 +378,22 @@ def _parquet_batches(
     handle.seek(0)
     parquet = pq.ParquetFile(handle, read_dictionary=text)
     empty = True
-    for batch in parquet.iter_batches(batch_size=chunk_rows):
+    rows, decoded = parquet.metadata.num_rows, _decoded_size(parquet.metadata)
+    batch_rows = max(1, min(chunk_rows, limits.chunk_bytes * rows // max(decoded, 1)))  # wide rows: fewer
+    for batch in parquet.iter_batches(batch_size=batch_rows):
         empty = False
         yield pa.Table.from_batches([batch]), []
     if empty:
         yield parquet.schema_arrow.empty_table(), []
 
 
+def _decoded_size(metadata: pq.FileMetaData) -> int:
+    return sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+
+
 def _check_decoded_size(metadata: pq.FileMetaData, limits: Limits) -> None:
     """The row groups' uncompressed sizes, from the footer, before any page is read."""
-    size = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+    size = _decoded_size(metadata)
     if size > limits.parquet_decoded_bytes:
         raise _above("row groups", size, "max_parquet_decoded_bytes", limits.parquet_decoded_bytes)
 
@@ -428,7 +441,7 @@ def _jsonl_batches(
     row with the wrong number of fields, and every value is kept as text (objects as JSON)."""
     text = _bounded_lines(handle, limits.row_bytes)
     before, any_rows = 0, False  # lines before this block
-    while block := list(itertools.islice(text, chunk_rows)):
+    while block := _take(text, chunk_rows, limits.chunk_bytes):
         records: list[dict] = []
         malformed: list[MalformedRow] = []
         for offset, line in enumerate(block):
@@ -444,6 +457,17 @@ def _jsonl_batches(
         yield pa.Table.from_pandas(_as_text(frame), preserve_index=False), malformed
     if not any_rows:
         yield pa.table({}), []
+
+
+def _take(lines: Iterator[str], count: int, chunk_bytes: int) -> list[str]:
+    """The next ``count`` lines, or fewer once they hold ``chunk_bytes`` characters."""
+    taken, size = [], 0
+    for line in itertools.islice(lines, count):
+        taken.append(line)
+        size += len(line)
+        if size >= chunk_bytes:
+            break
+    return taken
 
 
 def _bounded_lines(handle: io.IOBase, limit: int) -> Iterator[str]:

@@ -95,6 +95,9 @@ class Settings(BaseSettings):
         description="State files 0600 and folders 0700 (private), or 0660 and 0770 (group).",
     )
     chunk_rows: int = Field(default=250_000, gt=0)
+    chunk_bytes: int = Field(
+        default=32 << 20, gt=0, description="A chunk ends at chunk_rows rows or this many bytes of values."
+    )
     dev_copy: Literal["raw", "enriched"] = "enriched"
     lease_seconds: int = Field(default=900, gt=0)
     max_attempts: int = Field(default=3, gt=0)

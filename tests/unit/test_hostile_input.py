@@ -245,7 +245,9 @@ def test_the_response_is_written_as_computed_and_only_the_csv_rejects_are_guarde
 
 # --- byte limits (issue 17) -----------------------------------------------------------------
 
-SMALL = Limits(file_bytes=1 << 20, cell_bytes=1000, row_bytes=3000, parquet_decoded_bytes=200_000)
+SMALL = Limits(
+    file_bytes=1 << 20, cell_bytes=1000, row_bytes=3000, parquet_decoded_bytes=200_000, chunk_bytes=1 << 20
+)
 
 
 def _limited(path: Path, fmt: str, limits: Limits = SMALL) -> str:
@@ -293,9 +295,9 @@ def test_parquet_dictionary_values_are_measured_before_they_are_decoded(tmp_path
     assert bomb.stat().st_size < 5000 and "max_cell_bytes" in _limited(bomb, "parquet")
     # values within the cell limit, 300 KB once decoded from a file of a few hundred bytes
     many = _dictionary_bomb(tmp_path / "many.parquet", 900, 340)
-    limits = Limits(1 << 20, 1000, 3000, 10**9)
+    limits = Limits(1 << 20, 1000, 3000, 10**9, 1 << 20)
     assert len(pd.concat(f for f, _ in read_chunks(str(many), "parquet", 100, limits))) == 340
-    reason = _limited(many, "parquet", Limits(1 << 20, 1000, 3000, 250_000))
+    reason = _limited(many, "parquet", Limits(1 << 20, 1000, 3000, 250_000, 1 << 20))
     assert "max_parquet_decoded_bytes" in reason
 
 
