@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import fsspec
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -45,7 +46,6 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "UTF-16"),
 )
 _SURROGATE = re.compile("[\udc80-\udcff]")
-_LINE_BLOCK = 1 << 20
 
 
 class BadInput(Exception):
@@ -75,8 +75,9 @@ class Limits:
         )
 
 
-def _above(what: str, size: int, setting: str, limit: int) -> BadInput:
-    return BadInput(f"{what} of {size:,} bytes, above {setting} ({limit:,}; RENDEZVOUS_{setting.upper()})")
+def _above(what: str, size: int, setting: str, limit: int, at_least: bool = False) -> BadInput:
+    of = "of at least" if at_least else "of"
+    return BadInput(f"{what} {of} {size:,} bytes, above {setting} ({limit:,}; RENDEZVOUS_{setting.upper()})")
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ def read_chunks(
     if size > limits.file_bytes:
         raise _above("a file", size, "max_file_bytes", limits.file_bytes)
     if fmt in ("csv", "jsonl"):
-        check_utf8(url)
+        check_utf8(url, limits.row_bytes)
     readers = {"csv": _csv_batches, "parquet": _parquet_batches, "jsonl": _jsonl_batches}
     offset = decoded = 0
     with fs.open(path, "rb") as handle:
@@ -183,11 +184,12 @@ def read_chunks(
             raise BadInput(f"unreadable {fmt} after row {offset}: {_first_line(exc)}") from exc
 
 
-def check_utf8(url: str) -> None:
-    """Refuse text that is not UTF-8, naming the line, before any row of it is used."""
+def check_utf8(url: str, max_line_bytes: int | None = None) -> None:
+    """Refuse text that is not UTF-8, or with a line over ``max_line_bytes`` (a CSV reader would
+    hold a 200 MB line whole), naming the line, before any row of it is used."""
     fs, path = filesystem(url)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
-    offset, lines = 0, 1
+    offset, lines, line_start = 0, 1, 0
     with fs.open(path, "rb") as handle:
         start = handle.read(4)
         for bom, encoding in _BOMS:
@@ -205,12 +207,29 @@ def check_utf8(url: str) -> None:
                 raise BadInput(
                     f"undecodable bytes: not UTF-8 at byte {offset + exc.start} (line {line}): {exc.reason}"
                 ) from exc
+            if max_line_bytes is not None:
+                line_start = _check_line_lengths(block, offset, line_start, lines, max_line_bytes)
             offset += len(block)
             lines += block.count(b"\n")
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError as exc:
             raise BadInput(f"undecodable bytes: file ends inside a UTF-8 character ({exc.reason})") from exc
+
+
+def _check_line_lengths(block: bytes, offset: int, line_start: int, line: int, limit: int) -> int:
+    """Refuse a line of more than ``limit`` bytes ending in, or running past, this block; return
+    where the block's last line starts (a row is at least as long as any of its lines)."""
+    ends = offset + np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A)
+    bounds = np.concatenate(([line_start], ends + 1))
+    lengths = np.diff(bounds) - 1
+    if len(lengths) and lengths.max() > limit:
+        longest = int(lengths.argmax())
+        raise _above(f"line {line + longest}", int(lengths[longest]), "max_row_bytes", limit)
+    if offset + len(block) - bounds[-1] > limit:
+        running = offset + len(block) - int(bounds[-1])
+        raise _above(f"line {line + len(ends)}", running, "max_row_bytes", limit, at_least=True)
+    return int(bounds[-1])
 
 
 def _first_line(exc: BaseException) -> str:
@@ -439,7 +458,7 @@ def _jsonl_batches(
     """JSON Lines in chunks, one ``json.loads`` per line (faster than ``pd.read_json`` here, and
     exact about which line is bad): a line that is not one JSON object is quarantined like a CSV
     row with the wrong number of fields, and every value is kept as text (objects as JSON)."""
-    text = _bounded_lines(handle, limits.row_bytes)
+    text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="strict", newline="\n")
     before, any_rows = 0, False  # lines before this block
     while block := _take(text, chunk_rows, limits.chunk_bytes):
         records: list[dict] = []
@@ -468,25 +487,6 @@ def _take(lines: Iterator[str], count: int, chunk_bytes: int) -> list[str]:
         if size >= chunk_bytes:
             break
     return taken
-
-
-def _bounded_lines(handle: io.IOBase, limit: int) -> Iterator[str]:
-    """The file's lines (split at LF, a UTF-8 BOM dropped), read in blocks: a line over ``limit``
-    bytes is refused before it is ever held whole."""
-    pending, number = b"", 0
-    while block := handle.read(_LINE_BLOCK):
-        if number == 0 and not pending and block.startswith(codecs.BOM_UTF8):
-            block = block[len(codecs.BOM_UTF8) :]
-        *complete, pending = (pending + block).split(b"\n")
-        for line in complete:
-            number += 1
-            if len(line) > limit:
-                raise _above(f"line {number}", len(line), "max_row_bytes", limit)
-            yield line.decode("utf-8")
-        if len(pending) > limit:
-            raise _above(f"line {number + 1}", len(pending), "max_row_bytes", limit)
-    if pending:
-        yield pending.decode("utf-8")
 
 
 def _json_object(line: str, records: list[dict]) -> tuple[str, str] | None:

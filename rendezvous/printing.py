@@ -15,9 +15,11 @@ from rich.markup import escape
 # C0 and C1 controls (newline and tab included: a name is one line), DEL, and the bidirectional
 # marks, embeddings, overrides and isolates.
 _INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-# ASCII punctuation that CommonMark or GFM give a meaning (backslash-escapable), and the three
-# that start HTML, which become entities.
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:\"'=$])")
+# What can make markdown do more than show text: code spans, links and images, tables, headings,
+# strikethrough, autolinks (``scheme:``) and the backslash itself (backslash-escaped); HTML and
+# entities (as entities). Emphasis characters are escaped too; ``_ - .`` are left readable (they
+# only mean something at the start of a line, and a name never starts one: newlines are escapes).
+_MARKDOWN = re.compile(r"([\\`*\[\]()#!|~:])")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
