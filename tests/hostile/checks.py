@@ -78,9 +78,8 @@ def cells_of(path: Path) -> set[str]:
 
 def risky_cells(path: Path) -> list[str]:
     """Cells of a CSV output that a spreadsheet would run as a formula."""
-    return sorted(
-        cell for cell in cells_of(path) if cell.lstrip().startswith(FORMULA_START) or cell[:1] in "\t\r"
-    )
+    cells = cells_of(path)
+    return sorted(c for c in cells if c.lstrip().startswith(FORMULA_START) or c.startswith(("\t", "\r")))
 
 
 def csv_outputs(services: Services) -> list[Path]:

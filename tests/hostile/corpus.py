@@ -39,7 +39,6 @@ FORMULA_IDS = [
     "\uff0b1",
     "-17",
     "\uff20SUM(A1)",
-    "\r=1",
 ]
 TYPE_RULE = "expect_column_values_to_be_in_type_list"
 NOT_NULL = "expect_column_values_to_not_be_null"

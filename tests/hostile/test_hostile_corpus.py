@@ -145,11 +145,8 @@ def test_hostile_corpus(hostile_root: Path) -> None:
     assert "[/]" in runner.invoke(app, ["batches", "show", markup]).output
 
     # state files are private (RENDEZVOUS_FILE_MODE=private): the store, archive, models, outputs
-    exposed = [
-        str(p)
-        for p in [home, *home.rglob("*"), *Path(settings.models_dir).rglob("*")]
-        if p.stat().st_mode & 0o077
-    ]
+    state = [home, *home.rglob("*"), *Path(settings.models_dir).rglob("*")]
+    exposed = [str(p) for p in state if not p.is_symlink() and p.lstat().st_mode & 0o077]
     assert exposed == []
 
     # nothing written outside the configured folders (the models folder and the store included)
