@@ -105,7 +105,8 @@ def _outcome_lines(outcomes: list[dict[str, Any]]) -> None:
         console.print(
             visible(
                 f"{o.get('source')}: {o['state']}, {o.get('rows_scored', 0)} scored, "
-                f"{o.get('rows_quarantined', 0)} quarantined" + (f" ({o['reason']})" if o.get("reason") else "")
+                f"{o.get('rows_quarantined', 0)} quarantined"
+                + (f" ({o['reason']})" if o.get("reason") else "")
             ),
             markup=False,
         )
