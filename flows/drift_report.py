@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
+from rendezvous.printing import markdown
 from rendezvous.services import get_services
 from tasks import monitoring
 
@@ -21,7 +22,7 @@ def drift_report(days: int | None = None, output: str | None = None) -> str:
     path = monitoring.drift_report(since, output)
     create_markdown_artifact(
         key="drift-report",
-        markdown=f"Drift report of the last {days} day(s): `{path}`",
+        markdown=f"Drift report of the last {days} day(s): {markdown(path)}",
         description="Where the latest drift report was written",
     )
     get_run_logger().info("drift report written to %s", path)

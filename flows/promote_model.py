@@ -29,6 +29,7 @@ from prefect.runtime import flow_run
 from prefect.states import Cancelled
 from pydantic import Field
 
+from rendezvous.names import Version
 from rendezvous.promotion import gate, review
 from rendezvous.services import get_services
 from tasks import promotion as steps
@@ -59,7 +60,7 @@ def _run_name() -> str:
 
 
 @flow(name=FLOW_NAME, flow_run_name=_run_name, log_prints=False)
-def promote_model(candidate: str | None = None) -> dict[str, Any]:
+def promote_model(candidate: Version | None = None) -> dict[str, Any]:
     """Promote ``candidate`` (default: the newest candidate) if a person approves."""
     logger = get_run_logger()
     services = get_services()

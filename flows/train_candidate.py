@@ -8,12 +8,13 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from rendezvous.names import Version
 from rendezvous.promotion.training import default_version
 from tasks import promotion
 
 
 @flow(name="train-candidate", log_prints=False)
-def train_candidate(version: str | None = None, force: bool = False) -> dict[str, Any]:
+def train_candidate(version: Version | None = None, force: bool = False) -> dict[str, Any]:
     """Train and register a candidate; ``force`` retrains even if these rows were used before."""
     logger = get_run_logger()
     data = promotion.load_training_data()

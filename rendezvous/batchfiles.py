@@ -18,11 +18,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import fsspec
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
+from rendezvous.settings import Settings, get_settings
 
 FORMATS = {
     ".csv": "csv",
@@ -47,6 +50,34 @@ _SURROGATE = re.compile("[\udc80-\udcff]")
 
 class BadInput(Exception):
     """A batch file that cannot be read as rows; the message is the recorded reason."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Byte limits on one batch file (settings ``max_*_bytes``): memory is bounded by bytes, not
+    rows. A 3.9 KB Parquet file once decoded to 1.6 GiB; a 200 MB one-line JSON Lines file was
+    held whole, several times over."""
+
+    file_bytes: int
+    cell_bytes: int
+    row_bytes: int
+    parquet_decoded_bytes: int
+    chunk_bytes: int  # not a limit: a chunk ends at chunk_rows rows or this many bytes
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(
+            settings.max_file_bytes,
+            settings.max_cell_bytes,
+            settings.max_row_bytes,
+            settings.max_parquet_decoded_bytes,
+            settings.chunk_bytes,
+        )
+
+
+def _above(what: str, size: int, setting: str, limit: int, at_least: bool = False) -> BadInput:
+    of = "of at least" if at_least else "of"
+    return BadInput(f"{what} {of} {size:,} bytes, above {setting} ({limit:,}; RENDEZVOUS_{setting.upper()})")
 
 
 @dataclass(frozen=True)
@@ -119,23 +150,33 @@ def sha256_file(url: str) -> str:
 
 
 def read_chunks(
-    url: str, fmt: str, chunk_rows: int, text_columns: bool = True
+    url: str, fmt: str, chunk_rows: int, limits: Limits | None = None
 ) -> Iterator[tuple[pd.DataFrame, list[MalformedRow]]]:
     """Yield (chunk, malformed rows) with the chunk's index holding 0-based row numbers in the file.
 
-    Raises BadInput for a file that cannot be read at all (empty, undecodable, truncated).
+    Raises BadInput for a file that cannot be read at all (empty, undecodable, truncated) or that
+    breaks one of the byte ``limits`` (default: the settings'), naming the limit.
     """
+    limits = limits or Limits.of(get_settings())
     fs, path = filesystem(url)
-    if fs.size(path) == 0:
+    size = fs.size(path)
+    if size == 0:
         raise BadInput("empty file (0 bytes)")
+    if size > limits.file_bytes:
+        raise _above("a file", size, "max_file_bytes", limits.file_bytes)
     if fmt in ("csv", "jsonl"):
-        check_utf8(url)
+        check_utf8(url, limits.row_bytes)
     readers = {"csv": _csv_batches, "parquet": _parquet_batches, "jsonl": _jsonl_batches}
-    offset = 0
+    offset = decoded = 0
     with fs.open(path, "rb") as handle:
         try:
-            for table, malformed in readers[fmt](handle, chunk_rows):
-                frame = table.to_pandas()
+            for table, malformed in readers[fmt](handle, chunk_rows, limits):
+                decoded += check_bytes(table, limits, offset)
+                if fmt == "parquet" and decoded > limits.parquet_decoded_bytes:
+                    raise _above(
+                        "values decoded", decoded, "max_parquet_decoded_bytes", limits.parquet_decoded_bytes
+                    )
+                frame = _plain(table).to_pandas()
                 frame.index = pd.RangeIndex(offset, offset + len(frame))
                 offset += len(frame)
                 yield frame, malformed
@@ -143,11 +184,12 @@ def read_chunks(
             raise BadInput(f"unreadable {fmt} after row {offset}: {_first_line(exc)}") from exc
 
 
-def check_utf8(url: str) -> None:
-    """Refuse text that is not UTF-8, naming the line, before any row of it is used."""
+def check_utf8(url: str, max_line_bytes: int | None = None) -> None:
+    """Refuse text that is not UTF-8, or with a line over ``max_line_bytes`` (a CSV reader would
+    hold a 200 MB line whole), naming the line, before any row of it is used."""
     fs, path = filesystem(url)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
-    offset, lines = 0, 1
+    offset, lines, line_start = 0, 1, 0
     with fs.open(path, "rb") as handle:
         start = handle.read(4)
         for bom, encoding in _BOMS:
@@ -165,6 +207,8 @@ def check_utf8(url: str) -> None:
                 raise BadInput(
                     f"undecodable bytes: not UTF-8 at byte {offset + exc.start} (line {line}): {exc.reason}"
                 ) from exc
+            if max_line_bytes is not None:
+                line_start = _check_line_lengths(block, offset, line_start, lines, max_line_bytes)
             offset += len(block)
             lines += block.count(b"\n")
         try:
@@ -173,12 +217,75 @@ def check_utf8(url: str) -> None:
             raise BadInput(f"undecodable bytes: file ends inside a UTF-8 character ({exc.reason})") from exc
 
 
+def _check_line_lengths(block: bytes, offset: int, line_start: int, line: int, limit: int) -> int:
+    """Refuse a line of more than ``limit`` bytes ending in, or running past, this block; return
+    where the block's last line starts (a row is at least as long as any of its lines)."""
+    ends = offset + np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A)
+    bounds = np.concatenate(([line_start], ends + 1))
+    lengths = np.diff(bounds) - 1
+    if len(lengths) and lengths.max() > limit:
+        longest = int(lengths.argmax())
+        raise _above(f"line {line + longest}", int(lengths[longest]), "max_row_bytes", limit)
+    if offset + len(block) - bounds[-1] > limit:
+        running = offset + len(block) - int(bounds[-1])
+        raise _above(f"line {line + len(ends)}", running, "max_row_bytes", limit, at_least=True)
+    return int(bounds[-1])
+
+
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
 
 
+def check_bytes(table: pa.Table, limits: Limits, first_row: int) -> int:
+    """Refuse a chunk with a value over ``cell_bytes`` or a row over ``row_bytes``, naming the row
+    and column; else return the chunk's size once decoded. Dictionary columns are measured through
+    their dictionary, before they are decoded."""
+    rows: pa.Array | None = None
+    fixed = 0
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        lengths = _byte_lengths(column)
+        if lengths is None:
+            fixed += column.nbytes
+            continue
+        widest = pc.max(lengths).as_py() or 0
+        if widest > limits.cell_bytes:
+            where = f"row {first_row + pc.index(lengths, widest).as_py()}, column {name!r}: a value"
+            raise _above(where, widest, "max_cell_bytes", limits.cell_bytes)
+        rows = lengths if rows is None else pc.add(rows, lengths)
+    if rows is None or not len(rows):
+        return fixed
+    widest = pc.max(rows).as_py()
+    if widest > limits.row_bytes:
+        where = f"row {first_row + pc.index(rows, widest).as_py()}"
+        raise _above(where, widest, "max_row_bytes", limits.row_bytes)
+    return fixed + int(pc.sum(rows).as_py())
+
+
+def _byte_lengths(column: pa.ChunkedArray) -> pa.Array | None:
+    """Bytes of each text value (missing: 0), or None for a column that is not text."""
+    kind = column.type
+    text = pa.types.is_dictionary(kind) and _is_text(kind.value_type)
+    if not (text or _is_text(kind)):
+        return None
+    if text:
+        parts = [pc.take(pc.binary_length(c.dictionary), c.indices) for c in column.chunks]
+    else:
+        parts = [pc.binary_length(c) for c in column.chunks]
+    if not parts:
+        return pa.array([], pa.int64())
+    return pc.fill_null(pa.concat_arrays([p.cast(pa.int64()) for p in parts]), 0)
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or _is_bytes(kind)
+
+
+def _is_bytes(kind: pa.DataType) -> bool:
+    return pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
+
+
 def _csv_batches(
-    handle: io.IOBase, chunk_rows: int
+    handle: io.IOBase, chunk_rows: int, limits: Limits
 ) -> Iterator[tuple[pa.Table, list[MalformedRow]]]:
     names = _csv_header(handle)
     malformed: list[MalformedRow] = []
@@ -196,7 +303,7 @@ def _csv_batches(
 
     reader = pacsv.open_csv(
         handle,
-        read_options=pacsv.ReadOptions(block_size=_csv_block_size(chunk_rows), use_threads=False),
+        read_options=pacsv.ReadOptions(block_size=_csv_block_size(chunk_rows, limits), use_threads=False),
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(
             column_types={name: pa.string() for name in names},
@@ -206,7 +313,7 @@ def _csv_batches(
             strings_can_be_null=True,
         ),
     )
-    yield from _rebatch(reader, chunk_rows, malformed)
+    yield from _rebatch(reader, chunk_rows, limits.chunk_bytes, malformed)
 
 
 def _csv_header(handle: io.IOBase) -> list[str]:
@@ -237,27 +344,33 @@ def _check_width(columns: int) -> None:
         raise BadInput(f"{columns:,} columns, more than the {MAX_COLUMNS:,} a batch may have")
 
 
-def _csv_block_size(chunk_rows: int) -> int:
-    return max(1 << 16, min(chunk_rows * 128, 64 << 20))
+def _csv_block_size(chunk_rows: int, limits: Limits) -> int:
+    """A block holds any row within ``max_row_bytes``: a row the reader cannot fit breaks it."""
+    return max(1 << 16, min(chunk_rows * 128, limits.chunk_bytes), limits.row_bytes + 1)
 
 
 def _rebatch(
     batches: Iterator[pa.RecordBatch] | pacsv.CSVStreamingReader,
     chunk_rows: int,
+    chunk_bytes: int,
     malformed: list[MalformedRow],
 ) -> Iterator[tuple[pa.Table, list[MalformedRow]]]:
-    """Regroup reader blocks into chunks of exactly ``chunk_rows`` (the last one shorter)."""
+    """Regroup reader blocks into chunks of exactly ``chunk_rows`` (the last one shorter), or
+    fewer rows where they reach ``chunk_bytes`` first (wide rows: 50k rows of 4 KB ids in one
+    chunk once took 1.36 GB)."""
     pending: list[pa.RecordBatch] = []
-    size, yielded = 0, False
+    size, nbytes, yielded = 0, 0, False
     for batch in batches:
         pending.append(batch)
         size += batch.num_rows
-        while size >= chunk_rows:
+        nbytes += batch.nbytes
+        while size >= chunk_rows or (size and nbytes >= chunk_bytes):
+            take = min(chunk_rows, size if nbytes < chunk_bytes else max(1, size * chunk_bytes // nbytes))
             table = pa.Table.from_batches(pending)
-            yield table.slice(0, chunk_rows), _drain(malformed)
+            yield table.slice(0, take), _drain(malformed)
             yielded = True
-            rest = table.slice(chunk_rows)
-            pending, size = rest.to_batches(), rest.num_rows
+            rest = table.slice(take)
+            pending, size, nbytes = rest.to_batches(), rest.num_rows, rest.nbytes if rest.num_rows else 0
     if size or malformed or not yielded:
         yield pa.Table.from_batches(pending, schema=_schema_of(batches)), _drain(malformed)
 
@@ -273,17 +386,35 @@ def _drain(malformed: list[MalformedRow]) -> list[MalformedRow]:
 
 
 def _parquet_batches(
-    handle: io.IOBase, chunk_rows: int
+    handle: io.IOBase, chunk_rows: int, limits: Limits
 ) -> Iterator[tuple[pa.Table, list[MalformedRow]]]:
+    """Batches with text columns still dictionary-encoded: ``read_chunks`` measures them (a few
+    KB of dictionary may stand for gigabytes of text) before ``_plain`` decodes them."""
     parquet = pq.ParquetFile(handle)
     _check_width(len(parquet.schema_arrow))
-    batches = parquet.iter_batches(batch_size=chunk_rows)
+    _check_decoded_size(parquet.metadata, limits)
+    text = [f.name for f in parquet.schema_arrow if _is_text(f.type)]
+    handle.seek(0)
+    parquet = pq.ParquetFile(handle, read_dictionary=text)
     empty = True
-    for batch in batches:
+    rows, decoded = parquet.metadata.num_rows, _decoded_size(parquet.metadata)
+    batch_rows = max(1, min(chunk_rows, limits.chunk_bytes * rows // max(decoded, 1)))  # wide rows: fewer
+    for batch in parquet.iter_batches(batch_size=batch_rows):
         empty = False
-        yield _plain(pa.Table.from_batches([batch])), []
+        yield pa.Table.from_batches([batch]), []
     if empty:
-        yield _plain(parquet.schema_arrow.empty_table()), []
+        yield parquet.schema_arrow.empty_table(), []
+
+
+def _decoded_size(metadata: pq.FileMetaData) -> int:
+    return sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+
+
+def _check_decoded_size(metadata: pq.FileMetaData, limits: Limits) -> None:
+    """The row groups' uncompressed sizes, from the footer, before any page is read."""
+    size = _decoded_size(metadata)
+    if size > limits.parquet_decoded_bytes:
+        raise _above("row groups", size, "max_parquet_decoded_bytes", limits.parquet_decoded_bytes)
 
 
 def _plain(table: pa.Table) -> pa.Table:
@@ -322,14 +453,14 @@ def _plain_column(name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _jsonl_batches(
-    handle: io.IOBase, chunk_rows: int
+    handle: io.IOBase, chunk_rows: int, limits: Limits
 ) -> Iterator[tuple[pa.Table, list[MalformedRow]]]:
     """JSON Lines in chunks, one ``json.loads`` per line (faster than ``pd.read_json`` here, and
     exact about which line is bad): a line that is not one JSON object is quarantined like a CSV
     row with the wrong number of fields, and every value is kept as text (objects as JSON)."""
     text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="strict", newline="\n")
     before, any_rows = 0, False  # lines before this block
-    while block := list(itertools.islice(text, chunk_rows)):
+    while block := _take(text, chunk_rows, limits.chunk_bytes):
         records: list[dict] = []
         malformed: list[MalformedRow] = []
         for offset, line in enumerate(block):
@@ -345,6 +476,17 @@ def _jsonl_batches(
         yield pa.Table.from_pandas(_as_text(frame), preserve_index=False), malformed
     if not any_rows:
         yield pa.table({}), []
+
+
+def _take(lines: Iterator[str], count: int, chunk_bytes: int) -> list[str]:
+    """The next ``count`` lines, or fewer once they hold ``chunk_bytes`` characters."""
+    taken, size = [], 0
+    for line in itertools.islice(lines, count):
+        taken.append(line)
+        size += len(line)
+        if size >= chunk_bytes:
+            break
+    return taken
 
 
 def _json_object(line: str, records: list[dict]) -> tuple[str, str] | None:

@@ -9,7 +9,6 @@ attempt wrote, which is what makes a re-run after a crash exact.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, String, case, cast, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
+from rendezvous.names import checked_name, slug
 from rendezvous.owners import owner_is_dead
 from rendezvous.store import Store
 from rendezvous.store.schema import arrivals, batches
@@ -30,8 +30,7 @@ _log = logging.getLogger(__name__)
 
 def batch_id_for(name: str, sha256: str) -> str:
     stem = name.rsplit(".", 1)[0] if "." in name else name
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.")[:80] or "batch"
-    return f"{slug}-{sha256[:10]}"
+    return checked_name(f"{slug(stem, 80, 'batch')}-{sha256[:10]}", "batch id")
 
 
 @dataclass(frozen=True)

@@ -19,18 +19,25 @@ import pyarrow.parquet as pq
 from rendezvous.batchfiles import filesystem, join
 
 EXTENSIONS = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# What a spreadsheet runs as a formula: these first, after any leading white space (a cell
+# " =1+1" is a formula to Excel), in ASCII or fullwidth form; and a tab or CR first (OWASP).
+_FORMULA_START = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_CONTROL_START = ("\t", "\r", "\n")
 NAME_MAX = 255  # bytes in one file name on the common local file systems (ext4, xfs, apfs)
 
 
 def defuse_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text cells that a spreadsheet would run as formulas get a leading apostrophe (OWASP)."""
+    """Text cells that a spreadsheet would run as formulas get a leading apostrophe (OWASP).
+
+    For the rejects file only, which people open: a response is written as computed (an id
+    ``-17`` stays ``-17``), since the systems that read it are not spreadsheets."""
     out = frame.copy()
     for name in out.columns:
         column = out[name]
         if pd.api.types.is_string_dtype(column) or column.dtype == object:
             text = column.astype("str")
-            risky = column.notna() & text.str.startswith(_FORMULA_START)
+            starts = text.str.lstrip().str.startswith(_FORMULA_START) | text.str.startswith(_CONTROL_START)
+            risky = column.notna() & starts.fillna(False)
             if risky.any():
                 out[name] = column.where(~risky, "'" + text)
     return out
@@ -52,8 +59,7 @@ def _write(frame: pd.DataFrame, handle: object, fmt: str) -> None:
     elif fmt == "jsonl":
         handle.write(frame.to_json(orient="records", lines=True).encode("utf-8"))  # type: ignore[attr-defined]
     else:
-        table = pa.Table.from_pandas(defuse_formulas(frame), preserve_index=False)
-        pacsv.write_csv(table, handle)
+        pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), handle)
 
 
 def concatenate(parts: list[str], target: str, fmt: str) -> None:
@@ -139,7 +145,8 @@ class BatchOutputs:
             concatenate(parts, self.response_url, self.fmt)
             outputs["response"] = self.response_url
         if not rejects.empty:
-            write_table(rejects, self.rejects_url, self.fmt)
+            shown = defuse_formulas(rejects) if self.fmt == "csv" else rejects  # people open it
+            write_table(shown, self.rejects_url, self.fmt)
             outputs["rejects"] = self.rejects_url
         dev_fs, dev_staging = filesystem(self.dev_staging)
         if dev_fs.exists(dev_staging):

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from rendezvous import records
 from rendezvous.batchfiles import (
     BadInput,
+    Limits,
     MalformedRow,
     detect_format,
     filesystem,
@@ -35,8 +36,9 @@ from rendezvous.registry import ModelRecord
 from rendezvous.scoring import score_frame
 from rendezvous.services import Services
 from rendezvous.store.schema import lineage
+from rendezvous.validation import BATCH_REJECTED, validate
 from rendezvous.validation import quarantine as q
-from rendezvous.validation import validate
+from rendezvous.validation.validator import too_many
 
 DUPLICATE_IN_BATCH = "duplicate_request_id_in_batch"
 ALREADY_SCORED = "request_id_already_scored"
@@ -202,7 +204,7 @@ def chunks(services: Services, job: BatchJob) -> Iterator[tuple[int, pd.DataFram
             f"unknown format of {job.source_name!r}; expected one of .csv, .parquet, .jsonl, .ndjson"
         )
     for number, (frame, malformed) in enumerate(
-        read_chunks(job.archive_url, job.fmt, services.settings.chunk_rows)
+        read_chunks(job.archive_url, job.fmt, services.settings.chunk_rows, Limits.of(services.settings))
     ):
         yield number, frame, malformed
 
@@ -259,6 +261,17 @@ def prepare(
         rows, frame_out = valid.loc[enriched.frame.index], enriched.frame
     else:
         rows, frame_out = valid.iloc[0:0], valid.iloc[0:0]
+    rejected_reason = result.rejected_reason
+    total = len(frame) + len(malformed)
+    # every reason counts: ids the store cannot keep, ids already scored, keys not in the reference
+    too_many_set_aside = too_many("rows set aside", total - len(rows), total, settings.max_invalid_share)
+    if rejected_reason is None and too_many_set_aside is not None:
+        rejected_reason = too_many_set_aside
+        quarantined.append(q.of_rows(rows, id_column, BATCH_REJECTED, value=rejected_reason))
+        rows, frame_out = rows.iloc[0:0], frame_out.iloc[0:0]
+        steps.append(
+            {"step": "reject", "rows_in": total, "rows_out": 0, "detail": {"reason": rejected_reason}}
+        )
     with services.store.begin() as conn:
         records.write_quarantine(
             services.store,
@@ -269,7 +282,7 @@ def prepare(
         records.write_lineage(conn, job.batch_id, chunk, steps)
     services.ledger.heartbeat(job.batch_id, job.owner)
     crash_point("after-prepare")
-    return Prepared(chunk, rows, frame_out, result.rejected_reason)
+    return Prepared(chunk, rows, frame_out, rejected_reason)
 
 
 def _one_row_per_request(

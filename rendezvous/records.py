@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -61,9 +62,29 @@ def storable_text(series: pd.Series, limit: int | None = None) -> pd.Series:
     return text.where(series.notna(), None)
 
 
+QUARANTINED_VALUE_CHARS = 256  # a longer value is kept as this prefix, its length and sha256
+
+
+def bounded_values(values: pd.Series) -> pd.Series:
+    """Values as text, each over QUARANTINED_VALUE_CHARS cut to a prefix that says how long it
+    was and its sha256: enough to recognise it, never a sender's 200 MB in the store and rejects."""
+    text = values.astype("str")
+    long = (text.str.len() > QUARANTINED_VALUE_CHARS).fillna(False).to_numpy(bool)
+    if long.any():
+        text = text.copy()
+        text[long] = [_cut(value) for value in text[long]]
+    return text.where(values.notna(), None)
+
+
+def _cut(value: str) -> str:
+    raw = value.encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(raw).hexdigest()
+    return f"{value[:QUARANTINED_VALUE_CHARS]}... ({len(raw):,} bytes, sha256 {digest})"
+
+
 def write_quarantine(store: Store, conn: Connection, batch_id: str, rows: pd.DataFrame) -> int:
-    """Quarantined rows as sent, within what the store keeps (ids over its length are cut;
-    the value column keeps them whole)."""
+    """Quarantined rows as sent, within what the store keeps: ids over its length are cut, and
+    values over QUARANTINED_VALUE_CHARS are kept as a prefix, their length and sha256."""
     if rows.empty:
         return 0
     frame = rows[QUARANTINE_COLUMNS].copy()
@@ -71,7 +92,7 @@ def write_quarantine(store: Store, conn: Connection, batch_id: str, rows: pd.Dat
     frame["row"] = frame["row"].astype("Int64")
     frame["request_id"] = storable_text(frame["request_id"], MAX_ID_LENGTH)
     frame["column"] = storable_text(frame["column"], quarantine.c.column.type.length)
-    frame["value"] = storable_text(frame["value"])
+    frame["value"] = storable_text(bounded_values(frame["value"]))
     return store.bulk_insert(conn, quarantine, frame)
 
 

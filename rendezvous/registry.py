@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from rendezvous.names import InvalidName, checked_name, slug
 from rendezvous.roles import ROLES, SERVING_ROLES, current_roles, holders
 from rendezvous.store import Store
 from rendezvous.store.schema import models, role_changes
@@ -115,6 +116,13 @@ def _class_metadata(kind: str, estimator: Any) -> dict[str, Any]:
     return classes_of(estimator).to_metadata() if kind == "classifier" else {}
 
 
+def _checked_version(version: str) -> str:
+    try:
+        return checked_name(version)
+    except InvalidName as exc:
+        raise RegistryError(str(exc)) from exc
+
+
 class Registry:
     """Models and their roles, stored beside the ledger so one transaction can rotate them."""
 
@@ -145,6 +153,8 @@ class Registry:
 
         if role not in ROLES:
             raise RegistryError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        if version is not None:
+            _checked_version(version)
         with fsspec.open(str(source), "rb") as handle:
             data = handle.read()
         digest = sha256_bytes(data)
@@ -160,7 +170,7 @@ class Registry:
                     f"{source}: the model expects features the contract and enrichment do not provide: "
                     f"{', '.join(missing)}"
                 )
-        version = version or f"{Path(str(source)).stem}-{digest[:8]}"
+        version = _checked_version(version or f"{slug(Path(str(source)).stem, 100, 'model')}-{digest[:8]}")
         target = f"{self.models_dir}/{version}-{digest[:12]}.joblib"
         fs, path = fsspec.core.url_to_fs(target)
         fs.makedirs(fs._parent(path), exist_ok=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from rendezvous.filemodes import protect
 from rendezvous.ledger import Ledger
 from rendezvous.registry import Registry
 from rendezvous.settings import Settings, get_settings
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
 @dataclass
 class Services:
     settings: Settings
+
+    def __post_init__(self) -> None:
+        protect(self.settings)
 
     @cached_property
     def store(self) -> Store:

@@ -81,7 +81,23 @@ class Settings(BaseSettings):
     approval_poll_seconds: int = Field(default=5, gt=0)
 
     max_invalid_share: float = Field(default=0.2, ge=0.0, le=1.0)
+    # Memory bounded by bytes, not rows: a batch that breaks one of these is rejected, the limit named.
+    max_file_bytes: int = Field(default=4 << 30, gt=0, description="A batch file's size on disk.")
+    max_cell_bytes: int = Field(default=1 << 20, gt=0, description="One value, as text.")
+    max_row_bytes: int = Field(default=4 << 20, gt=0, description="One row (a CSV or JSON Lines line).")
+    max_parquet_decoded_bytes: int = Field(
+        default=2 << 30,
+        gt=0,
+        description="A Parquet file's values once decoded, judged from its metadata before decoding.",
+    )
+    file_mode: Literal["private", "group"] = Field(
+        default="private",
+        description="State files 0600 and folders 0700 (private), or 0660 and 0770 (group).",
+    )
     chunk_rows: int = Field(default=250_000, gt=0)
+    chunk_bytes: int = Field(
+        default=32 << 20, gt=0, description="A chunk ends at chunk_rows rows or this many bytes of values."
+    )
     dev_copy: Literal["raw", "enriched"] = "enriched"
     lease_seconds: int = Field(default=900, gt=0)
     max_attempts: int = Field(default=3, gt=0)

@@ -16,6 +16,7 @@ from prefect.events import emit_event
 
 from rendezvous.monitoring import verdict
 from rendezvous.pipeline import BatchJob
+from rendezvous.printing import markdown
 from rendezvous.services import get_services
 
 if TYPE_CHECKING:
@@ -27,12 +28,12 @@ def publish(result: MonitorResult) -> None:
     create_table_artifact(
         key=verdict.TABLE_KEY,
         table=verdict.table_rows(result),
-        description=f"Drift statistics of batch {result.source} ({result.n_rows:,} rows)",
+        description=f"Drift statistics of batch {markdown(result.source)} ({result.n_rows:,} rows)",
     )
     create_markdown_artifact(
         key=verdict.VERDICT_KEY,
         markdown=verdict.verdict_markdown(result),
-        description=f"Drift verdict of batch {result.source}",
+        description=f"Drift verdict of batch {markdown(result.source)}",
     )
     if result.alert:
         emit_event(

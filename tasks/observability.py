@@ -14,6 +14,7 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.runtime import flow_run
 
 from rendezvous.pipeline import BatchJob
+from rendezvous.printing import markdown
 from rendezvous.progress import BatchProgress, estimate_rows
 
 PROGRESS_KEY = "batch-progress"
@@ -71,7 +72,7 @@ class ProgressArtifact:
     def _show(self) -> None:
         if not self.state.worth_showing:
             return
-        percent, text = self.state.percent(), self.state.describe(self.name)
+        percent, text = self.state.percent(), self.state.describe(markdown(self.name))
         try:
             if self.artifact_id is None:
                 self.artifact_id = create_progress_artifact(percent, key=PROGRESS_KEY, description=text)

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from rendezvous.cli.console import console, errors, fail
@@ -15,8 +14,10 @@ from rendezvous.cli.monitoring import print_monitoring
 from rendezvous.cli.monitoring import register as register_monitoring
 from rendezvous.cli.ops import register as register_ops
 from rendezvous.cli.ops import ui_location
+from rendezvous.cli.params import version_name
 from rendezvous.cli.promotion import register as register_promotion
 from rendezvous.cli.verify import verify_command
+from rendezvous.printing import terminal, visible
 from rendezvous.services import get_services
 
 app = typer.Typer(
@@ -54,14 +55,14 @@ def outcome_table(outcomes: list[dict[str, Any]], title: str) -> Table:
     style = {"committed": "green", "rejected": "yellow", "duplicate": "cyan", "failed": "red", "error": "red"}
     for o in outcomes:
         outputs = [_short(v) for k, v in (o.get("outputs") or {}).items() if k != "dev"]
-        detail = "\n".join([*outputs, *([o["reason"]] if o.get("reason") else [])])
+        detail = "\n".join(map(terminal, [*outputs, *([o["reason"]] if o.get("reason") else [])]))
         table.add_row(
-            escape(o.get("source") or ""),
+            terminal(o.get("source") or ""),
             str(o.get("rows_in", "")),
             str(o.get("rows_scored", "")),
             str(o.get("rows_quarantined", "")),
-            f"[{style.get(o['state'], 'white')}]{o['state']}[/]",
-            escape(detail),
+            f"[{style.get(o['state'], 'white')}]{terminal(o['state'])}[/]",
+            detail,
         )
     return table
 
@@ -80,7 +81,7 @@ def score(
     from rendezvous.cli.scoring import failures, run_scoring, watch_inbox
 
     if watch:
-        inbox = escape(get_services().settings.inbox_url)
+        inbox = terminal(get_services().settings.inbox_url)
         errors.print(f"Watching {inbox} (every {poll:g} s); Ctrl-C to stop.")
         still_failing = watch_inbox(poll, _json_lines if json_out else _outcome_lines)
         errors.print("Stopped.")
@@ -101,8 +102,11 @@ def score(
 def _outcome_lines(outcomes: list[dict[str, Any]]) -> None:
     for o in outcomes:
         console.print(
-            f"{o.get('source')}: {o['state']}, {o.get('rows_scored', 0)} scored, "
-            f"{o.get('rows_quarantined', 0)} quarantined" + (f" ({o['reason']})" if o.get("reason") else ""),
+            visible(
+                f"{o.get('source')}: {o['state']}, {o.get('rows_scored', 0)} scored, "
+                f"{o.get('rows_quarantined', 0)} quarantined"
+                + (f" ({o['reason']})" if o.get("reason") else "")
+            ),
             markup=False,
         )
 
@@ -117,7 +121,7 @@ def _exit_if_failed(failed: list[dict[str, Any]]) -> None:
     if not failed:
         return
     names = ", ".join(str(o.get("source") or "the run") for o in failed)
-    errors.print(f"[red]{len(failed)} failed:[/] {escape(names)}")
+    errors.print(f"[red]{len(failed)} failed:[/] {terminal(names)}")
     raise typer.Exit(1)
 
 
@@ -143,7 +147,7 @@ def demo(
     with console.status("Building the demo: customers, history, live and canary models...", spinner="dots"):
         built = build_demo(services, rows_per_batch=rows, fresh=fresh)
     for line in built.describe():
-        console.print(f"  {line}")
+        console.print(f"  {terminal(line)}")
     from rendezvous.cli.scoring import failures, run_scoring
 
     with console.status(f"Scoring {len(built.batches)} demo batches...", spinner="dots"):
@@ -151,8 +155,8 @@ def demo(
     console.print(outcome_table(outcomes, "Demo: score-batches"))
     _print_accounting(outcomes)
     console.print(
-        f"State under {services.settings.home}: responses and rejects in outbox/, the dev copy in dev/, "
-        "processed sources in done/ and failed/, raw bytes in archive/."
+        f"State under {terminal(services.settings.home)}: responses and rejects in outbox/, "
+        "the dev copy in dev/, processed sources in done/ and failed/, raw bytes in archive/."
     )
     console.print("Next: `rendezvous status`, `rendezvous batches show loans-2026-11-04-bad-rows.csv`.")
     console.print(ui_location(), highlight=False)
@@ -199,14 +203,19 @@ def models_table(models: list[dict[str, Any]]) -> Table:
         table.add_column(name)
     for m in models:
         table.add_row(
-            m["version"],
-            m["role"],
-            "yes" if m["shadow"] else "",
-            m["kind"],
-            str(m["features"]),
-            m["sklearn_version"],
-            m["sha256"][:12],
-            m["registered_at"][:19],
+            *map(
+                terminal,
+                (
+                    m["version"],
+                    m["role"],
+                    "yes" if m["shadow"] else "",
+                    m["kind"],
+                    m["features"],
+                    m["sklearn_version"],
+                    m["sha256"][:12],
+                    m["registered_at"][:19],
+                ),
+            )
         )
     return table
 
@@ -215,7 +224,10 @@ def models_table(models: list[dict[str, Any]]) -> Table:
 def models_register(
     path: Path,
     role: Annotated[str, typer.Option(help="live, canary, candidate or retired.")],
-    version: Annotated[str | None, typer.Option(help="Defaults to <file stem>-<sha256 prefix>.")] = None,
+    version: Annotated[
+        str | None,
+        typer.Option(help="Defaults to <file stem>-<sha256 prefix>.", callback=version_name),
+    ] = None,
     meta: Annotated[list[str] | None, typer.Option(help="key=value metadata, repeatable.")] = None,
 ) -> None:
     """Register a scikit-learn estimator or pipeline saved with joblib."""
@@ -231,8 +243,8 @@ def models_register(
     except RegistryError as exc:
         raise fail(f"refused: {exc}", 2) from exc
     console.print(
-        f"registered {record.version} as {record.role} (sha256 {record.sha256[:12]}, "
-        f"{len(record.feature_names)} features, scikit-learn {record.sklearn_version})"
+        f"registered {terminal(record.version)} as {terminal(record.role)} (sha256 {record.sha256[:12]}, "
+        f"{len(record.feature_names)} features, scikit-learn {terminal(record.sklearn_version)})"
     )
 
 
@@ -258,25 +270,31 @@ def batches_show(batch_id: str, json_out: JsonFlag = False) -> None:
         _print_json(detail)
         return
     console.print(
-        f"[bold]{detail['id']}[/] from {detail['source']} ({detail['format']}, sha256 "
-        f"{detail['sha256'][:12]}): [bold]{detail['state']}[/]"
+        f"[bold]{terminal(detail['id'])}[/] from {terminal(detail['source'])} ({terminal(detail['format'])}, "
+        f"sha256 {detail['sha256'][:12]}): [bold]{terminal(detail['state'])}[/]"
     )
     console.print(
         f"rows in {detail['rows_in']}, scored {detail['rows_scored']}, quarantined "
-        f"{detail['rows_quarantined']}; live {detail['live_version']}, canary {detail['canary_version']}"
+        f"{detail['rows_quarantined']}; live {terminal(detail['live_version'])}, canary "
+        f"{terminal(detail['canary_version'])}"
     )
     if detail["reason"]:
-        console.print(f"reason: {detail['reason']}")
+        console.print(f"reason: {terminal(detail['reason'])}")
     steps = Table(title="Lineage")
     for name in ("chunk", "step", "rows in", "rows out", "detail"):
         steps.add_column(name)
     for s in detail["lineage"]:
         steps.add_row(
-            str(s["chunk"]),
-            s["step"],
-            str(s["rows_in"]),
-            str(s["rows_out"]),
-            json.dumps(s["detail"], default=str)[:120],
+            *map(
+                terminal,
+                (
+                    s["chunk"],
+                    s["step"],
+                    s["rows_in"],
+                    s["rows_out"],
+                    json.dumps(s["detail"], default=str)[:120],
+                ),
+            )
         )
     console.print(steps)
     if detail["quarantine_reasons"]:
@@ -284,10 +302,10 @@ def batches_show(batch_id: str, json_out: JsonFlag = False) -> None:
         for name in ("column", "rule", "rows"):
             reasons.add_column(name)
         for r in detail["quarantine_reasons"]:
-            reasons.add_row(str(r["column"] or ""), r["rule"], str(r["rows"]))
+            reasons.add_row(*map(terminal, (r["column"] or "", r["rule"], r["rows"])))
         console.print(reasons)
     for key, value in detail["outputs"].items():
-        console.print(f"{key}: {value}")
+        console.print(f"{terminal(key)}: {terminal(value)}")
 
 
 @batches_app.command("list")

@@ -9,7 +9,8 @@ import sys
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+
+from rendezvous.printing import terminal
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 errors = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -20,5 +21,5 @@ def fail(message: str, code: int = 1, json_out: bool = False) -> typer.Exit:
     --json also ``{"error": message}`` on stdout, so that stdout is JSON whatever happened."""
     if json_out:
         typer.echo(json.dumps({"error": message}))
-    errors.print(f"[red]{escape(message)}[/]")
+    errors.print(f"[red]{terminal(message)}[/]")
     return typer.Exit(code)

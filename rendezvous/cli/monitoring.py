@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rendezvous.cli.console import fail
+from rendezvous.printing import terminal
 from rendezvous.services import get_services
 
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -43,7 +44,7 @@ def report(
 
     with console.status("Writing the drift report...", spinner="dots"):
         path = write_report(get_services(), since=_since(since), output=str(output.resolve()))
-    console.print(f"drift report written to {path}")
+    console.print(f"drift report written to {terminal(path)}")
 
 
 def drift(
@@ -64,7 +65,7 @@ def drift(
         typer.echo(json.dumps(rows, indent=2, default=str))
         return
     when = frame["at"].iloc[0].strftime("%Y-%m-%d %H:%M:%S")
-    console.print(f"[bold]{frame['source'].iloc[0]}[/] ({latest}), monitored {when} UTC")
+    console.print(f"[bold]{terminal(frame['source'].iloc[0])}[/] ({terminal(latest)}), monitored {when} UTC")
     table = Table()
     for name in ("", "comparison", "feature", "metric", "value", "rule", "model", "note"):
         table.add_column(name, overflow="fold")
@@ -74,13 +75,18 @@ def drift(
             continue
         table.add_row(
             "[red]ALERT[/]" if r["alert"] else "",
-            comparison_of(r),
-            r["feature"] or "",
-            r["metric"],
-            fmt_number(r["value"]),
-            rule_text(r),
-            r["model_version"] or "",
-            note_text(r),
+            *map(
+                terminal,
+                (
+                    comparison_of(r),
+                    r["feature"] or "",
+                    r["metric"],
+                    fmt_number(r["value"]),
+                    rule_text(r),
+                    r["model_version"] or "",
+                    note_text(r),
+                ),
+            ),
         )
     console.print(table)
 
@@ -110,9 +116,7 @@ def performance(
         table.add_column(name, justify="right" if name not in (by, "role", "model") else "left")
     for _, r in frame.iterrows():
         table.add_row(
-            str(r["window"]),
-            r["role"],
-            r["model_version"],
+            *map(terminal, (r["window"], r["role"], r["model_version"])),
             f"{int(r['n']):,}",
             *(fmt_number(r[name]) for name in names),
         )
@@ -122,7 +126,9 @@ def performance(
 def print_monitoring(out: Console, overview: dict[str, Any]) -> None:
     """The monitoring part of `rendezvous status`: references, then recent alerts."""
     for line in overview["profiles"]:
-        out.print(f"Reference of {line['role']} {line['version']}: {line['profile']}")
+        out.print(
+            f"Reference of {terminal(line['role'])} {terminal(line['version'])}: {terminal(line['profile'])}"
+        )
     alerts = overview["alerts"]
     if not alerts:
         out.print(f"Drift: no alerts in {overview['batches_monitored']} monitored batch(es).")
@@ -133,7 +139,9 @@ def print_monitoring(out: Console, overview: dict[str, Any]) -> None:
     table.add_column("alerts", overflow="fold")
     for entry in alerts:
         table.add_row(
-            f"[red]{entry['source']}[/]", entry["at"][:19].replace("T", " "), "\n".join(entry["alerts"])
+            f"[red]{terminal(entry['source'])}[/]",
+            terminal(entry["at"][:19].replace("T", " ")),
+            "\n".join(map(terminal, entry["alerts"])),
         )
     out.print(table)
     out.print("Details: `rendezvous drift BATCH`, `rendezvous report -o report.html`.")

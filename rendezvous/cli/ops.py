@@ -17,6 +17,7 @@ import typer
 
 from rendezvous import local_server
 from rendezvous.cli.console import console, errors, fail
+from rendezvous.printing import terminal
 from rendezvous.runtime import configure_prefect_env, connect_prefect, prefect_home
 from rendezvous.settings import get_settings
 
@@ -129,7 +130,7 @@ def serve(
     except ValueError as exc:
         raise fail(str(exc), 2) from exc
     for d in deployments:
-        console.print(f"serving {d.flow_name}/{d.name}: {_schedule_text(d.schedules)}")
+        console.print(terminal(f"serving {d.flow_name}/{d.name}: {_schedule_text(d.schedules)}"))
     prefect_serve(*deployments, limit=limit, print_starting_message=False)
 
 

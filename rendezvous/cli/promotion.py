@@ -17,7 +17,9 @@ from rich.table import Table
 
 from rendezvous.cli.console import console, errors, fail
 from rendezvous.cli.ops import use_prefect_api
+from rendezvous.cli.params import version_name
 from rendezvous.owners import owned_here
+from rendezvous.printing import terminal, visible
 from rendezvous.roles import current_roles
 from rendezvous.services import get_services
 
@@ -96,13 +98,18 @@ def labels_add(
     for r in reports:
         reasons = ", ".join(f"{k} {v}" for k, v in r["rejected"].items())
         table.add_row(
-            r["source"],
-            str(r["received"]),
-            str(r["stored"]),
-            str(r["unchanged"]),
-            str(r["replaced"]),
-            f"{sum(r['rejected'].values())}" + (f" ({reasons})" if reasons else ""),
-            r["rejects_url"] or "",
+            *map(
+                terminal,
+                (
+                    r["source"],
+                    r["received"],
+                    r["stored"],
+                    r["unchanged"],
+                    r["replaced"],
+                    f"{sum(r['rejected'].values())}" + (f" ({reasons})" if reasons else ""),
+                    r["rejects_url"] or "",
+                ),
+            )
         )
     console.print(table)
 
@@ -111,7 +118,7 @@ def labels_add(
 
 
 def models_shadow(
-    version: str,
+    version: Annotated[str, typer.Argument(callback=version_name)],
     state: Annotated[str, typer.Argument(help="on or off", metavar="on|off")],
 ) -> None:
     """Score a candidate in shadow (beside live and canary, never returned), or stop."""
@@ -124,8 +131,10 @@ def models_shadow(
     except RegistryError as exc:
         raise fail(f"refused: {exc}", 2) from exc
     console.print(
-        f"{record.version} ({record.role}): shadow {'on' if record.shadow else 'off'}"
-        + ("; `rendezvous score` now scores it beside live and canary" if record.shadow else "")
+        terminal(
+            f"{record.version} ({record.role}): shadow {'on' if record.shadow else 'off'}"
+            + ("; `rendezvous score` now scores it beside live and canary" if record.shadow else "")
+        )
     )
 
 
@@ -142,27 +151,26 @@ def models_history(json_out: JsonFlag = False) -> None:
         table.add_column(name, overflow="fold")
     for r in rows:
         table.add_row(
-            str(r["id"]),
-            r["at"].replace("T", " ").rstrip("Z"),
-            r["action"],
-            r["actor"],
+            *map(terminal, (r["id"], r["at"].replace("T", " ").rstrip("Z"), r["action"], r["actor"])),
             _roles_text(r["before"]),
             _roles_text(r["after"]),
-            r["comment"] or "",
-            (r["flow_run_id"] or "")[:8],
+            terminal(r["comment"] or ""),
+            terminal((r["flow_run_id"] or "")[:8]),
         )
     console.print(table)
 
 
 def _roles_text(roles: dict[str, Any]) -> str:
-    return "\n".join(f"{role}: {version}" for role, version in roles.items() if version) or "-"
+    return "\n".join(terminal(f"{role}: {version}") for role, version in roles.items() if version) or "-"
 
 
 # ---- train / promote ----------------------------------------------------------------------
 
 
 def train(
-    version: Annotated[str | None, typer.Option(help="Name the candidate (default: dated).")] = None,
+    version: Annotated[
+        str | None, typer.Option(help="Name the candidate (default: dated).", callback=version_name)
+    ] = None,
     force: Annotated[bool, typer.Option(help="Retrain even if these rows were used before.")] = False,
     json_out: JsonFlag = False,
 ) -> None:
@@ -180,10 +188,11 @@ def train(
         return
     meta = result["metadata"]
     if not result["registered"]:
-        console.print(f"No new labelled rows since {result['version']}; nothing registered.")
+        console.print(f"No new labelled rows since {terminal(result['version'])}; nothing registered.")
         return
     console.print(
-        f"registered [bold]{result['version']}[/] (candidate, {meta['estimator']}, sha256 "
+        f"registered [bold]{terminal(result['version'])}[/] (candidate, {terminal(meta['estimator'])}, "
+        f"sha256 "
         f"{result['sha256'][:12]}): trained on {meta['trained_rows']} rows "
         f"{meta['train_from']} .. {meta['train_to']}"
     )
@@ -199,7 +208,8 @@ def train(
     for name in names:
         table.add_column(name, justify="right")
     for model, values in figures.items():
-        table.add_row(model, values["version"], *("" if values[n] is None else str(values[n]) for n in names))
+        cells = (model, values["version"], *("" if values[n] is None else values[n] for n in names))
+        table.add_row(*map(terminal, cells))
     console.print(table)
     console.print(
         f"Next: `rendezvous models shadow {result['version']} on`, score more traffic, then "
@@ -208,7 +218,9 @@ def train(
 
 
 def promote(
-    version: Annotated[str | None, typer.Argument(help="Candidate version (default: newest).")] = None,
+    version: Annotated[
+        str | None, typer.Argument(help="Candidate version (default: newest).", callback=version_name)
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Run `promote-model`: report, wait for approval (UI form or `rendezvous approve`), rotate."""
@@ -232,8 +244,8 @@ def promote(
                     if p.flow_run_id and is_waiting(p.flow_run_id):
                         announced = p.flow_run_id
                         (errors if json_out else console).print(
-                            f"Promotion #{p.id} of [bold]{p.candidate}[/] waits for a decision on flow run "
-                            f"{p.flow_run_id}: approve on its form in the Prefect UI, or\n"
+                            f"Promotion #{p.id} of [bold]{terminal(p.candidate)}[/] waits for a decision on "
+                            f"flow run {p.flow_run_id}: approve on its form in the Prefect UI, or\n"
                             f"  rendezvous approve {p.flow_run_id} --by NAME --comment '...'\n"
                             f"  rendezvous reject {p.flow_run_id} --by NAME --comment '...'"
                         )
@@ -251,7 +263,7 @@ def promote(
     if json_out:
         _json(result)
         return
-    console.print(f"{_change_text(result['change'])}. Now {_roles_line()}.")
+    console.print(terminal(f"{_change_text(result['change'])}. Now {_roles_line()}."))
 
 
 # ---- approvals ----------------------------------------------------------------------------
@@ -288,12 +300,12 @@ def approvals(
         return
     for run in waiting:
         console.print(
-            f"[bold]{run['run_id']}[/] ({run['name']}): promotion #{run['promotion']} of "
-            f"{run['candidate']}, waiting since {run['paused_at']:%Y-%m-%d %H:%M:%S} UTC, "
+            f"[bold]{run['run_id']}[/] ({terminal(run['name'])}): promotion #{run['promotion']} of "
+            f"{terminal(run['candidate'])}, waiting since {run['paused_at']:%Y-%m-%d %H:%M:%S} UTC, "
             f"times out {run['expires_at']:%Y-%m-%d %H:%M:%S} UTC"
         )
         if run["description"]:
-            console.print(run["description"], markup=False)
+            console.print("\n".join(map(visible, run["description"].splitlines())), markup=False)
         console.print()
 
 
@@ -323,18 +335,20 @@ def _decide(run_id: str, decision: str, by: str, comment: str, wait: float) -> N
         promotion = gate.for_run(store, run_id)
         if promotion and promotion.state == gate.OPEN and decision == "reject":
             rotation.decline(store, promotion, "reject", by, comment or "its run no longer waited")
-            console.print(f"run {run_id} no longer waits; promotion #{promotion.id} closed, nothing changed")
+            console.print(
+                f"run {terminal(run_id)} no longer waits; promotion #{promotion.id} closed, nothing changed"
+            )
             return
         raise fail(f"cannot {decision} run {run_id}: {exc}") from exc
     state = wait_for_end(run_id, wait)
     changes = audit.history(store, flow_run_id=run_id)
     if changes:
-        console.print(f"{_change_text(changes[-1])}. Now {_roles_line()}.")
+        console.print(terminal(f"{_change_text(changes[-1])}. Now {_roles_line()}."))
     if state is None or not state.is_final():
         late = f"run {run_id} has not finished {wait:g} s after the decision; is its process alive?"
         if not changes:  # not even recorded: the decision has not taken effect
             raise fail(f"{late} Nothing is recorded yet: see `rendezvous models history` later.")
-        errors.print(f"[yellow]{late}[/]")
+        errors.print(f"[yellow]{terminal(late)}[/]")
     elif not state.is_completed():
         raise fail(f"run {run_id} ended {state.type.value.lower()}: {state.message}")
 
@@ -369,7 +383,7 @@ def rollback(
     if json_out:
         _json(change)
         return
-    console.print(f"{_change_text(change)}. Now {_roles_line()}.")
+    console.print(terminal(f"{_change_text(change)}. Now {_roles_line()}."))
 
 
 # ---- demo traffic -------------------------------------------------------------------------
@@ -391,7 +405,7 @@ def demo_traffic(
         Path(s.inbox_url), Path(s.labels_url), customers, first_day, days, rows=rows
     )
     for batch, labels in written:
-        console.print(f"inbox: {batch.name} ({rows} requests); labels for later: {labels.name}")
+        console.print(terminal(f"inbox: {batch.name} ({rows} requests); labels for later: {labels.name}"))
 
 
 def register(app: typer.Typer, models_app: typer.Typer) -> None:

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from rendezvous.cli.console import console
+from rendezvous.printing import terminal
 from rendezvous.services import get_services
 
 
@@ -27,7 +28,7 @@ def verify_command(
             table.add_column(name, overflow="fold")
         for r in results:
             mark = "[green]ok[/]" if r.ok else f"[red]{r.breach_count}[/]"
-            table.add_row(r.name, str(r.checked), mark, "\n".join(r.breaches))
+            table.add_row(terminal(r.name), str(r.checked), mark, "\n".join(map(terminal, r.breaches)))
         console.print(table)
     if not all(r.ok for r in results):
         raise typer.Exit(1)

@@ -9,6 +9,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from rendezvous.monitoring.metrics_store import json_ready
+from rendezvous.printing import markdown
 
 if TYPE_CHECKING:  # the monitor pulls scipy in; `status` and `drift` only read its verdicts
     from rendezvous.monitoring.batch_monitor import MonitorResult
@@ -74,11 +75,10 @@ def table_rows(result: MonitorResult) -> list[dict[str, Any]]:
 
 
 def _alert_line(row: dict[str, Any]) -> str:
-    what = f"`{row['feature']}`" if row["feature"] else comparison_of(row)
+    what = f"**{markdown(row['feature'])}**" if row["feature"] else markdown(comparison_of(row))
     note = note_text(row)
-    return f"- {what}: {row['metric']} = {fmt_number(row['value'])} ({rule_text(row) or 'rule'})" + (
-        f"; {note}" if note else ""
-    )
+    figure = f"{row['metric']} = {fmt_number(row['value'])} ({rule_text(row) or 'rule'})"
+    return f"- {what}: {markdown(figure)}" + (f"; {markdown(note)}" if note else "")
 
 
 def verdict_markdown(result: MonitorResult) -> str:
@@ -88,11 +88,11 @@ def verdict_markdown(result: MonitorResult) -> str:
     score_alerts = [r for r in result.alerts if r["feature"] is None and r["metric"] != "drift_share"]
     state = "**DRIFT**" if result.alert else "no drift"
     lines = [
-        f"### Batch `{result.source}`: {state}",
+        f"### Batch {markdown(result.source)}: {state}",
         "",
         f"{result.n_rows:,} rows (statistics on a sample of {result.n_sample:,}); live "
-        f"`{result.live_version}`, canary `{result.canary_version or 'none'}`.",
-        f"Reference of the live model: {result.profile}.",
+        f"{markdown(result.live_version)}, canary {markdown(result.canary_version or 'none')}.",
+        f"Reference of the live model: {markdown(result.profile)}.",
         "",
     ]
     if features:
@@ -118,7 +118,7 @@ def verdict_markdown(result: MonitorResult) -> str:
 def failure_markdown(source: str, error: str) -> str:
     """The verdict artifact of a batch whose monitoring failed (the batch itself commits)."""
     return (
-        f"### Batch `{source}`: monitoring failed\n\n`{error}`\n\n"
+        f"### Batch {markdown(source)}: monitoring failed\n\n{markdown(error)}\n\n"
         "The batch was scored and committed; its drift was not measured."
     )
 

@@ -111,7 +111,7 @@ def _shape_reason(pairs: list[tuple[Check, engine.Outcome]]) -> str | None:
     return f"{', '.join(broken)} failed without row counts" if broken else None
 
 
-def _too_many(what: str, count: int, n: int, max_share: float) -> str | None:
+def too_many(what: str, count: int, n: int, max_share: float) -> str | None:
     if n and count / n > max_share:
         return (
             f"{what}: {count} of {n} rows ({count / n:.1%}) invalid, above max_invalid_share {max_share:.1%}"
@@ -172,7 +172,7 @@ def _row_failures(
         # Non-numbers first: after coercion they are nulls too, and the cause should be named.
         per_rule = [(f"{r}({c})", len(g)) for (c, r), g in typed.groupby(["column", "rule"], sort=False)]
         per_rule += [(f"{c.rule}({c.column})", o.unexpected_count or 0) for c, o in failed]
-        reason = next((r for w, k in per_rule if (r := _too_many(w, k, n, max_share))), None)
+        reason = next((r for w, k in per_rule if (r := too_many(w, k, n, max_share))), None)
         if reason is not None:
             return reason, typed
         found = [typed] + [
@@ -211,14 +211,14 @@ def validate(
         reason = f"columns do not match the contract: duplicated columns {twice}"
         return _reject(frame, coerced, id_column, reason, q.no_failures())
     total = len(df) + unreadable
-    shape = _too_many("lines unreadable as rows", unreadable, total, max_invalid_share)
+    shape = too_many("lines unreadable as rows", unreadable, total, max_invalid_share)
     shape = shape or _shape_precheck(frame, contract)
     if shape is not None:
         return _reject(frame, coerced, id_column, shape, q.no_failures())
     reason, found = _row_failures(coerced, contract, typed, max_invalid_share)
     if reason is None:
         bad = np.unique(found["pos"].to_numpy())
-        reason = _too_many("rows failing the contract", len(bad) + unreadable, total, max_invalid_share)
+        reason = too_many("rows failing the contract", len(bad) + unreadable, total, max_invalid_share)
     if reason is not None:
         return _reject(frame, coerced, id_column, reason, found)
     keep = np.ones(len(df), dtype=bool)

@@ -14,7 +14,8 @@ from rendezvous.store.schema import batches, quarantine, scores
 from rendezvous.verify import verify
 
 csv.field_size_limit(sys.maxsize)  # the corpus sends a 5 MB cell, and its rejects echo it
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet runs these as formulas after any leading white space, in ASCII or fullwidth form.
+FORMULA_START = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 # Rules whose lines name a file line instead of one column of a row.
 LINE_RULES = {"batch_rejected", "csv_row_field_count", "jsonl_not_an_object", "jsonl_invalid_json"}
 
@@ -77,7 +78,8 @@ def cells_of(path: Path) -> set[str]:
 
 def risky_cells(path: Path) -> list[str]:
     """Cells of a CSV output that a spreadsheet would run as a formula."""
-    return sorted(cell for cell in cells_of(path) if cell.startswith(FORMULA_START))
+    cells = cells_of(path)
+    return sorted(c for c in cells if c.lstrip().startswith(FORMULA_START) or c.startswith(("\t", "\r")))
 
 
 def csv_outputs(services: Services) -> list[Path]:

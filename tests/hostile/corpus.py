@@ -27,7 +27,19 @@ from rendezvous.demo.data import NUMERIC_REQUEST_COLUMNS, REQUEST_COLUMNS, make_
 
 COLUMNS = REQUEST_COLUMNS
 NUMERIC = NUMERIC_REQUEST_COLUMNS
-FORMULA_IDS = ["=cmd|' /C calc'!A0", "+1+1", "@SUM(A1:A9)", "-2+3", "\t=1+1", '=HYPERLINK("x")']
+FORMULA_IDS = [
+    "=cmd|' /C calc'!A0",
+    "+1+1",
+    "@SUM(A1:A9)",
+    "-2+3",
+    "\t=1+1",
+    '=HYPERLINK("x")',
+    " =1+1",
+    "\uff1d1+1",
+    "\uff0b1",
+    "-17",
+    "\uff20SUM(A1)",
+]
 TYPE_RULE = "expect_column_values_to_be_in_type_list"
 NOT_NULL = "expect_column_values_to_not_be_null"
 BETWEEN = "expect_column_values_to_be_between"
@@ -185,15 +197,37 @@ def case_truncated_parquet() -> Case:
 
 
 def case_huge_field() -> Case:
-    """A 5 MB cell: its row is quarantined, the other rows are scored."""
+    """A 5 MB cell: over max_cell_bytes (and max_row_bytes), so the batch is rejected, the limit named."""
     frame = _with(clean(10, 112), {(3, "purpose"): "car" + "A" * (5 * 1024 * 1024)})
-    return "huge-field.csv", _csv(frame), Expect("committed", rules=(IN_SET,), rows_in=10, scored=9)
+    return "huge-field.csv", _csv(frame), Expect("rejected", "max_row_bytes", rows_in=0)
+
+
+def case_big_cell_within_limits() -> Case:
+    """A 900 KB cell, under max_cell_bytes: its row is quarantined (its value kept as a prefix,
+    length and sha256), the other rows are scored."""
+    frame = _with(clean(10, 160), {(3, "purpose"): "car" + "A" * (900 * 1024)})
+    return "big-cell.csv", _csv(frame), Expect("committed", rules=(IN_SET,), rows_in=10, scored=9)
+
+
+def case_every_id_too_long() -> Case:
+    """Ids the store cannot keep, in every row: the invalid share counts that reason too."""
+    frame = clean(10, 161)
+    frame["request_id"] = [f"r{i}-" + "9" * 600 for i in range(10)]
+    rules = ("request_id_too_long",)
+    expect = Expect("rejected", "rows set aside", rules=rules, rows_in=10, scored=0)
+    return "all-ids-too-long.csv", _csv(frame), expect
+
+
+def case_markup_column() -> Case:
+    """A column named like rich markup: rejected for its columns; every command still prints it."""
+    frame = clean(5, 149).assign(**{"[/]": "x", "[link=https://evil.example]click[/link]": "y"})
+    return "markup-column.csv", _csv(frame), Expect("rejected", "'[/]'", rows_in=5, scored=0)
 
 
 def case_million_columns_header() -> Case:
     header = ",".join(f"c{i}" for i in range(1_000_000))
     row = ",".join("1" for _ in range(1_000_000))
-    return "million-columns.csv", f"{header}\n{row}\n".encode(), Expect("rejected", "header line")
+    return "million-columns.csv", f"{header}\n{row}\n".encode(), Expect("rejected", "line 1 of 7,888,889")
 
 
 def case_too_many_columns() -> Case:
@@ -401,7 +435,8 @@ def case_parquet_numbers_as_strings() -> Case:
 
 
 def case_parquet_nested_struct() -> Case:
-    """A struct column where the contract wants text: those rows are quarantined, never crash."""
+    """A struct column where the contract wants text: those rows are quarantined, never crash;
+    every row is, so the batch is rejected (the invalid share counts every reason)."""
     frame = clean(6, 133)
     rows = frame.to_dict(orient="records")
     fields = {c: pa.string() for c in COLUMNS}
@@ -412,7 +447,8 @@ def case_parquet_nested_struct() -> Case:
             row[column] = str(row[column])
     table = pa.Table.from_pylist(rows, schema=pa.schema(fields))
     rules = ("reference_key_missing",)
-    return "struct.parquet", _parquet(table), Expect("committed", rules=rules, rows_in=6, scored=0)
+    expect = Expect("rejected", "rows set aside", rules=rules, rows_in=6, scored=0)  # all of them
+    return "struct.parquet", _parquet(table), expect
 
 
 def case_parquet_typed_timestamp() -> Case:
@@ -486,6 +522,19 @@ def case_name_newline() -> Case:
     return "line\nbreak\r.csv", _csv(clean(4, 143)), Expect("committed", rows_in=4, scored=4)
 
 
+def case_name_terminal_escapes() -> Case:
+    """Escape sequences that clear the screen and recolour, and a forged line: shown as escapes."""
+    name = "\x1b[2J\x1b[31mred\x1b]8;;javascript:alert(1)\x07link\x1b]8;;\x07\nFORGED: approved by alice.csv"
+    return name, _csv(clean(4, 150)), Expect("committed", rows_in=4, scored=4)
+
+
+def case_name_markup_and_bidi() -> Case:
+    """Rich markup (a name holds no "/", so no closing tag: the column case has those), a
+    right-to-left override, and markdown that would break out of a code span."""
+    name = "[link=javascript:alert(1)]x [blink red] \u202evsc.exe \u2066` <img src=x onerror=alert(1)> `.csv"
+    return name, _csv(clean(4, 151)), Expect("committed", rows_in=4, scored=4)
+
+
 def case_name_not_utf8() -> Case:
     """A name whose bytes are not UTF-8 (Latin-1 "\xe9"): Python hands it over escaped."""
     return "caf\udce9-\udcff.csv", _csv(clean(4, 144)), Expect("committed", rows_in=4, scored=4)
@@ -526,6 +575,9 @@ CASES: list[Callable[[], Case]] = [
     case_already_scored,
     case_truncated_parquet,
     case_huge_field,
+    case_big_cell_within_limits,
+    case_every_id_too_long,
+    case_markup_column,
     case_million_columns_header,
     case_too_many_columns,
     case_wide_header,
@@ -561,6 +613,8 @@ CASES: list[Callable[[], Case]] = [
     case_name_leading_dashes,
     case_name_spaces_and_unicode,
     case_name_newline,
+    case_name_terminal_escapes,
+    case_name_markup_and_bidi,
     case_name_not_utf8,
     case_name_long_rejected,
     case_name_long_extension,

@@ -21,9 +21,11 @@ from checks import (
 )
 from corpus import FORMULA_IDS, build
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from flows.score_batches import score_batches
 from rendezvous.batchfiles import utf8_name
+from rendezvous.cli.app import app
 from rendezvous.outputs import note_name
 from rendezvous.services import get_services
 from rendezvous.store.schema import batches
@@ -110,14 +112,42 @@ def test_hostile_corpus(hostile_root: Path) -> None:
     totals = {k: sum(o[k] for o in taken) for k in ("rows_in", "rows_scored", "rows_quarantined")}
     print(f"\nhostile corpus: {len(cases)} files + {len(specials)} special, {len(taken)} batches, {totals}")
 
-    # formula injection: defused in every CSV the outbox holds, and the ids still recognisable
-    written = csv_outputs(services)
-    assert written
-    for path in written:
+    # formula injection: defused in every rejects file (people open those), while the response
+    # is written as computed (its readers are systems): each id as sent, or defused in the rejects
+    rejects = [path for path in csv_outputs(services) if path.name.startswith("rejects")]
+    assert rejects
+    for path in rejects:
         assert risky_cells(path) == [], path
     formula = outcomes["formula.csv"]["outputs"]
-    cells = cells_of(Path(formula["response"])) | cells_of(Path(formula["rejects"]))
-    assert {f"'{formula_id}" for formula_id in FORMULA_IDS} <= cells
+    response, rejected = cells_of(Path(formula["response"])), cells_of(Path(formula["rejects"]))
+    for formula_id in FORMULA_IDS:
+        assert formula_id in response or f"'{formula_id}" in rejected, formula_id
+    assert {"-17", " =1+1", "\uff0b1"} <= response
+
+    # a long quarantined value is kept as a prefix, its length and sha256, in the store and rejects
+    big = {line["value"] for line in quarantine_lines(services, outcomes["big-cell.csv"]["batch_id"])}
+    assert any(v.endswith(")") and "921,603 bytes, sha256 " in v and len(v) < 400 for v in big), big
+
+    # everything printed is inert: rich markup, escape sequences, forged lines, bidi overrides
+    runner = CliRunner()
+    markup = outcomes["markup-column.csv"]["batch_id"]
+    escapes = outcomes[next(name for name in outcomes if name.startswith("\x1b[2J"))]["batch_id"]
+    for command in (
+        ["status"],
+        ["batches", "list"],
+        ["batches", "show", markup],
+        ["batches", "show", escapes],
+    ):
+        shown = runner.invoke(app, command)
+        assert shown.exit_code == 0, (command, shown.output, shown.exception)
+        assert not set(shown.output) & set("\x1b\x07\u202e\u2066"), command
+        assert not any(line.startswith("FORGED") for line in shown.output.splitlines()), command
+    assert "[/]" in runner.invoke(app, ["batches", "show", markup]).output
+
+    # state files are private (RENDEZVOUS_FILE_MODE=private): the store, archive, models, outputs
+    state = [home, *home.rglob("*"), *Path(settings.models_dir).rglob("*")]
+    exposed = [str(p) for p in state if not p.is_symlink() and p.lstat().st_mode & 0o077]
+    assert exposed == []
 
     # nothing written outside the configured folders (the models folder and the store included)
     allowed = [

@@ -107,3 +107,16 @@ def test_serving_set_and_shadow(registry: Registry, tmp_path: Path) -> None:
     registry.set_shadow("c", True)
     live, canary, shadows = registry.serving_set()
     assert (live.version, canary.version, [s.version for s in shadows]) == ("a", "b", ["c"])
+
+
+@pytest.mark.parametrize("version", ["../../../x", "a/b", "v1\nFORGED", ".hidden"])
+def test_a_version_that_is_not_a_slug_is_refused_before_any_file_is_written(
+    registry: Registry, tmp_path: Path, version: str
+) -> None:
+    (tmp_path / "in").mkdir()
+    source = _classifier_file(tmp_path / "in")
+    before = set(tmp_path.rglob("*"))
+    with pytest.raises(RegistryError, match="not a name"):
+        registry.register(source, "candidate", version=version)
+    assert set(tmp_path.rglob("*")) == before
+    assert registry.register(source, "candidate").version.startswith("clf-")  # the default is a slug

@@ -72,7 +72,7 @@ def test_table_lists_alerts_first_without_bookkeeping_rows():
 def test_verdict_says_drift_where_and_against_what():
     text = verdict_markdown(DRIFTED)
     assert "**DRIFT**" in text and "b.csv" in text
-    assert "2 of 3 drifted" in text and "`purpose`" in text and "`income`" not in text
+    assert "2 of 3 drifted" in text and "**purpose**" in text and "**income**" not in text
     assert "Dataset drift" in text and "agreement 0.8" in text
     clean = verdict_markdown(result([row("wasserstein", "income", 0.02, 0.1, direction="above")]))
     assert "no drift" in clean and "0 of 1 drifted" in clean

@@ -3,6 +3,7 @@ pinned at the function that was fixed, without a flow run."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -13,18 +14,27 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from rendezvous.batchfiles import (
     MAX_COLUMNS,
     BadInput,
+    Limits,
     check_utf8,
     list_batches,
     read_chunks,
     utf8_name,
 )
-from rendezvous.outputs import NAME_MAX, defuse_formulas, note_name, write_table
-from rendezvous.records import counts, storable_text, unstorable_ids
+from rendezvous.names import InvalidName, checked_name, slug
+from rendezvous.outputs import NAME_MAX, BatchOutputs, defuse_formulas, note_name
+from rendezvous.printing import markdown, terminal
+from rendezvous.records import (
+    QUARANTINED_VALUE_CHARS,
+    counts,
+    storable_text,
+    unstorable_ids,
+    write_quarantine,
+)
 from rendezvous.settings import PROJECT_ROOT
 from rendezvous.store import Store
 from rendezvous.store.schema import quarantine
@@ -209,13 +219,150 @@ def test_a_row_with_several_faults_is_one_quarantined_row(tmp_path: Path) -> Non
 # --- CSV outputs ----------------------------------------------------------------------------
 
 
-def test_csv_outputs_defuse_formulas_and_other_formats_keep_the_text(tmp_path: Path) -> None:
-    frame = pd.DataFrame({"request_id": ["=cmd|' /C calc'!A0", "+1", "-2+3", "@SUM(1)", "\t=1", "ok"]})
-    write_table(frame, str(tmp_path / "r.csv"), "csv")
-    cells = pd.read_csv(tmp_path / "r.csv", dtype="str", keep_default_na=False)["request_id"]
-    assert cells.tolist() == ["'=cmd|' /C calc'!A0", "'+1", "'-2+3", "'@SUM(1)", "'\t=1", "ok"]
-    write_table(frame, str(tmp_path / "r.jsonl"), "jsonl")
-    assert pd.read_json(io.StringIO((tmp_path / "r.jsonl").read_text()), lines=True)[
-        "request_id"
-    ].tolist() == (frame["request_id"].tolist())
+def test_the_response_is_written_as_computed_and_only_the_csv_rejects_are_guarded(tmp_path: Path) -> None:
+    outputs = BatchOutputs(str(tmp_path / "outbox"), str(tmp_path / "dev"), "b-1", "csv")
+    response = pd.DataFrame({"request_id": ["-17", "=1"], "score": [0.5, 0.5], "label": ["-1", "1"]})
+    outputs.stage_response(0, response)
+    risky = [
+        " =1+1",
+        "\uff1d1+1",
+        "\uff0b1",
+        "\uff0d1",
+        "\uff20SUM(A1)",
+        "\t=1",
+        "\r=1",
+        "-17",
+        "=HYPERLINK(1)",
+    ]
+    published = outputs.publish(pd.DataFrame({"request_id": risky, "value": ["ok"] * len(risky)}))
+    written = pd.read_csv(published["response"], dtype="str", keep_default_na=False)
+    assert written["request_id"].tolist() == ["-17", "=1"] and written["label"].tolist() == ["-1", "1"]
+    rejects = pd.read_csv(published["rejects"], dtype="str", keep_default_na=False)
+    assert rejects["request_id"].tolist() == [f"'{cell}" for cell in risky]
+    assert rejects["value"].tolist() == ["ok"] * len(risky)
     assert defuse_formulas(pd.DataFrame({"n": [-1.5]}))["n"].tolist() == [-1.5]  # numbers stay
+
+
+# --- byte limits (issue 17) -----------------------------------------------------------------
+
+SMALL = Limits(
+    file_bytes=1 << 20, cell_bytes=1000, row_bytes=3000, parquet_decoded_bytes=200_000, chunk_bytes=1 << 20
+)
+
+
+def _limited(path: Path, fmt: str, limits: Limits = SMALL) -> str:
+    with pytest.raises(BadInput) as refused:
+        list(read_chunks(str(path), fmt, 100, limits))
+    return str(refused.value)
+
+
+def test_a_file_over_max_file_bytes_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "b.csv", (HEADER + "\n" + "\n".join(ROW.format(i=i) for i in range(20000))).encode()
+    )
+    assert "max_file_bytes" in _limited(path, "csv")
+
+
+def test_a_cell_or_a_row_over_its_limit_is_refused_naming_row_and_column(tmp_path: Path) -> None:
+    rows = [ROW.format(i=i) for i in range(5)]
+    rows[3] = rows[3].replace("car", "c" * 1500)
+    reason = _limited(_write(tmp_path / "b.csv", "\n".join([HEADER, *rows]).encode()), "csv")
+    assert "row 3, column 'purpose'" in reason and "1,500 bytes" in reason and "max_cell_bytes" in reason
+    wide = [
+        r.replace("car", "c" * 990).replace("C00001", "C" * 990).replace("r-1,", "r" * 990 + ",")
+        for r in (ROW.format(i=i) for i in range(5))
+    ]
+    reason = _limited(_write(tmp_path / "w.csv", "\n".join([HEADER, *wide]).encode()), "csv")
+    assert "line 3" in reason and "max_row_bytes" in reason  # the header is line 1
+
+
+def test_a_jsonl_line_over_max_row_bytes_is_refused_before_it_is_held(tmp_path: Path) -> None:
+    lines = [json.dumps({"request_id": f"r-{i}"}) for i in range(3)] + [
+        json.dumps({"request_id": "9" * 50_000})
+    ]
+    reason = _limited(_write(tmp_path / "b.jsonl", "\n".join(lines).encode()), "jsonl")
+    assert "line 4" in reason and "max_row_bytes" in reason
+
+
+def _dictionary_bomb(path: Path, value_bytes: int, rows: int) -> Path:
+    table = pa.table({"request_id": [f"r-{i}" for i in range(rows)], "purpose": ["A" * value_bytes] * rows})
+    pq.write_table(table, path, compression="zstd", use_dictionary=True)
+    return path
+
+
+def test_parquet_dictionary_values_are_measured_before_they_are_decoded(tmp_path: Path) -> None:
+    bomb = _dictionary_bomb(tmp_path / "cell.parquet", 5000, 50)
+    assert bomb.stat().st_size < 5000 and "max_cell_bytes" in _limited(bomb, "parquet")
+    # values within the cell limit, 300 KB once decoded from a file of a few hundred bytes
+    many = _dictionary_bomb(tmp_path / "many.parquet", 900, 340)
+    limits = Limits(1 << 20, 1000, 3000, 10**9, 1 << 20)
+    assert len(pd.concat(f for f, _ in read_chunks(str(many), "parquet", 100, limits))) == 340
+    reason = _limited(many, "parquet", Limits(1 << 20, 1000, 3000, 250_000, 1 << 20))
+    assert "max_parquet_decoded_bytes" in reason
+
+
+def test_parquet_row_groups_over_the_decoded_limit_are_refused_from_the_footer(tmp_path: Path) -> None:
+    table = pa.table({"request_id": [f"r-{i:07d}" for i in range(30_000)]})
+    pq.write_table(table, tmp_path / "b.parquet", use_dictionary=False)
+    assert "row groups" in _limited(tmp_path / "b.parquet", "parquet")
+
+
+def test_a_long_quarantined_value_is_kept_as_prefix_length_and_sha256(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    value = "x" * 100_000 + "tail"
+    rows = pd.DataFrame(
+        {"row": [0, 1], "request_id": ["a", "b"], "column": "c", "rule": "r", "value": [value, "ok"]}
+    )
+    with store.begin() as conn:
+        write_quarantine(store, conn, "b", rows)
+        kept = dict(conn.execute(text("SELECT request_id, value FROM quarantine")).all())
+    digest = hashlib.sha256(value.encode()).hexdigest()
+    assert kept == {"a": f"{value[:QUARANTINED_VALUE_CHARS]}... (100,004 bytes, sha256 {digest})", "b": "ok"}
+
+
+# --- printing and names (issue 17) ------------------------------------------------------------
+
+HOSTILE_NAMES = [
+    "[/]",
+    "[link=https://evil]x[/link]",
+    "\x1b[2J\x1b[31mred",
+    "a\nFORGED: batch approved by alice",
+    "\u202eevil.csv",
+    "x\\",
+    "\x9b31m",
+    "\u2066iso\u2069",
+]
+
+
+def test_terminal_text_prints_as_sent_with_no_markup_or_control_characters() -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Console(file=io.StringIO(), width=400, color_system=None, force_terminal=False)
+    table = Table()
+    table.add_column("name")
+    for name in HOSTILE_NAMES:
+        out.print(f"[bold]{terminal(name)}[/]")
+        table.add_row(terminal(name))
+    out.print(table)
+    shown = out.file.getvalue()
+    assert "FORGED" not in shown.split("\n")[4 - 1][:2]  # the newline is an escape, not a new line
+    assert not any(ch in shown for ch in "\x1b\x9b\u202e\u2066\u2069")
+    assert "[/]" in shown and "[link=https://evil]x[/link]" in shown and "\\x1b[2J" in shown
+    assert "a\\nFORGED" in shown and "\\u202eevil.csv" in shown
+
+
+def test_markdown_text_cannot_open_code_links_or_html() -> None:
+    text = markdown("a`b`<img src=x onerror=alert(1)>[x](javascript:1)\n# h *e* _u_ |t|")
+    assert "<" not in text and "\n" not in text
+    assert all(text[i - 1] == "\\" for i, ch in enumerate(text) if ch in "`[]()*|#:")
+
+
+@pytest.mark.parametrize(
+    "bad", ["../../../x", "", "a/b", ".hidden", "-rf", "x" * 129, "v1\n", "v 1", "v\u202e1"]
+)
+def test_model_versions_and_batch_ids_are_slugs(bad: str) -> None:
+    with pytest.raises(InvalidName):
+        checked_name(bad)
+    assert checked_name("demo-live-v1.2_b") == "demo-live-v1.2_b"
+    assert checked_name(slug(bad, 80, "batch"), "batch id")

@@ -57,6 +57,17 @@ def test_entrypoint_is_a_flow_with_valid_parameters(deployment: dict) -> None:
         assert _schedule_config_to_deployment_schedule(entry)["active"] is True
 
 
+@pytest.mark.parametrize(
+    ("name", "parameter"), [("train-candidate", "version"), ("promote-model", "candidate")]
+)
+def test_model_versions_are_slugs_in_the_parameter_schema(name: str, parameter: str) -> None:
+    entrypoint = next(d["entrypoint"] for d in DEPLOYMENTS if d["name"] == name)
+    schema = parameter_schema(load_flow_from_entrypoint(str(ROOT / entrypoint))).model_dump_for_openapi()
+    assert is_valid({parameter: "cand-1.2_b"}, schema) and is_valid({parameter: None}, schema)
+    for bad in ("../../../x", "a/b", "-rf", "v1\nFORGED", "x" * 129):
+        assert not is_valid({parameter: bad}, schema), bad
+
+
 def test_schedules_and_limits() -> None:
     by_name = {d["name"]: d for d in DEPLOYMENTS}
     scoring = by_name["score-batches"]
