@@ -43,6 +43,10 @@ class ApprovalInput(RunInput):
         description="approve rotates the roles now; reject changes nothing"
     )
     approver: str = Field(min_length=1, description="Your name, kept in the audit trail")
+    signature: str = Field(
+        default="",
+        description="Signed approvals: what `rendezvous approve --print-signature --key FILE RUN` prints",
+    )
     comment: str = Field(default="", description="Why (kept in the audit trail)")
 
 
@@ -59,8 +63,15 @@ def _run_name() -> str:
 
 
 @flow(name=FLOW_NAME, flow_run_name=_run_name, log_prints=False)
-def promote_model(candidate: str | None = None) -> dict[str, Any]:
-    """Promote ``candidate`` (default: the newest candidate) if a person approves."""
+def promote_model(
+    candidate: str | None = None, proposer_key: str | None = None, proposer: str | None = None
+) -> dict[str, Any]:
+    """Promote ``candidate`` (default: the newest candidate) if the required approvers approve.
+
+    ``proposer_key`` (a private key file readable by this run) signs the proposal; ``proposer``
+    names the proposer without a key (named approvals only). Each decision is verified before
+    anything rotates; a refused one ends the promotion, refused and audited, nothing changed.
+    """
     logger = get_run_logger()
     services = get_services()
     settings = services.settings
@@ -68,25 +79,41 @@ def promote_model(candidate: str | None = None) -> dict[str, Any]:
     try:
         report = steps.build_report(promotion)
         steps.publish_report(promotion, report)
+        about, proposal = steps.propose(promotion, report, proposer_key, proposer)
         timeout = review.await_decision(services, promotion)
-        form = ApprovalInput.with_initial_data(description=report.form_description())
-        logger.info("promotion #%d of %s waits for a decision", promotion.id, promotion.candidate)
-        try:
-            answer = pause_flow_run(
-                wait_for_input=form,
-                timeout=timeout,
-                poll_interval=min(settings.approval_poll_seconds, timeout),
+        deadline = time.monotonic() + timeout
+        decisions: list[dict[str, Any]] = []  # verified, all approvals until one rejects
+        while True:
+            form = ApprovalInput.with_initial_data(
+                description=report.form_description() + _consent_text(about, proposal, decisions)
             )
-        except FlowPauseTimeout as exc:
-            review.time_out(services, promotion, timeout)
-            raise NoDecision(
-                f"no decision on promotion #{promotion.id} within {timeout} s; nothing changed"
-            ) from exc
-        change = steps.apply_decision(promotion, answer.decision, answer.approver, answer.comment)
+            logger.info("promotion #%d of %s waits for a decision", promotion.id, promotion.candidate)
+            left = max(1, int(deadline - time.monotonic()))
+            try:
+                answer = pause_flow_run(
+                    wait_for_input=form,
+                    timeout=left,
+                    poll_interval=min(settings.approval_poll_seconds, left),
+                )
+            except FlowPauseTimeout as exc:
+                review.time_out(services, promotion, timeout)
+                raise NoDecision(
+                    f"no decision on promotion #{promotion.id} within {timeout} s; nothing changed"
+                ) from exc
+            decided = steps.verify_decision(
+                promotion, about, proposal, decisions, answer.model_dump(include=_SENT)
+            )
+            decisions.append(decided)
+            if decided["kind"] == "reject" or len(decisions) >= settings.required_approvals:
+                break
+        document = {"proposal": proposal, "decisions": decisions}
+        change = steps.apply_decision(
+            promotion, answer.decision, decided["by"], answer.comment, document
+        )
     except BaseException as exc:
         gate.abandon(services.store, promotion.id, FLOW_NAME, f"{type(exc).__name__}: {exc}")
         raise
-    logger.info("%s by %s: %s", answer.decision, answer.approver, change["after"])
+    logger.info("%s by %s: %s", answer.decision, change["actor"], change["after"])
     return {
         "promotion": promotion.id,
         "candidate": promotion.candidate,
@@ -94,6 +121,24 @@ def promote_model(candidate: str | None = None) -> dict[str, Any]:
         "recommendation": report.verdict()[0],
         "change": {**change, "at": change["at"].isoformat()},
     }
+
+
+_SENT = {"decision", "approver", "signature"}
+
+
+def _consent_text(about: Any, proposal: dict[str, Any] | None, approvals: list[dict[str, Any]]) -> str:
+    """What a signature covers and who decided so far, under the report's figures on the form."""
+    required = get_services().settings.required_approvals
+    lines = [
+        "",
+        "",
+        f"Promotion #{about.promotion}: candidate sha256 `{about.sha256}`, report sha256 "
+        f"`{about.report_sha256}`. Proposed by {proposal['by'] if proposal else 'nobody named'}.",
+        f"Approvals: {len(approvals)} of {required}"
+        + (f" ({', '.join(a['by'] for a in approvals)})" if approvals else "")
+        + ".",
+    ]
+    return "\n".join(lines)
 
 
 def waiting_approvals() -> list[dict[str, Any]]:

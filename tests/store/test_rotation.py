@@ -24,6 +24,9 @@ from rendezvous.promotion.errors import (
 from rendezvous.registry import ModelIntegrityError, Registry
 from rendezvous.store import Store
 from rendezvous.store.schema import models, promotions
+from rendezvous.trust.consent import Policy
+
+NAMED = Policy("named", 1, Path("/nonexistent/approvers.toml"))
 
 
 def _model_file(tmp_path: Path, name: str, seed: int) -> Path:
@@ -208,16 +211,16 @@ def test_rollback_restores_the_previous_pair_and_stacks(registry: Registry) -> N
     rotation.approve(registry.store, registry, _open(registry, "X2", "run-2"), "alice", None)
     assert _roles(registry) == {"X2": "live", "X1": "canary", "L1": "retired", "C1": "retired"}
 
-    change = rotation.rollback(registry.store, registry, "carol", "X2 misbehaves")
+    change = rotation.rollback(registry.store, registry, "carol", "X2 misbehaves", NAMED)
     assert _roles(registry) == {"X1": "live", "L1": "canary", "X2": "retired", "C1": "retired"}
     assert change["before"] == {"live": "X2", "canary": "X1", "retired": "L1"}
     assert change["after"] == {"live": "X1", "canary": "L1", "retired": "X2"}
     assert change["actor"] == "carol" and "X2 misbehaves" in change["comment"]
 
-    rotation.rollback(registry.store, registry, "carol", "X1 too")
+    rotation.rollback(registry.store, registry, "carol", "X1 too", NAMED)
     assert _roles(registry) == {**original, "X1": "retired", "X2": "retired"}
     with pytest.raises(PromotionError, match="no approved promotion"):
-        rotation.rollback(registry.store, registry, "carol", "nothing left")
+        rotation.rollback(registry.store, registry, "carol", "nothing left", NAMED)
     actions = [r["action"] for r in audit.history(registry.store)]
     assert actions == ["register", "register", "promote", "promote", "rollback", "rollback"]
 
@@ -228,7 +231,7 @@ def test_rollback_refuses_when_roles_are_not_what_the_promotion_left(registry: R
         conn.execute(update(models).where(models.c.version == "L1").values(role="retired"))
     snapshot = _roles(registry)
     with pytest.raises(RotationConflict):
-        rotation.rollback(registry.store, registry, "carol", "undo")
+        rotation.rollback(registry.store, registry, "carol", "undo", NAMED)
     assert _roles(registry) == snapshot
     with registry.store.begin() as conn:
         states = conn.execute(select(promotions.c.state)).scalars().all()
@@ -240,5 +243,5 @@ def test_rollback_refuses_a_tampered_previous_model(registry: Registry) -> None:
     with open(registry.get("L1").path, "ab") as handle:
         handle.write(b"\0")
     with pytest.raises(ModelIntegrityError):
-        rotation.rollback(registry.store, registry, "carol", "undo")
+        rotation.rollback(registry.store, registry, "carol", "undo", NAMED)
     assert _roles(registry)["X1"] == "live"
