@@ -178,7 +178,7 @@ def is_waiting(run_id: str) -> bool:
     return bool(run.state and run.state.is_paused())
 
 
-def send_decision(run_id: str, decision: str, approver: str, comment: str = "") -> None:
+def send_decision(run_id: str, decision: str, approver: str, comment: str = "", signature: str = "") -> None:
     """Resume a waiting promotion with the input the UI form sends."""
     try:
         with get_client(sync_client=True) as client:
@@ -187,7 +187,10 @@ def send_decision(run_id: str, decision: str, approver: str, comment: str = "") 
         if flow_name != FLOW_NAME:
             raise DecisionRefused(f"run {run_id} is a {flow_name!r} run, not {FLOW_NAME!r}")
         resume_flow_run(
-            UUID(run_id), run_input={"decision": decision, "approver": approver, "comment": comment}
+            UUID(run_id),
+            run_input={
+                "decision": decision, "approver": approver, "comment": comment, "signature": signature
+            },
         )
     except ValueError as exc:
         raise DecisionRefused(f"{run_id!r} is not a flow run id") from exc
@@ -199,13 +202,25 @@ def send_decision(run_id: str, decision: str, approver: str, comment: str = "") 
         raise DecisionRefused(str(exc)) from exc
 
 
-def wait_for_end(run_id: str, timeout: float, poll: float = 0.5) -> Any:
-    """The run's final state, or its current one if it has not finished within ``timeout``."""
+def pause_key(run_id: str) -> str | None:
+    """Which pause the run waits in (a promotion needing two approvals pauses twice)."""
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(UUID(run_id)).state
+    return state.state_details.pause_key if state and state.is_paused() else None
+
+
+def wait_for_end(run_id: str, timeout: float, poll: float = 0.5, paused_in: str | None = None) -> Any:
+    """The run's final state, or its state once it waits in another pause than ``paused_in``
+    (for the next approval), or its current one if neither happened within ``timeout``."""
     deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
         while True:
             state = client.read_flow_run(UUID(run_id)).state
-            if (state and state.is_final()) or time.monotonic() >= deadline:
+            next_pause = (
+                paused_in is not None and state is not None and state.is_paused()
+                and state.state_details.pause_key != paused_in
+            )
+            if (state and state.is_final()) or next_pause or time.monotonic() >= deadline:
                 return state
             time.sleep(poll)
 

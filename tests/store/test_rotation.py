@@ -24,7 +24,9 @@ from rendezvous.promotion.errors import (
 from rendezvous.registry import ModelIntegrityError, Registry
 from rendezvous.store import Store
 from rendezvous.store.schema import models, promotions
-from rendezvous.trust.consent import Policy
+from rendezvous.trust.consent import Policy, rollback_fields
+from rendezvous.trust.keys import generate, read_private_key
+from rendezvous.trust.signing import sign
 
 NAMED = Policy("named", 1, Path("/nonexistent/approvers.toml"))
 
@@ -245,3 +247,43 @@ def test_rollback_refuses_a_tampered_previous_model(registry: Registry) -> None:
     with pytest.raises(ModelIntegrityError):
         rotation.rollback(registry.store, registry, "carol", "undo", NAMED)
     assert _roles(registry)["X1"] == "live"
+
+
+def _signed_policy(tmp_path: Path) -> tuple[Policy, Path]:
+    """carol is the one approver; her private key file."""
+    private, line = generate(tmp_path / "keys", "carol")
+    (tmp_path / "approvers.toml").write_text(line + "\n")
+    return Policy("signed", 1, tmp_path / "approvers.toml"), private
+
+
+def test_signed_rollback_needs_an_approvers_signature_over_what_it_undoes(
+    registry: Registry, tmp_path: Path
+) -> None:
+    policy, carol = _signed_policy(tmp_path)
+    rotation.approve(registry.store, registry, _open(registry), "alice", None)
+    last = rotation.last_approved(registry.store)
+    with pytest.raises(PromotionError, match="no signature"):
+        rotation.rollback(registry.store, registry, "carol", "undo", policy)
+    key = read_private_key(carol)
+    other = rollback_fields({**rotation.rollback_fields(last, "undo"), "undoes": last.id + 1}, "carol")
+    with pytest.raises(PromotionError, match="not carol's"):  # signed for another promotion
+        rotation.rollback(registry.store, registry, "carol", "undo", policy, sign(other, key))
+    assert _roles(registry)["X1"] == "live"
+    refusals = [r for r in audit.history(registry.store) if r["action"] == "refuse"]
+    assert [r["decision"]["kind"] for r in refusals] == ["rollback", "rollback"]
+
+    signature = sign(rollback_fields(rotation.rollback_fields(last, "undo"), "carol"), key)
+    change = rotation.rollback(registry.store, registry, "carol", "undo", policy, signature)
+    assert _roles(registry)["X1"] == "retired" and _roles(registry)["L1"] == "live"
+    row = audit.history(registry.store)[-1]
+    assert (row["id"], row["action"], row["actor"]) == (change["id"], "rollback", "carol")
+    assert row["decision"]["signature"] == signature and row["decision"]["undoes"] == last.id
+
+
+@pytest.mark.parametrize(("by", "reason"), [("\u200b", "undo"), ("carol", "\u200b"), ("carol", " ")])
+def test_named_rollback_needs_a_readable_name_and_reason(registry: Registry, by: str, reason: str) -> None:
+    rotation.approve(registry.store, registry, _open(registry), "alice", None)
+    with pytest.raises(PromotionError, match=r"rollback refused: the (approver|reason)"):
+        rotation.rollback(registry.store, registry, by, reason, NAMED)
+    assert _roles(registry)["X1"] == "live"
+    assert audit.history(registry.store)[-1]["action"] == "refuse"
