@@ -475,6 +475,9 @@ def keys_generate(
     directory: Annotated[
         Path | None, typer.Option("--dir", help="Where to write NAME and NAME.pub (default: HOME/keys).")
     ] = None,
+    add: Annotated[
+        bool, typer.Option("--add", help="Also append the entry to the approvers file.")
+    ] = False,
 ) -> None:
     """Make an Ed25519 key pair (private key mode 0600) and print its approvers.toml entry."""
     from rendezvous.trust.identity import IdentityError
@@ -485,9 +488,14 @@ def keys_generate(
         private, entry = generate(directory or settings.home / "keys", name)
     except (TrustError, IdentityError) as exc:
         raise fail(f"refused: {exc}", 2) from exc
+    approvers = Path(settings.approvers_file)
+    if add:
+        approvers.parent.mkdir(parents=True, exist_ok=True)
+        with approvers.open("a") as out:
+            out.write(f"\n{entry}\n")
     errors.print(
         f"private key {escape(str(private))} (keep it to yourself), public key {escape(str(private))}.pub; "
-        f"add these lines to {escape(settings.approvers_file)} (under change control):"
+        + (f"added to {escape(str(approvers))}:" if add else f"add this to {escape(str(approvers))}:")
     )
     typer.echo(entry)
 
