@@ -178,8 +178,11 @@ def is_waiting(run_id: str) -> bool:
     return bool(run.state and run.state.is_paused())
 
 
-def send_decision(run_id: str, decision: str, approver: str, comment: str = "", signature: str = "") -> None:
-    """Resume a waiting promotion with the input the UI form sends."""
+def send_decision(
+    run_id: str, decision: str, approver: str, comment: str = "", signature: str = ""
+) -> str | None:
+    """Resume a waiting promotion with the input the UI form sends; the key of the pause it
+    resumed (a promotion needing two approvals pauses twice)."""
     try:
         with get_client(sync_client=True) as client:
             run = client.read_flow_run(UUID(run_id))
@@ -200,13 +203,7 @@ def send_decision(run_id: str, decision: str, approver: str, comment: str = "", 
         raise DecisionRefused(f"run {run_id} is not waiting for a decision") from exc
     except RuntimeError as exc:  # the API refused the input or the run timed out
         raise DecisionRefused(str(exc)) from exc
-
-
-def pause_key(run_id: str) -> str | None:
-    """Which pause the run waits in (a promotion needing two approvals pauses twice)."""
-    with get_client(sync_client=True) as client:
-        state = client.read_flow_run(UUID(run_id)).state
-    return state.state_details.pause_key if state and state.is_paused() else None
+    return run.state.state_details.pause_key if run.state else None
 
 
 def wait_for_end(run_id: str, timeout: float, poll: float = 0.5, paused_in: str | None = None) -> Any:

@@ -363,7 +363,7 @@ def _decide(
     run_id: str, decision: str, by: str | None, key: Path | None, comment: str, wait: float, show: bool
 ) -> None:
     use_prefect_api()
-    from flows.promote_model import DecisionRefused, pause_key, send_decision, wait_for_end
+    from flows.promote_model import DecisionRefused, send_decision, wait_for_end
     from rendezvous.promotion import audit, gate, review, rotation
     from rendezvous.trust import signing
 
@@ -388,9 +388,8 @@ def _decide(
             return
     elif show:
         raise fail("--print-signature needs --key FILE", 2)
-    paused_in = pause_key(run_id)
     try:
-        send_decision(run_id, decision, name.strip(), comment, signature)
+        paused_in = send_decision(run_id, decision, name.strip(), comment, signature)
     except DecisionRefused as exc:
         promotion = gate.for_run(store, run_id)
         if promotion and promotion.state == gate.OPEN and decision == "reject":
