@@ -366,6 +366,7 @@ def _decide(
     from flows.promote_model import DecisionRefused, send_decision, wait_for_end
     from rendezvous.promotion import audit, gate, review, rotation
     from rendezvous.trust import signing
+    from rendezvous.trust.identity import IdentityError, check_identity
 
     services = get_services()
     store = services.store
@@ -393,6 +394,10 @@ def _decide(
     except DecisionRefused as exc:
         promotion = gate.for_run(store, run_id)
         if promotion and promotion.state == gate.OPEN and decision == "reject":
+            try:  # a dead run's promotion, closed here: still under a readable name
+                name = check_identity(name, "approver")
+            except IdentityError as refused:
+                raise fail(f"refused: {refused}", 2) from refused
             rotation.decline(store, promotion, "reject", name, comment or "its run no longer waited")
             console.print(f"run {run_id} no longer waits; promotion #{promotion.id} closed, nothing changed")
             return
