@@ -400,6 +400,11 @@ def _signed(approvers: dict[str, Path], **env: str) -> Any:
     )
 
 
+def _rows(run_id: str, action: str) -> list[dict[str, Any]]:
+    """The run's audit rows of one action (a run may also record its proposal)."""
+    return [c for c in audit.history(get_services().store, flow_run_id=run_id) if c["action"] == action]
+
+
 def _pause_key(run_id: str) -> str | None:
     with get_client(sync_client=True) as client:
         state = client.read_flow_run(UUID(run_id)).state
@@ -407,12 +412,12 @@ def _pause_key(run_id: str) -> str | None:
 
 
 def _refused(run_id: str, out: dict[str, Any], before: dict[str, Any], why: str) -> dict[str, Any]:
-    """The run ended refused, nothing rotated, and the refusal is the run's one audit row."""
+    """The run ended refused, nothing rotated, and the run recorded one refusal."""
     assert out["state"].is_failed() and why in out["state"].message, out["state"].message
     assert _roles() == before
     assert gate.for_run(get_services().store, run_id).state == "refused"
-    (change,) = audit.history(get_services().store, flow_run_id=run_id)
-    assert change["action"] == "refuse" and why in change["comment"]
+    (change,) = _rows(run_id, "refuse")
+    assert why in change["comment"]
     return change
 
 
@@ -436,7 +441,7 @@ def test_signed_approval_rotates_and_the_audit_keeps_the_decision(
         assert out["state"].is_completed(), out["state"].message
         assert _roles() == {"live": candidate, "canary": before["live"]}
         store = get_services().store
-        (change,) = audit.history(store, flow_run_id=run["run_id"])
+        (change,) = _rows(run["run_id"], "promote")
         promotion = gate.for_run(store, run["run_id"])
         assert f"report sha256 `{report_hash(gate.report_of(store, promotion.id))}`" in run["description"]
         signed_over = {
@@ -553,6 +558,6 @@ def test_two_required_approvals_need_two_different_approvers(home: Path) -> None
         thread.join()
     assert out["state"].is_completed(), out["state"].message
     assert _roles() == {"live": candidate, "canary": before["live"]}
-    (change,) = audit.history(get_services().store, flow_run_id=run["run_id"])
+    (change,) = _rows(run["run_id"], "promote")
     assert [d["by"] for d in change["decision"]["decisions"]] == ["bob", "carol"]
     assert change["decision"]["proposal"]["by"] == "dana"
