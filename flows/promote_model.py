@@ -44,6 +44,10 @@ class ApprovalInput(RunInput):
         description="approve rotates the roles now; reject changes nothing"
     )
     approver: str = Field(min_length=1, description="Your name, kept in the audit trail")
+    signature: str = Field(
+        default="",
+        description="Signed approvals: what `rendezvous approve --print-signature --key FILE RUN` prints",
+    )
     comment: str = Field(default="", description="Why (kept in the audit trail)")
 
 
@@ -60,8 +64,15 @@ def _run_name() -> str:
 
 
 @flow(name=FLOW_NAME, flow_run_name=_run_name, log_prints=False)
-def promote_model(candidate: Version | None = None) -> dict[str, Any]:
-    """Promote ``candidate`` (default: the newest candidate) if a person approves."""
+def promote_model(
+    candidate: Version | None = None, proposer_key: str | None = None, proposer: str | None = None
+) -> dict[str, Any]:
+    """Promote ``candidate`` (default: the newest candidate) if the required approvers approve.
+
+    ``proposer_key`` (a private key file readable by this run) signs the proposal; ``proposer``
+    names the proposer without a key (named approvals only). Each decision is verified before
+    anything rotates; a refused one ends the promotion, refused and audited, nothing changed.
+    """
     logger = get_run_logger()
     services = get_services()
     settings = services.settings
@@ -69,25 +80,41 @@ def promote_model(candidate: Version | None = None) -> dict[str, Any]:
     try:
         report = steps.build_report(promotion)
         steps.publish_report(promotion, report)
+        about, proposal = steps.propose(promotion, report, proposer_key, proposer)
         timeout = review.await_decision(services, promotion)
-        form = ApprovalInput.with_initial_data(description=report.form_description())
-        logger.info("promotion #%d of %s waits for a decision", promotion.id, promotion.candidate)
-        try:
-            answer = pause_flow_run(
-                wait_for_input=form,
-                timeout=timeout,
-                poll_interval=min(settings.approval_poll_seconds, timeout),
+        deadline = time.monotonic() + timeout
+        decisions: list[dict[str, Any]] = []  # verified, all approvals until one rejects
+        while True:
+            form = ApprovalInput.with_initial_data(
+                description=report.form_description() + _consent_text(about, proposal, decisions)
             )
-        except FlowPauseTimeout as exc:
-            review.time_out(services, promotion, timeout)
-            raise NoDecision(
-                f"no decision on promotion #{promotion.id} within {timeout} s; nothing changed"
-            ) from exc
-        change = steps.apply_decision(promotion, answer.decision, answer.approver, answer.comment)
+            logger.info("promotion #%d of %s waits for a decision", promotion.id, promotion.candidate)
+            left = max(1, int(deadline - time.monotonic()))
+            try:
+                answer = pause_flow_run(
+                    wait_for_input=form,
+                    timeout=left,
+                    poll_interval=min(settings.approval_poll_seconds, left),
+                )
+            except FlowPauseTimeout as exc:
+                review.time_out(services, promotion, timeout)
+                raise NoDecision(
+                    f"no decision on promotion #{promotion.id} within {timeout} s; nothing changed"
+                ) from exc
+            decided = steps.verify_decision(
+                promotion, about, proposal, decisions, answer.model_dump(include=_SENT)
+            )
+            decisions.append(decided)
+            if decided["kind"] == "reject" or len(decisions) >= settings.required_approvals:
+                break
+        document = {"proposal": proposal, "decisions": decisions}
+        change = steps.apply_decision(
+            promotion, answer.decision, decided["by"], answer.comment, document
+        )
     except BaseException as exc:
         gate.abandon(services.store, promotion.id, FLOW_NAME, f"{type(exc).__name__}: {exc}")
         raise
-    logger.info("%s by %s: %s", answer.decision, answer.approver, change["after"])
+    logger.info("%s by %s: %s", answer.decision, change["actor"], change["after"])
     return {
         "promotion": promotion.id,
         "candidate": promotion.candidate,
@@ -95,6 +122,24 @@ def promote_model(candidate: Version | None = None) -> dict[str, Any]:
         "recommendation": report.verdict()[0],
         "change": {**change, "at": change["at"].isoformat()},
     }
+
+
+_SENT = {"decision", "approver", "signature"}
+
+
+def _consent_text(about: Any, proposal: dict[str, Any] | None, approvals: list[dict[str, Any]]) -> str:
+    """What a signature covers and who decided so far, under the report's figures on the form."""
+    required = get_services().settings.required_approvals
+    lines = [
+        "",
+        "",
+        f"Promotion #{about.promotion}: candidate sha256 `{about.sha256}`, report sha256 "
+        f"`{about.report_sha256}`. Proposed by {proposal['by'] if proposal else 'nobody named'}.",
+        f"Approvals: {len(approvals)} of {required}"
+        + (f" ({', '.join(a['by'] for a in approvals)})" if approvals else "")
+        + ".",
+    ]
+    return "\n".join(lines)
 
 
 def waiting_approvals() -> list[dict[str, Any]]:
@@ -134,8 +179,11 @@ def is_waiting(run_id: str) -> bool:
     return bool(run.state and run.state.is_paused())
 
 
-def send_decision(run_id: str, decision: str, approver: str, comment: str = "") -> None:
-    """Resume a waiting promotion with the input the UI form sends."""
+def send_decision(
+    run_id: str, decision: str, approver: str, comment: str = "", signature: str = ""
+) -> str | None:
+    """Resume a waiting promotion with the input the UI form sends; the key of the pause it
+    resumed (a promotion needing two approvals pauses twice)."""
     try:
         with get_client(sync_client=True) as client:
             run = client.read_flow_run(UUID(run_id))
@@ -143,7 +191,10 @@ def send_decision(run_id: str, decision: str, approver: str, comment: str = "") 
         if flow_name != FLOW_NAME:
             raise DecisionRefused(f"run {run_id} is a {flow_name!r} run, not {FLOW_NAME!r}")
         resume_flow_run(
-            UUID(run_id), run_input={"decision": decision, "approver": approver, "comment": comment}
+            UUID(run_id),
+            run_input={
+                "decision": decision, "approver": approver, "comment": comment, "signature": signature
+            },
         )
     except ValueError as exc:
         raise DecisionRefused(f"{run_id!r} is not a flow run id") from exc
@@ -153,15 +204,21 @@ def send_decision(run_id: str, decision: str, approver: str, comment: str = "") 
         raise DecisionRefused(f"run {run_id} is not waiting for a decision") from exc
     except RuntimeError as exc:  # the API refused the input or the run timed out
         raise DecisionRefused(str(exc)) from exc
+    return run.state.state_details.pause_key if run.state else None
 
 
-def wait_for_end(run_id: str, timeout: float, poll: float = 0.5) -> Any:
-    """The run's final state, or its current one if it has not finished within ``timeout``."""
+def wait_for_end(run_id: str, timeout: float, poll: float = 0.5, paused_in: str | None = None) -> Any:
+    """The run's final state, or its state once it waits in another pause than ``paused_in``
+    (for the next approval), or its current one if neither happened within ``timeout``."""
     deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
         while True:
             state = client.read_flow_run(UUID(run_id)).state
-            if (state and state.is_final()) or time.monotonic() >= deadline:
+            next_pause = (
+                paused_in is not None and state is not None and state.is_paused()
+                and state.state_details.pause_key != paused_in
+            )
+            if (state and state.is_final()) or next_pause or time.monotonic() >= deadline:
                 return state
             time.sleep(poll)
 

@@ -79,6 +79,15 @@ class Settings(BaseSettings):
         default=86_400, gt=0, description="A promotion left undecided this long changes nothing."
     )
     approval_poll_seconds: int = Field(default=5, gt=0)
+    approvals: Literal["signed", "named"] = Field(
+        default="named",
+        description="signed: decisions are Ed25519 signatures by keys in the approvers file; "
+        "named: a readable name is enough (one machine).",
+    )
+    approvers_file: str = Field(default="", description="approvers.toml: names and public keys.")
+    required_approvals: int = Field(
+        default=1, ge=1, description="Different approvers needed before a promotion rotates."
+    )
 
     max_invalid_share: float = Field(default=0.2, ge=0.0, le=1.0)
     # Memory bounded by bytes, not rows: a batch that breaks one of these is rejected, the limit named.
@@ -132,6 +141,7 @@ class Settings(BaseSettings):
             "failed_url": str(home / "failed"),
             "reference_url": str(home / "reference" / "customers.parquet"),
             "labels_url": str(home / "labels"),
+            "approvers_file": str(home / "approvers.toml"),
         }
         for name, value in defaults.items():
             if not getattr(self, name):

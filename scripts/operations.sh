@@ -116,6 +116,7 @@ with urllib.request.urlopen('http://127.0.0.1:$PORT/ui-settings') as answer:
 assert api_url == 'http://127.0.0.1:$PORT/api', api_url
 print('   ok: UI at http://127.0.0.1:$PORT, its API', api_url)
 "
+run keys
 run deploy
 check "four deployments on the process pool, schedules as in prefect.yaml" "$API_CHECKS
 with get_client(sync_client=True) as c:
@@ -154,9 +155,11 @@ if [ -n "${OPS_BEFORE_APPROVE:-}" ]; then
 fi
 run approve
 run audit
-check "the approval rotated the roles, audited with the form's input" "$API_CHECKS
+check "the signed approval rotated the roles, audited with the form's input and the decision document" "$API_CHECKS
 last = cli('models', 'history')[-1]
-assert (last['action'], last['actor'], last['comment']) == ('promote', 'alice', 'beats live on the holdout'), last
+assert (last['action'], last['actor'], last['comment']) == ('promote', 'bob', 'beats live on the holdout'), last
+assert last['decision']['proposal']['by'] == 'alice' and last['decision']['proposal']['signature'], last['decision']
+assert [(d['kind'], d['by']) for d in last['decision']['decisions']] == [('approve', 'bob')], last['decision']
 assert last['after']['live'] == 'cand-1' and last['after']['canary'] == 'demo-live-v1', last
 promotion = runs('promote-model')[0]
 assert promotion.state.is_completed() and str(promotion.id) == last['flow_run_id'], (promotion, last)

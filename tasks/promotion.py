@@ -13,6 +13,7 @@ from rendezvous.promotion.gate import Promotion
 from rendezvous.promotion.report import NAMES, PromotionReport
 from rendezvous.promotion.training import Candidate, TrainingData
 from rendezvous.services import get_services
+from rendezvous.trust.consent import Subject
 
 
 @task(name="load-labelled-dev-data", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
@@ -101,8 +102,33 @@ def publish_report(promotion: Promotion, report: PromotionReport) -> None:
     gate.attach_report(get_services().store, promotion.id, report.to_dict())
 
 
+@task(name="sign-proposal", cache_policy=NO_CACHE)
+def propose(
+    promotion: Promotion, report: PromotionReport, key_file: str | None, proposer: str | None
+) -> tuple[Subject, dict[str, Any] | None]:
+    """What decisions on this promotion sign, and the proposal (signed when a key is given)."""
+    services = get_services()
+    about = review.subject(services, promotion, report.to_dict())
+    return about, review.propose(services, promotion, about, key_file, proposer)
+
+
+@task(name="verify-decision", cache_policy=NO_CACHE)
+def verify_decision(
+    promotion: Promotion,
+    about: Subject,
+    proposal: dict[str, Any] | None,
+    earlier: list[dict[str, Any]],
+    answer: dict[str, str],
+) -> dict[str, Any]:
+    return review.check_decision(get_services(), promotion, about, proposal, earlier, answer)
+
+
 @task(name="apply-decision", cache_policy=NO_CACHE)
 def apply_decision(
-    promotion: Promotion, decision: str, approver: str, comment: str | None
+    promotion: Promotion,
+    decision: str,
+    approver: str,
+    comment: str | None,
+    document: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return review.decide(get_services(), promotion, decision, approver, comment)
+    return review.decide(get_services(), promotion, decision, approver, comment, document)

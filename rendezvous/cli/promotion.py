@@ -26,7 +26,17 @@ from rendezvous.services import get_services
 labels_app = typer.Typer(help="Ground truth: outcomes of scored requests.", no_args_is_help=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-ByOption = Annotated[str, typer.Option("--by", help="Your name, kept in the audit trail.")]
+ByOptional = Annotated[
+    str | None, typer.Option("--by", help="Your name, kept in the audit trail (named approvals).")
+]
+KeyOption = Annotated[
+    Path | None,
+    typer.Option("--key", help="Your private key: signs the decision (needed for signed approvals)."),
+]
+PrintSignature = Annotated[
+    bool,
+    typer.Option("--print-signature", help="Only print the signature, for the UI form's signature field."),
+]
 CommentOption = Annotated[str, typer.Option("--comment", help="Why (kept in the audit trail).")]
 WaitOption = Annotated[
     float, typer.Option("--wait", help="Seconds to wait for the run to apply the decision.")
@@ -221,17 +231,31 @@ def promote(
     version: Annotated[
         str | None, typer.Argument(help="Candidate version (default: newest).", callback=version_name)
     ] = None,
+    key: KeyOption = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Your name as proposer (named approvals, no key).")
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Run `promote-model`: report, wait for approval (UI form or `rendezvous approve`), rotate."""
+    """Run `promote-model`: report, wait for approval (UI form or `rendezvous approve`), rotate.
+
+    With --key the proposal is signed (required when RENDEZVOUS_APPROVALS=signed); the proposer
+    can never approve their own candidate.
+    """
     use_prefect_api()
     from flows.promote_model import cancel, is_waiting, promote_model
     from rendezvous.promotion import gate
 
+    if key is None and _signed():
+        raise fail("signed approvals are on (RENDEZVOUS_APPROVALS=signed): give --key FILE", 2, json_out)
     store = get_services().store
     outcome: dict[str, Any] = {}
+    proposer_key = str(key.resolve()) if key else None
     runner = threading.Thread(
-        target=lambda: outcome.setdefault("state", promote_model(candidate=version, return_state=True)),
+        target=lambda: outcome.setdefault(
+            "state",
+            promote_model(candidate=version, proposer_key=proposer_key, proposer=by, return_state=True),
+        ),
         daemon=True,
     )
     runner.start()
@@ -243,11 +267,12 @@ def promote(
                 for p in gate.open_promotions(store):
                     if p.flow_run_id and is_waiting(p.flow_run_id):
                         announced = p.flow_run_id
+                        who = "--key FILE" if _signed() else "--by NAME"
                         (errors if json_out else console).print(
                             f"Promotion #{p.id} of [bold]{terminal(p.candidate)}[/] waits for a decision on "
                             f"flow run {p.flow_run_id}: approve on its form in the Prefect UI, or\n"
-                            f"  rendezvous approve {p.flow_run_id} --by NAME --comment '...'\n"
-                            f"  rendezvous reject {p.flow_run_id} --by NAME --comment '...'"
+                            f"  rendezvous approve {p.flow_run_id} {who} --comment '...'\n"
+                            f"  rendezvous reject {p.flow_run_id} {who} --comment '...'"
                         )
     except KeyboardInterrupt:
         for p in gate.open_promotions(store):
@@ -321,27 +346,80 @@ def _paused_runs(store: Any) -> list[dict[str, Any]]:
     return waiting_approvals()
 
 
-def _decide(run_id: str, decision: str, by: str, comment: str, wait: float) -> None:
+def _signed() -> bool:
+    return get_services().settings.approvals == "signed"
+
+
+def _signer(key: Path | None, by: str | None, json_out: bool = False) -> tuple[str, Any]:
+    """(name, private key or None): from the key when given (its approvers.toml entry), else --by.
+
+    Signed approvals need the key; the name checks themselves are the domain's.
+    """
+    from rendezvous.trust.consent import policy_of
+    from rendezvous.trust.keys import TrustError
+
+    if key is None:
+        if _signed():
+            raise fail("signed approvals are on (RENDEZVOUS_APPROVALS=signed): give --key FILE", 2, json_out)
+        if not by:
+            raise fail("give --by NAME (or --key FILE)", 2, json_out)
+        return by, None
+    try:
+        return policy_of(get_services().settings).signer(key)
+    except TrustError as exc:
+        raise fail(f"refused: {exc}", 2, json_out) from exc
+
+
+def _decide(
+    run_id: str, decision: str, by: str | None, key: Path | None, comment: str, wait: float, show: bool
+) -> None:
     use_prefect_api()
     from flows.promote_model import DecisionRefused, send_decision, wait_for_end
-    from rendezvous.promotion import audit, gate, rotation
+    from rendezvous.promotion import audit, gate, review, rotation
+    from rendezvous.trust import signing
+    from rendezvous.trust.identity import IdentityError, check_identity
 
-    if not by.strip():
-        raise fail("--by needs your name", 2)
-    store = get_services().store
+    services = get_services()
+    store = services.store
+    name, private = _signer(key, by)
+    signature = ""
+    if private is not None:
+        promotion = gate.for_run(store, run_id)
+        report = gate.report_of(store, promotion.id) if promotion else None
+        if promotion is None or report is None:
+            raise fail(f"run {run_id} is no promotion with a report to sign", 2)
+        about = review.subject(services, promotion, report)
+        signature = signing.sign(about.fields(decision, name), private)
+        if show:
+            typer.echo(signature)
+            errors.print(
+                f"{decision} of {terminal(about.candidate)} by {terminal(name)}, over candidate sha256 "
+                f"{about.sha256[:16]} and report sha256 {about.report_sha256[:16]}: paste it into "
+                "the form's signature field, with the same decision and name"
+            )
+            return
+    elif show:
+        raise fail("--print-signature needs --key FILE", 2)
     try:
-        send_decision(run_id, decision, by.strip(), comment)
+        paused_in = send_decision(run_id, decision, name.strip(), comment, signature)
     except DecisionRefused as exc:
         promotion = gate.for_run(store, run_id)
         if promotion and promotion.state == gate.OPEN and decision == "reject":
-            rotation.decline(store, promotion, "reject", by, comment or "its run no longer waited")
+            try:  # a dead run's promotion, closed here: still under a readable name
+                name = check_identity(name, "approver")
+            except IdentityError as refused:
+                raise fail(f"refused: {refused}", 2) from refused
+            rotation.decline(store, promotion, "reject", name, comment or "its run no longer waited")
             console.print(
                 f"run {terminal(run_id)} no longer waits; promotion #{promotion.id} closed, nothing changed"
             )
             return
         raise fail(f"cannot {decision} run {run_id}: {exc}") from exc
-    state = wait_for_end(run_id, wait)
+    state = wait_for_end(run_id, wait, paused_in=paused_in)
     changes = audit.history(store, flow_run_id=run_id)
+    if state is not None and state.is_paused():
+        console.print(f"{decision} by {terminal(name)} counted; the promotion waits for another approver.")
+        return
     if changes:
         console.print(terminal(f"{_change_text(changes[-1])}. Now {_roles_line()}."))
     if state is None or not state.is_final():
@@ -353,37 +431,91 @@ def _decide(run_id: str, decision: str, by: str, comment: str, wait: float) -> N
         raise fail(f"run {run_id} ended {state.type.value.lower()}: {state.message}")
 
 
-def approve(run_id: str, by: ByOption, comment: CommentOption = "", wait: WaitOption = 120.0) -> None:
-    """Approve a waiting promotion: the roles rotate (the same input as the UI form)."""
-    _decide(run_id, "approve", by, comment, wait)
+def approve(
+    run_id: str,
+    key: KeyOption = None,
+    by: ByOptional = None,
+    comment: CommentOption = "",
+    wait: WaitOption = 120.0,
+    print_signature: PrintSignature = False,
+) -> None:
+    """Approve a waiting promotion: the roles rotate once enough approvers approved."""
+    _decide(run_id, "approve", by, key, comment, wait, print_signature)
 
 
-def reject(run_id: str, by: ByOption, comment: CommentOption = "", wait: WaitOption = 120.0) -> None:
+def reject(
+    run_id: str,
+    key: KeyOption = None,
+    by: ByOptional = None,
+    comment: CommentOption = "",
+    wait: WaitOption = 120.0,
+    print_signature: PrintSignature = False,
+) -> None:
     """Reject a waiting promotion: nothing changes, and that is recorded."""
-    _decide(run_id, "reject", by, comment, wait)
+    _decide(run_id, "reject", by, key, comment, wait, print_signature)
 
 
 def rollback(
-    by: ByOption,
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")],
+    key: KeyOption = None,
+    by: ByOptional = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Restore the live/canary pair from before the last promotion, in one audited transaction."""
+    """Emergency: restore the live/canary pair from before the last promotion (one approver's
+    decision, signed with --key when approvals are signed), in one audited transaction."""
     from rendezvous.promotion.errors import PromotionError
+    from rendezvous.promotion.rotation import last_approved, rollback_fields
     from rendezvous.promotion.rotation import rollback as roll_back
     from rendezvous.registry import RegistryError
+    from rendezvous.trust import consent, signing
 
-    if not by.strip() or not reason.strip():
-        raise fail("--by and --reason must not be empty", 2, json_out)
     services = get_services()
+    name, private = _signer(key, by, json_out)
     try:
-        change = roll_back(services.store, services.registry, by.strip(), reason.strip())
+        signature = ""
+        if private is not None:  # over the reason as the audit keeps it (the domain checks it)
+            undone = rollback_fields(last_approved(services.store), reason.strip())
+            signature = signing.sign(consent.rollback_fields(undone, name), private)
+        change = roll_back(
+            services.store, services.registry, name, reason, consent.policy_of(services.settings), signature
+        )
     except (PromotionError, RegistryError) as exc:
         raise fail(f"refused: {exc}", 2, json_out) from exc
     if json_out:
         _json(change)
         return
     console.print(terminal(f"{_change_text(change)}. Now {_roles_line()}."))
+
+
+def keys_generate(
+    name: Annotated[str, typer.Argument(help="The approver's name, as approvers.toml will list it.")],
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Where to write NAME and NAME.pub (default: HOME/keys).")
+    ] = None,
+    add: Annotated[
+        bool, typer.Option("--add", help="Also append the entry to the approvers file.")
+    ] = False,
+) -> None:
+    """Make an Ed25519 key pair (private key mode 0600) and print its approvers.toml entry."""
+    from rendezvous.trust.identity import IdentityError
+    from rendezvous.trust.keys import TrustError, generate
+
+    settings = get_services().settings
+    try:
+        private, entry = generate(directory or settings.home / "keys", name)
+    except (TrustError, IdentityError) as exc:
+        raise fail(f"refused: {exc}", 2) from exc
+    approvers = Path(settings.approvers_file)
+    if add:
+        approvers.parent.mkdir(parents=True, exist_ok=True)
+        with approvers.open("a") as out:
+            out.write(f"\n{entry}\n")
+    errors.print(
+        f"private key {terminal(str(private))} (keep it to yourself), "
+        f"public key {terminal(str(private))}.pub; "
+        + (f"added to {terminal(str(approvers))}:" if add else f"add this to {terminal(str(approvers))}:")
+    )
+    typer.echo(entry)
 
 
 # ---- demo traffic -------------------------------------------------------------------------
@@ -415,4 +547,7 @@ def register(app: typer.Typer, models_app: typer.Typer) -> None:
     models_app.command("history")(models_history)
     for command in (train, promote, approvals, approve, reject, rollback):
         app.command()(command)
+    keys_app = typer.Typer(help="Approvers' keys.", no_args_is_help=True)
+    keys_app.command("generate")(keys_generate)
+    app.add_typer(keys_app, name="keys")
     app.command("demo-traffic")(demo_traffic)

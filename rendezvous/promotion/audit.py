@@ -23,6 +23,7 @@ def record(
     flow_run_id: str | None,
     before: dict[str, Any],
     after: dict[str, Any],
+    decision: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     row = {
         "action": action,
@@ -32,6 +33,7 @@ def record(
         "before": before,
         "after": after,
         "at": datetime.now(UTC),
+        "decision": decision,
     }
     row["id"] = conn.execute(insert(role_changes).values(**row)).inserted_primary_key[0]
     return row

@@ -19,5 +19,9 @@ class RotationConflict(PromotionError):
     """The roles are no longer what the decision was based on; nothing was changed."""
 
 
+class ApprovalRefused(PromotionError):
+    """A proposal or decision the approval policy does not accept; refused and audited."""
+
+
 class TrainingError(Exception):
     """Not enough, or unusable, labelled data to train and judge a candidate."""

@@ -173,6 +173,12 @@ def attach_report(store: Store, promotion_id: int, report: dict[str, Any]) -> No
         conn.execute(update(promotions).where(promotions.c.id == promotion_id).values(report=report))
 
 
+def report_of(store: Store, promotion_id: int) -> dict[str, Any] | None:
+    """The report as stored with the promotion: what an approver reads and signs the hash of."""
+    with store.begin() as conn:
+        return conn.execute(select(promotions.c.report).where(promotions.c.id == promotion_id)).scalar()
+
+
 def get(store: Store, promotion_id: int) -> Promotion:
     with store.begin() as conn:
         row = conn.execute(select(promotions).where(promotions.c.id == promotion_id)).first()

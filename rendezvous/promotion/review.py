@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rendezvous.promotion import dataset, evaluation, gate, margin, rotation, training
-from rendezvous.promotion.errors import PromotionError, TrainingError
+from rendezvous.promotion.errors import ApprovalRefused, PromotionError, TrainingError
 from rendezvous.promotion.gate import Promotion
 from rendezvous.promotion.report import PromotionReport
 from rendezvous.registry import ModelRecord
 from rendezvous.services import Services
+from rendezvous.trust import signing
+from rendezvous.trust.consent import Subject, policy_of
+from rendezvous.trust.keys import TrustError
 
 
 def build_report(services: Services, promotion: Promotion) -> PromotionReport:
@@ -97,18 +101,67 @@ def start(services: Services, version: str | None, flow_run_id: str | None) -> P
     )
 
 
-def decide(
-    services: Services, promotion: Promotion, decision: str, approver: str, comment: str | None
+def subject(services: Services, promotion: Promotion, report: dict[str, Any]) -> Subject:
+    """What a decision on this promotion signs: the candidate, its registered sha256, the report."""
+    record = services.registry.get(promotion.candidate)
+    return Subject(promotion.id, record.version, record.sha256, signing.report_hash(report))
+
+
+def propose(
+    services: Services, promotion: Promotion, about: Subject, key_file: str | None, name: str | None
+) -> dict[str, Any] | None:
+    """The proposal document (signed with ``key_file`` when given); refused and audited if the
+    policy does not accept it (signed mode without a key, a key not in the approvers file)."""
+    try:
+        return policy_of(services.settings).propose(about, Path(key_file) if key_file else None, name)
+    except TrustError as exc:
+        rotation.refuse(services.store, promotion, "proposal", f"proposal refused: {exc}")
+        raise ApprovalRefused(f"proposal refused: {exc}") from exc
+
+
+def check_decision(
+    services: Services,
+    promotion: Promotion,
+    about: Subject,
+    proposal: dict[str, Any] | None,
+    earlier: list[dict[str, Any]],
+    answer: dict[str, str],
 ) -> dict[str, Any]:
-    """Apply an approver's decision: rotate on approve, record and change nothing on reject."""
+    """The verified decision document, or ApprovalRefused after the promotion is closed as
+    refused and the refused attempt (as sent) audited: a refused decision ends the promotion."""
+    try:
+        return policy_of(services.settings).decide(
+            about, proposal, earlier, answer["decision"], answer["approver"], answer.get("signature", "")
+        )
+    except TrustError as exc:
+        attempt = {**about.fields(answer["decision"], answer["approver"]),
+                   "signature": answer.get("signature") or None}
+        rotation.refuse(
+            services.store, promotion, rotation.shown(answer["approver"]), f"decision refused: {exc}", attempt
+        )
+        raise ApprovalRefused(f"decision refused: {exc}; nothing changed") from exc
+
+
+def decide(
+    services: Services,
+    promotion: Promotion,
+    decision: str,
+    approver: str,
+    comment: str | None,
+    document: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Apply a verified decision: rotate on approve, record and change nothing on reject.
+
+    ``document`` holds the proposal and the verified decisions, kept in the audit row.
+    """
     approver = approver.strip()
     if not approver:
         raise PromotionError("a decision needs the approver's name")
     comment = (comment or "").strip() or None
     if decision == "approve":
-        return rotation.approve(services.store, services.registry, promotion, approver, comment)
+        return rotation.approve(services.store, services.registry, promotion, approver, comment, document)
     if decision == "reject":
-        return rotation.decline(services.store, promotion, "reject", approver, comment)
+        return rotation.decline(services.store, promotion, "reject", approver, comment, document)
     raise PromotionError(f"unknown decision {decision!r}; expected approve or reject")
 
 

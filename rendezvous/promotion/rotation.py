@@ -25,6 +25,13 @@ from rendezvous.registry import ModelIntegrityError, Registry
 from rendezvous.roles import Rotation
 from rendezvous.store import Store
 from rendezvous.store.schema import models, promotions
+from rendezvous.trust.consent import Policy, Refused
+from rendezvous.trust.identity import IdentityError, check_identity
+
+
+def shown(name: str) -> str:
+    """A name as the audit shows a refused one: invisible characters spelled out (\\u200b)."""
+    return name.encode("unicode_escape").decode()[:200] or "(empty)"
 
 
 def _apply(conn: Connection, rotation: Rotation) -> None:
@@ -58,10 +65,16 @@ def _rotating(store: Store) -> Iterator[Connection]:
 
 
 def approve(
-    store: Store, registry: Registry, promotion: Promotion, actor: str, comment: str | None
+    store: Store,
+    registry: Registry,
+    promotion: Promotion,
+    actor: str,
+    comment: str | None,
+    decision: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Rotate candidate -> live, live -> canary, canary -> retired and audit it, in one transaction.
 
+    ``decision`` is the verified decision document (rendezvous.trust.consent), kept in the audit row.
     Refused (and recorded as refused) if the candidate's file fails its sha256 check or the
     roles moved since the report was made.
     """
@@ -78,7 +91,14 @@ def approve(
             gate.close(conn, promotion.id, "approved", actor, comment)
             _apply(conn, rotation)
             change = audit.record(
-                conn, "promote", actor, comment, promotion.flow_run_id, rotation.before(), rotation.after()
+                conn,
+                "promote",
+                actor,
+                comment,
+                promotion.flow_run_id,
+                rotation.before(),
+                rotation.after(),
+                decision,
             )
             crash_point("in-rotation")
     except RotationConflict as exc:
@@ -89,7 +109,12 @@ def approve(
 
 
 def decline(
-    store: Store, promotion: Promotion, action: str, actor: str, comment: str | None
+    store: Store,
+    promotion: Promotion,
+    action: str,
+    actor: str,
+    comment: str | None,
+    decision: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A rejection or a timeout: the roles stay as they are, and that is recorded."""
     if action not in ("reject", "timeout"):
@@ -97,25 +122,29 @@ def decline(
     with store.begin() as conn:
         gate.close(conn, promotion.id, "rejected" if action == "reject" else "timeout", actor, comment)
         held = roles.current_roles(conn, promotion.candidate)
-        return audit.record(conn, action, actor, comment, promotion.flow_run_id, held, held)
+        return audit.record(conn, action, actor, comment, promotion.flow_run_id, held, held, decision)
 
 
-def refuse(store: Store, promotion: Promotion, actor: str, reason: str) -> dict[str, Any] | None:
-    """Close a promotion that must not be applied, recording why; None if it was already closed."""
+def refuse(
+    store: Store,
+    promotion: Promotion,
+    actor: str,
+    reason: str,
+    decision: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """Close a promotion that must not be applied, recording why (and the refused decision's
+    document); None if it was already closed."""
     with store.begin() as conn:
         try:
             gate.close(conn, promotion.id, "refused", actor, reason)
         except PromotionError:
             return None
         held = roles.current_roles(conn, promotion.candidate)
-        return audit.record(conn, "refuse", actor, reason, promotion.flow_run_id, held, held)
+        return audit.record(conn, "refuse", actor, reason, promotion.flow_run_id, held, held, decision)
 
 
-def rollback(store: Store, registry: Registry, actor: str, reason: str) -> dict[str, Any]:
-    """Restore the pair that was serving before the last promotion not yet rolled back.
-
-    The rolled-back model is retired. Rollbacks stack: each one undoes the promotion before.
-    """
+def last_approved(store: Store) -> Promotion:
+    """The promotion a rollback undoes: the newest approved one not yet rolled back."""
     with store.begin() as conn:
         row = conn.execute(
             select(promotions)
@@ -124,7 +153,34 @@ def rollback(store: Store, registry: Registry, actor: str, reason: str) -> dict[
         ).first()
     if row is None:
         raise PromotionError("no approved promotion left to roll back")
-    last = Promotion.from_row(row)
+    return Promotion.from_row(row)
+
+
+def rollback_fields(last: Promotion, reason: str) -> dict[str, Any]:
+    """What a rollback decision signs: the promotion it undoes, its candidate, and why."""
+    return {"undoes": last.id, "candidate": last.candidate, "reason": reason}
+
+
+def rollback(
+    store: Store, registry: Registry, by: str, reason: str, policy: Policy, signature: str = ""
+) -> dict[str, Any]:
+    """Restore the pair that was serving before the last promotion not yet rolled back.
+
+    An emergency path, but not a side door: it needs one approver's decision under ``policy``
+    (a signature over what is undone in signed mode), refused and audited otherwise. The
+    rolled-back model is retired. Rollbacks stack: each one undoes the promotion before.
+    """
+    last = last_approved(store)
+    try:
+        reason = check_identity(reason, "reason")
+        decision = policy.roll_back(rollback_fields(last, reason), by, signature)
+    except (IdentityError, Refused) as exc:
+        attempt = {"kind": "rollback", "by": by, "reason": reason, "signature": signature or None}
+        with store.begin() as conn:
+            held = roles.current_roles(conn)
+            audit.record(conn, "refuse", shown(by), f"rollback refused: {exc}", None, held, held, attempt)
+        raise PromotionError(f"rollback refused: {exc}") from exc
+    actor = decision["by"]
     if last.before.get("live") is None:
         raise PromotionError(f"promotion #{last.id} had no live model before it; nothing to restore")
     undo = roles.rollback(roles.promotion(last.before, last.candidate))
@@ -149,4 +205,5 @@ def rollback(store: Store, registry: Registry, actor: str, reason: str) -> dict[
             None,
             undo.before(),
             undo.after(),
+            decision,
         )

@@ -137,6 +137,8 @@ role_changes = Table(
     Column("before", JSON, nullable=False),
     Column("after", JSON, nullable=False),
     Column("at", UTCDateTime, nullable=False),
+    # The signed decision (approver, candidate version, sha256, report hash, signature); NULL: unsigned.
+    Column("decision", JSON),
     UniqueConstraint("flow_run_id", "action", name="uq_role_changes_run_action"),
 )
 

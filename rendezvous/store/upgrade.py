@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, Index, and_, func, inspect, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, Index, and_, func, inspect, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from rendezvous.store.schema import metadata
+from rendezvous.store.schema import metadata, role_changes
 
 _GROUPS_SHOWN = 5
 
@@ -24,6 +24,7 @@ class SchemaUpgradeError(RuntimeError):
 def create_schema(engine: Engine) -> None:
     """Create missing tables, then add the indexes that older databases lack."""
     metadata.create_all(engine)
+    _add_decision_column(engine)
     with engine.connect() as conn:
         found = inspect(conn).get_multi_indexes()
     present = {index["name"] for indexes in found.values() for index in indexes}
@@ -36,6 +37,23 @@ def create_schema(engine: Engine) -> None:
                     index.create(conn, checkfirst=True)
             except IntegrityError as exc:
                 raise SchemaUpgradeError(_refusal(engine, index)) from exc
+
+
+def _add_decision_column(engine: Engine) -> None:
+    """A home that predates signed decisions gets the audit's (nullable) decision column."""
+    column = role_changes.c.decision
+    with engine.connect() as conn:
+        present = {c["name"] for c in inspect(conn).get_columns(role_changes.name)}
+    if column.name in present:
+        return
+    try:
+        with engine.begin() as conn:
+            kind = column.type.compile(dialect=engine.dialect)
+            conn.execute(text(f"ALTER TABLE {role_changes.name} ADD COLUMN {column.name} {kind}"))
+    except DBAPIError:  # another process upgraded this home meanwhile
+        with engine.connect() as conn:
+            if column.name not in {c["name"] for c in inspect(conn).get_columns(role_changes.name)}:
+                raise
 
 
 def _refusal(engine: Engine, index: Index) -> str:

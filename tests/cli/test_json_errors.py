@@ -40,7 +40,7 @@ def test_decision_sent_but_never_recorded_exits_1(
     import flows.promote_model as promote_model
 
     monkeypatch.setattr(promote_model, "send_decision", lambda *args: None)  # the API took it...
-    monkeypatch.setattr(promote_model, "wait_for_end", lambda run_id, wait: None)  # ...no run applied it
+    monkeypatch.setattr(promote_model, "wait_for_end", lambda run_id, wait, **_: None)  # ...no run applied it
     run_id = "0b7c6a52-5d0e-4c55-9a59-8f2f3c1d2e4f"
 
     result = runner.invoke(app, ["approve", run_id, "--by", "ann", "--wait", "0"])

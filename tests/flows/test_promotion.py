@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pandas as pd
 import pytest
@@ -31,11 +32,13 @@ from rendezvous import pipeline
 from rendezvous.cli import app
 from rendezvous.demo.bootstrap import build_demo
 from rendezvous.demo.traffic import write_traffic
-from rendezvous.promotion import audit, review
+from rendezvous.promotion import audit, gate, review
 from rendezvous.promotion.labels import add_labels, read_label_file
 from rendezvous.services import forget_services, get_services
 from rendezvous.settings import get_settings
 from rendezvous.store.schema import batches, promotions, scores
+from rendezvous.trust.keys import generate, read_approvers
+from rendezvous.trust.signing import report_hash
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,10 +115,12 @@ def _fresh_candidate(version: str) -> str:
     return version
 
 
-def _start(candidate: str) -> tuple[threading.Thread, dict[str, Any]]:
+def _start(candidate: str, **params: Any) -> tuple[threading.Thread, dict[str, Any]]:
     out: dict[str, Any] = {}
     thread = threading.Thread(
-        target=lambda: out.setdefault("state", promote_model(candidate=candidate, return_state=True))
+        target=lambda: out.setdefault(
+            "state", promote_model(candidate=candidate, return_state=True, **params)
+        )
     )
     thread.start()
     return thread, out
@@ -373,3 +378,186 @@ def test_a_rotation_during_a_batch_leaves_it_scored_by_one_pair(
         "canary": [old["live"]],
     }
     assert pinned[seen[0]] == old["live"]
+
+
+# ---- signed and named approvals: the attacks on the approval form --------------------------
+
+
+@pytest.fixture
+def approvers(tmp_path: Path) -> dict[str, Path]:
+    """alice, bob and carol in an approvers file; their private key files."""
+    keys, lines = {}, []
+    for name in ("alice", "bob", "carol"):
+        keys[name], line = generate(tmp_path / "keys", name)
+        lines.append(line)
+    (tmp_path / "approvers.toml").write_text("\n\n".join(lines) + "\n")
+    return keys
+
+
+def _signed(approvers: dict[str, Path], **env: str) -> Any:
+    return _settings(
+        APPROVALS="signed", APPROVERS_FILE=str(approvers["alice"].parents[1] / "approvers.toml"), **env
+    )
+
+
+def _rows(run_id: str, action: str) -> list[dict[str, Any]]:
+    """The run's audit rows of one action (a run may also record its proposal)."""
+    return [c for c in audit.history(get_services().store, flow_run_id=run_id) if c["action"] == action]
+
+
+def _pause_key(run_id: str) -> str | None:
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(UUID(run_id)).state
+    return state.state_details.pause_key if state and state.is_paused() else None
+
+
+def _refused(run_id: str, out: dict[str, Any], before: dict[str, Any], why: str) -> dict[str, Any]:
+    """The run ended refused, nothing rotated, and the run recorded one refusal."""
+    assert out["state"].is_failed() and why in out["state"].message, out["state"].message
+    assert _roles() == before
+    assert gate.for_run(get_services().store, run_id).state == "refused"
+    (change,) = _rows(run_id, "refuse")
+    assert why in change["comment"]
+    return change
+
+
+def test_signed_approval_rotates_and_the_audit_keeps_the_decision(
+    home: Path, approvers: dict[str, Path]
+) -> None:
+    candidate = _fresh_candidate("cand-signed")
+    before = _roles()
+    runner = CliRunner()
+    with _signed(approvers):
+        thread, out = _start(candidate, proposer_key=str(approvers["alice"]))
+        run = _waiting_run(candidate, thread)
+        printed = runner.invoke(
+            app, ["approve", run["run_id"], "--key", str(approvers["bob"]), "--print-signature"]
+        )
+        assert printed.exit_code == 0, printed.output
+        signature = printed.stdout.strip()
+        form = {"decision": "approve", "approver": "bob", "signature": signature, "comment": "signed"}
+        resume_flow_run(run["run_id"], run_input=form)  # what the UI form sends
+        thread.join()
+        assert out["state"].is_completed(), out["state"].message
+        assert _roles() == {"live": candidate, "canary": before["live"]}
+        store = get_services().store
+        (change,) = _rows(run["run_id"], "promote")
+        promotion = gate.for_run(store, run["run_id"])
+        assert f"report sha256 `{report_hash(gate.report_of(store, promotion.id))}`" in run["description"]
+        signed_over = {
+            "promotion": promotion.id,
+            "candidate": candidate,
+            "sha256": get_services().registry.get(candidate).sha256,
+            "report_sha256": report_hash(gate.report_of(store, promotion.id)),
+        }
+        keys = read_approvers(approvers["alice"].parents[1] / "approvers.toml")
+        assert change["decision"]["proposal"] == {
+            **signed_over, "kind": "proposal", "by": "alice",
+            "signature": change["decision"]["proposal"]["signature"], "key": keys["alice"].fingerprint,
+        }
+        assert change["decision"]["decisions"] == [
+            {**signed_over, "kind": "approve", "by": "bob", "signature": signature,
+             "key": keys["bob"].fingerprint}
+        ]
+        assert (change["action"], change["actor"]) == ("promote", "bob")
+
+        unsigned = runner.invoke(app, ["rollback", "--by", "carol", "--reason", "alerts"])
+        assert unsigned.exit_code == 2 and "--key" in unsigned.stderr
+        assert _roles()["live"] == candidate
+        rolled = runner.invoke(
+            app, ["rollback", "--key", str(approvers["carol"]), "--reason", "alerts", "--json"]
+        )
+        assert rolled.exit_code == 0, rolled.output
+        assert _roles() == before
+        last = audit.history(store)[-1]
+        assert (last["action"], last["actor"]) == ("rollback", "carol")
+        assert last["decision"]["undoes"] == promotion.id
+        assert last["decision"]["key"] == keys["carol"].fingerprint
+
+
+def test_the_proposer_approving_their_own_candidate_is_refused_and_audited(
+    home: Path, approvers: dict[str, Path]
+) -> None:
+    candidate = _fresh_candidate("cand-self")
+    before = _roles()
+    with _signed(approvers):
+        thread, out = _start(candidate, proposer_key=str(approvers["alice"]))
+        run = _waiting_run(candidate, thread)
+        result = CliRunner().invoke(
+            app, ["approve", run["run_id"], "--key", str(approvers["alice"]), "--wait", "60"]
+        )
+        thread.join()
+    assert result.exit_code == 1
+    change = _refused(run["run_id"], out, before, "alice proposed")
+    assert change["actor"] == "alice" and change["decision"]["signature"]
+
+
+def test_a_signature_replayed_from_another_candidate_is_refused(
+    home: Path, approvers: dict[str, Path]
+) -> None:
+    first, second = _fresh_candidate("cand-replay-a"), _fresh_candidate("cand-replay-b")
+    before = _roles()
+    runner = CliRunner()
+    with _signed(approvers):
+        thread, out = _start(first, proposer_key=str(approvers["alice"]))
+        run = _waiting_run(first, thread)
+        bobs = runner.invoke(
+            app, ["approve", run["run_id"], "--key", str(approvers["bob"]), "--print-signature"]
+        ).stdout.strip()
+        rejected = runner.invoke(app, ["reject", run["run_id"], "--key", str(approvers["carol"])])
+        assert rejected.exit_code == 0, rejected.output
+        thread.join()
+        thread, out = _start(second, proposer_key=str(approvers["alice"]))
+        run = _waiting_run(second, thread)
+        form = {"decision": "approve", "approver": "bob", "signature": bobs, "comment": ""}
+        resume_flow_run(run["run_id"], run_input=form)
+        thread.join()
+    _refused(run["run_id"], out, before, "not bob's")
+
+
+def test_an_approval_over_a_replaced_report_is_refused(home: Path, approvers: dict[str, Path]) -> None:
+    """Whoever rewrites the stored report gets an approval over their figures, which the run refuses."""
+    candidate = _fresh_candidate("cand-replaced")
+    before = _roles()
+    with _signed(approvers):
+        thread, out = _start(candidate, proposer_key=str(approvers["alice"]))
+        run = _waiting_run(candidate, thread)
+        store = get_services().store
+        promotion = gate.for_run(store, run["run_id"])
+        forged = {**gate.report_of(store, promotion.id), "recommendation": "approve"}
+        forged["verdict"] = "the candidate beats live by far"
+        gate.attach_report(store, promotion.id, forged)
+        CliRunner().invoke(app, ["approve", run["run_id"], "--key", str(approvers["bob"]), "--wait", "60"])
+        thread.join()
+    _refused(run["run_id"], out, before, "not bob's")
+
+
+def test_an_invisible_approver_name_is_refused_in_named_mode(home: Path) -> None:
+    candidate = _fresh_candidate("cand-zwsp")
+    before = _roles()
+    thread, out = _start(candidate)
+    run = _waiting_run(candidate, thread)
+    resume_flow_run(run["run_id"], run_input={"decision": "approve", "approver": "\u200b", "comment": ""})
+    thread.join()
+    change = _refused(run["run_id"], out, before, "U+200B")
+    assert change["actor"] == "\\u200b"
+
+
+def test_two_required_approvals_need_two_different_approvers(home: Path) -> None:
+    candidate = _fresh_candidate("cand-two")
+    before = _roles()
+    with _settings(REQUIRED_APPROVALS="2"):
+        thread, out = _start(candidate, proposer="dana")
+        run = _waiting_run(candidate, thread)
+        first = _pause_key(run["run_id"])
+        result = CliRunner().invoke(app, ["approve", run["run_id"], "--by", "bob", "--wait", "60"])
+        assert result.exit_code == 0 and "waits for another approver" in result.output, result.output
+        assert _pause_key(run["run_id"]) not in (None, first)
+        assert _roles() == before
+        resume_flow_run(run["run_id"], run_input={"decision": "approve", "approver": "carol", "comment": ""})
+        thread.join()
+    assert out["state"].is_completed(), out["state"].message
+    assert _roles() == {"live": candidate, "canary": before["live"]}
+    (change,) = _rows(run["run_id"], "promote")
+    assert [d["by"] for d in change["decision"]["decisions"]] == ["bob", "carol"]
+    assert change["decision"]["proposal"]["by"] == "dana"

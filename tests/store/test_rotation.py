@@ -24,6 +24,11 @@ from rendezvous.promotion.errors import (
 from rendezvous.registry import ModelIntegrityError, Registry
 from rendezvous.store import Store
 from rendezvous.store.schema import models, promotions
+from rendezvous.trust.consent import Policy, rollback_fields
+from rendezvous.trust.keys import generate, read_private_key
+from rendezvous.trust.signing import sign
+
+NAMED = Policy("named", 1, Path("/nonexistent/approvers.toml"))
 
 
 def _model_file(tmp_path: Path, name: str, seed: int) -> Path:
@@ -208,16 +213,16 @@ def test_rollback_restores_the_previous_pair_and_stacks(registry: Registry) -> N
     rotation.approve(registry.store, registry, _open(registry, "X2", "run-2"), "alice", None)
     assert _roles(registry) == {"X2": "live", "X1": "canary", "L1": "retired", "C1": "retired"}
 
-    change = rotation.rollback(registry.store, registry, "carol", "X2 misbehaves")
+    change = rotation.rollback(registry.store, registry, "carol", "X2 misbehaves", NAMED)
     assert _roles(registry) == {"X1": "live", "L1": "canary", "X2": "retired", "C1": "retired"}
     assert change["before"] == {"live": "X2", "canary": "X1", "retired": "L1"}
     assert change["after"] == {"live": "X1", "canary": "L1", "retired": "X2"}
     assert change["actor"] == "carol" and "X2 misbehaves" in change["comment"]
 
-    rotation.rollback(registry.store, registry, "carol", "X1 too")
+    rotation.rollback(registry.store, registry, "carol", "X1 too", NAMED)
     assert _roles(registry) == {**original, "X1": "retired", "X2": "retired"}
     with pytest.raises(PromotionError, match="no approved promotion"):
-        rotation.rollback(registry.store, registry, "carol", "nothing left")
+        rotation.rollback(registry.store, registry, "carol", "nothing left", NAMED)
     actions = [r["action"] for r in audit.history(registry.store)]
     assert actions == ["register", "register", "promote", "promote", "rollback", "rollback"]
 
@@ -228,7 +233,7 @@ def test_rollback_refuses_when_roles_are_not_what_the_promotion_left(registry: R
         conn.execute(update(models).where(models.c.version == "L1").values(role="retired"))
     snapshot = _roles(registry)
     with pytest.raises(RotationConflict):
-        rotation.rollback(registry.store, registry, "carol", "undo")
+        rotation.rollback(registry.store, registry, "carol", "undo", NAMED)
     assert _roles(registry) == snapshot
     with registry.store.begin() as conn:
         states = conn.execute(select(promotions.c.state)).scalars().all()
@@ -240,5 +245,45 @@ def test_rollback_refuses_a_tampered_previous_model(registry: Registry) -> None:
     with open(registry.get("L1").path, "ab") as handle:
         handle.write(b"\0")
     with pytest.raises(ModelIntegrityError):
-        rotation.rollback(registry.store, registry, "carol", "undo")
+        rotation.rollback(registry.store, registry, "carol", "undo", NAMED)
     assert _roles(registry)["X1"] == "live"
+
+
+def _signed_policy(tmp_path: Path) -> tuple[Policy, Path]:
+    """carol is the one approver; her private key file."""
+    private, line = generate(tmp_path / "keys", "carol")
+    (tmp_path / "approvers.toml").write_text(line + "\n")
+    return Policy("signed", 1, tmp_path / "approvers.toml"), private
+
+
+def test_signed_rollback_needs_an_approvers_signature_over_what_it_undoes(
+    registry: Registry, tmp_path: Path
+) -> None:
+    policy, carol = _signed_policy(tmp_path)
+    rotation.approve(registry.store, registry, _open(registry), "alice", None)
+    last = rotation.last_approved(registry.store)
+    with pytest.raises(PromotionError, match="no signature"):
+        rotation.rollback(registry.store, registry, "carol", "undo", policy)
+    key = read_private_key(carol)
+    other = rollback_fields({**rotation.rollback_fields(last, "undo"), "undoes": last.id + 1}, "carol")
+    with pytest.raises(PromotionError, match="not carol's"):  # signed for another promotion
+        rotation.rollback(registry.store, registry, "carol", "undo", policy, sign(other, key))
+    assert _roles(registry)["X1"] == "live"
+    refusals = [r for r in audit.history(registry.store) if r["action"] == "refuse"]
+    assert [r["decision"]["kind"] for r in refusals] == ["rollback", "rollback"]
+
+    signature = sign(rollback_fields(rotation.rollback_fields(last, "undo"), "carol"), key)
+    change = rotation.rollback(registry.store, registry, "carol", "undo", policy, signature)
+    assert _roles(registry)["X1"] == "retired" and _roles(registry)["L1"] == "live"
+    row = audit.history(registry.store)[-1]
+    assert (row["id"], row["action"], row["actor"]) == (change["id"], "rollback", "carol")
+    assert row["decision"]["signature"] == signature and row["decision"]["undoes"] == last.id
+
+
+@pytest.mark.parametrize(("by", "reason"), [("\u200b", "undo"), ("carol", "\u200b"), ("carol", " ")])
+def test_named_rollback_needs_a_readable_name_and_reason(registry: Registry, by: str, reason: str) -> None:
+    rotation.approve(registry.store, registry, _open(registry), "alice", None)
+    with pytest.raises(PromotionError, match=r"rollback refused: the (approver|reason)"):
+        rotation.rollback(registry.store, registry, by, reason, NAMED)
+    assert _roles(registry)["X1"] == "live"
+    assert audit.history(registry.store)[-1]["action"] == "refuse"

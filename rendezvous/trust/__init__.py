@@ -1,0 +1,1 @@
+"""Who may decide: approvers' keys, signed decisions, and the identities they carry."""
