@@ -52,20 +52,19 @@ def drift(
     json_out: JsonFlag = False,
 ) -> None:
     """Every drift statistic of one batch, alerts first."""
-    from rendezvous.monitoring.metrics_store import read_metrics
+    from rendezvous.monitoring.metrics_store import metric_rows
     from rendezvous.monitoring.verdict import comparison_of, fmt_number, note_text, rule_text
 
-    frame = read_metrics(get_services().store, batch_id=batch, committed_only=False)
-    if frame.empty:
+    rows = metric_rows(get_services().store, batch_id=batch, committed_only=False)
+    if not rows:
         raise fail(f"no monitored batch {batch!r}" if batch else "No batch monitored yet.", 1, json_out)
-    latest = frame["batch_id"].iloc[-1]
-    frame = frame[frame["batch_id"] == latest]
-    rows = frame.to_dict("records")
+    latest = rows[-1]["batch_id"]
+    rows = [r for r in rows if r["batch_id"] == latest]
     if json_out:
         typer.echo(json.dumps(rows, indent=2, default=str))
         return
-    when = frame["at"].iloc[0].strftime("%Y-%m-%d %H:%M:%S")
-    console.print(f"[bold]{terminal(frame['source'].iloc[0])}[/] ({terminal(latest)}), monitored {when} UTC")
+    when = rows[0]["at"].strftime("%Y-%m-%d %H:%M:%S")
+    console.print(f"[bold]{terminal(rows[0]['source'])}[/] ({terminal(latest)}), monitored {when} UTC")
     table = Table()
     for name in ("", "comparison", "feature", "metric", "value", "rule", "model", "note"):
         table.add_column(name, overflow="fold")

@@ -28,11 +28,11 @@ from rendezvous.monitoring.batch_rows import batch_scores, log_columns, log_path
 from rendezvous.monitoring.config import MonitoringConfig
 from rendezvous.monitoring.features import DriftResult, drift_summary, summary_drift
 from rendezvous.monitoring.metrics_store import replace_batch_metrics
+from rendezvous.monitoring.overview import describe_profile
 from rendezvous.monitoring.profile import ReferenceProfile
 from rendezvous.monitoring.reference import (
     FirstBatches,
     build_first_batches_profile,
-    describe_profile,
     feature_kinds,
     first_batches_progress,
     load_profile,

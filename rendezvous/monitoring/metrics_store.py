@@ -1,16 +1,19 @@
-"""The ``metrics`` table: written once per batch by the monitor, read by status and the report."""
+"""The ``metrics`` table: written once per batch by the monitor, read by status, `drift` and the
+report. Reading it needs no pandas (the quick commands read rows); the report asks for a frame."""
 
 from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import Connection, delete, insert, select
 
 from rendezvous.store import Store
 from rendezvous.store.schema import batches, metrics
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 METRIC_COLUMNS = [
     "batch_id",
@@ -65,12 +68,12 @@ def replace_batch_metrics(
     return len(records)
 
 
-def read_metrics(
+def metric_rows(
     store: Store,
     since: datetime | None = None,
     batch_id: str | None = None,
     committed_only: bool = True,
-) -> pd.DataFrame:
+) -> list[dict[str, Any]]:
     """Metric rows with their batch's source and state, oldest first."""
     query = select(
         *(metrics.c[name] for name in METRIC_COLUMNS),
@@ -84,8 +87,21 @@ def read_metrics(
     if committed_only:
         query = query.where(batches.c.state == "committed")
     with store.begin() as conn:
-        rows = conn.execute(query.order_by(metrics.c.at, metrics.c.id)).all()
-    frame = pd.DataFrame(rows, columns=[*METRIC_COLUMNS, "source", "state"])
+        return [dict(row._mapping) for row in conn.execute(query.order_by(metrics.c.at, metrics.c.id))]
+
+
+def read_metrics(
+    store: Store,
+    since: datetime | None = None,
+    batch_id: str | None = None,
+    committed_only: bool = True,
+) -> pd.DataFrame:
+    """``metric_rows`` as a frame, for the report's plots and tables."""
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        metric_rows(store, since, batch_id, committed_only), columns=[*METRIC_COLUMNS, "source", "state"]
+    )
     frame["at"] = pd.to_datetime(frame["at"], utc=True)
     for name in ("feature", "model_version"):  # None, not NaN: rows read like the dicts written
         frame[name] = frame[name].astype(object).where(frame[name].notna(), None)

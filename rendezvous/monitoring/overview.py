@@ -7,13 +7,20 @@ from typing import Any
 from sqlalchemy import select
 
 from rendezvous.monitoring.metrics_store import latest_metric
-from rendezvous.monitoring.reference import describe_profile
 from rendezvous.monitoring.verdict import comparison_of, fmt_number, note_text, rule_text
 from rendezvous.registry import Registry
 from rendezvous.store import Store
 from rendezvous.store.schema import batches, metrics
 
 ACTIVE_ROLES = ("live", "canary", "candidate")
+
+
+def describe_profile(profile: dict[str, Any] | None) -> str:
+    """One line for people: where the reference came from and how big it is."""
+    if profile is None:
+        return "none"
+    source = profile.get("source") or "unnamed reference"
+    return f"{source} ({profile.get('n_rows', 0):,} rows, {profile.get('created_at', '?')})"
 
 
 def _pending(store: Store, version: str) -> str | None:

@@ -12,7 +12,6 @@ rows of those batches and the model's scores of them become the profile, marked
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,14 +53,6 @@ def profile_for_model(
 
 def load_profile(record: ModelRecord) -> ReferenceProfile | None:
     return None if record.profile is None else ReferenceProfile.from_dict(record.profile)
-
-
-def describe_profile(profile: dict[str, Any] | None) -> str:
-    """One line for people: where the reference came from and how big it is."""
-    if profile is None:
-        return "none"
-    source = profile.get("source") or "unnamed reference"
-    return f"{source} ({profile.get('n_rows', 0):,} rows, {profile.get('created_at', '?')})"
 
 
 @dataclass(frozen=True)

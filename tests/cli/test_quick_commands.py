@@ -1,5 +1,6 @@
 """Commands that run no flow import no orchestrator and no statistics: each runs in a fresh process
-on an empty home, and what it imported is read from ``sys.modules`` (a behaviour, not a timing)."""
+on an empty home and on one the demo has scored into, and what it imported is read from
+``sys.modules`` (a behaviour, not a timing)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,17 +27,58 @@ print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)), file=sys.std
 """
 
 
-def _imported(home: Path, *args: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
+def _run(home: Path, *args: str, heavy: tuple[str, ...] = HEAVY) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RENDEZVOUS_HOME": str(home), "RENDEZVOUS_MODELS_DIR": str(home / "models")}
     env.pop("RENDEZVOUS_DATABASE_URL", None)
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", PROBE.format(heavy=heavy), *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
-    return json.loads(done.stderr.strip().splitlines()[-1])
+
+
+def _imported(home: Path, *args: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
+    return json.loads(_run(home, *args, heavy=heavy).stderr.strip().splitlines()[-1])
+
+
+def _reset() -> None:
+    from rendezvous.services import forget_services
+    from rendezvous.settings import get_settings
+
+    get_settings.cache_clear()
+    forget_services()
+
+
+SCORED = {"loans-2026-11-01.csv": "committed", "loans-2026-11-04-bad-rows.csv": "rejected"}
+
+
+@pytest.fixture(scope="module")
+def scored_home(tmp_path_factory: pytest.TempPathFactory, prefect_api: None) -> Iterator[Path]:
+    """The demo's models with their reference profiles, one batch scored and monitored (drift
+    alerts, thresholds the JSON has no number for) and one rejected for its bad rows."""
+    from flows.score_batches import score_batches
+    from rendezvous.demo.bootstrap import build_demo
+    from rendezvous.services import get_services
+
+    home = tmp_path_factory.mktemp("scored") / "home"
+    saved = dict(os.environ)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RENDEZVOUS_HOME", str(home))
+        patch.setenv("RENDEZVOUS_MODELS_DIR", str(home / "models"))
+        patch.delenv("RENDEZVOUS_DATABASE_URL", raising=False)
+        _reset()
+        built = build_demo(get_services(), rows_per_batch=20)
+        for name in built.batches:
+            if name not in SCORED:
+                (home / "inbox" / name).unlink()
+        states = {o["source"]: o["state"] for o in score_batches()}
+        assert states == SCORED
+    os.environ.clear()
+    os.environ.update(saved)  # the flow sets Prefect's defaults in os.environ
+    _reset()
+    yield home
 
 
 def test_settings_and_cli_modules_import_nothing_heavy(tmp_path: Path) -> None:
@@ -67,3 +110,30 @@ def test_reads_of_the_store_import_no_orchestrator_nor_statistics(tmp_path: Path
 @pytest.mark.parametrize("args", [["models", "list"], ["batches", "show", "no-such-batch.csv"]], ids=" ".join)
 def test_reads_of_one_table_import_no_pandas(tmp_path: Path, args: list[str]) -> None:
     assert _imported(tmp_path / "home", *args, heavy=("pandas", "numpy", "pyarrow", "fsspec")) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status"],
+        ["drift"],
+        ["drift", "loans-2026-11-01.csv"],
+        ["models", "list"],
+        ["batches", "show", "loans-2026-11-04-bad-rows.csv"],
+    ],
+    ids=" ".join,
+)
+def test_reads_of_a_scored_home_import_no_pandas_either(scored_home: Path, args: list[str]) -> None:
+    assert _imported(scored_home, *args, heavy=(*HEAVY, "pandas")) == []
+
+
+def test_drift_as_json_is_strict_json_with_every_statistic_of_the_batch(scored_home: Path) -> None:
+    def no_constants(name: str) -> None:
+        raise AssertionError(f"{name} is not JSON")
+
+    done = _run(scored_home, "drift", "loans-2026-11-01.csv", "--json")
+    rows = json.loads(done.stdout, parse_constant=no_constants)
+
+    assert {row["source"] for row in rows} == {"loans-2026-11-01.csv"}
+    assert any(row["alert"] for row in rows) and any(row["threshold"] is None for row in rows)
+    assert {row["feature"] for row in rows} >= {"annual_income", "credit_score", None}
