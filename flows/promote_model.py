@@ -30,6 +30,7 @@ from prefect.states import Cancelled
 from pydantic import Field
 
 from rendezvous.names import Version
+from rendezvous.printing import markdown
 from rendezvous.promotion import gate, review
 from rendezvous.services import get_services
 from tasks import promotion as steps
@@ -134,9 +135,9 @@ def _consent_text(about: Any, proposal: dict[str, Any] | None, approvals: list[d
         "",
         "",
         f"Promotion #{about.promotion}: candidate sha256 `{about.sha256}`, report sha256 "
-        f"`{about.report_sha256}`. Proposed by {proposal['by'] if proposal else 'nobody named'}.",
+        f"`{about.report_sha256}`. Proposed by {markdown(proposal['by']) if proposal else 'nobody named'}.",
         f"Approvals: {len(approvals)} of {required}"
-        + (f" ({', '.join(a['by'] for a in approvals)})" if approvals else "")
+        + (f" ({', '.join(markdown(a['by']) for a in approvals)})" if approvals else "")
         + ".",
     ]
     return "\n".join(lines)
