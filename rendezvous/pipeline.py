@@ -27,6 +27,7 @@ from rendezvous.batchfiles import (
     read_chunks,
     sha256_file,
 )
+from rendezvous.compression import split_suffix
 from rendezvous.enrichment import enrich
 from rendezvous.failpoints import crash_point
 from rendezvous.ledger import TERMINAL
@@ -38,6 +39,7 @@ from rendezvous.services import Services
 from rendezvous.store.schema import lineage
 from rendezvous.validation import BATCH_REJECTED, validate
 from rendezvous.validation import quarantine as q
+from rendezvous.validation.contract import dtypes
 from rendezvous.validation.validator import too_many
 
 DUPLICATE_IN_BATCH = "duplicate_request_id_in_batch"
@@ -102,10 +104,8 @@ class Prepared:
 def available_features(services: Services) -> set[str]:
     """The columns every scored row will have: the contract's, the reference's, the preprocess's."""
     contract = services.contract()
-    numeric = set(contract.numeric_columns)
-    empty = pd.DataFrame(
-        {name: pd.Series(dtype="float64" if name in numeric else "str") for name in contract.columns}
-    )
+    declared = dtypes(contract)
+    empty = pd.DataFrame({name: pd.Series(dtype=declared.get(name, "str")) for name in contract.columns})
     enriched = enrich(empty, services.reference(), "keep", services.preprocess(), services.settings.id_column)
     return set(map(str, enriched.frame.columns))
 
@@ -116,9 +116,12 @@ def archive_raw(services: Services, source_url: str, sha256: str, name: str, own
     Only the claimant archives, through a temporary name of its own, published by a rename:
     a run that took the batch over after a crash never trips over a dead run's half copy.
     """
-    suffix = name.rsplit(".", 1)[-1] if "." in name else "bin"
+    inner, codec = split_suffix(name)
+    suffix = inner.rsplit(".", 1)[-1] if "." in inner else "bin"
     if not (suffix.isascii() and suffix.isalnum() and len(suffix) <= 16):
         suffix = "bin"  # the extension is the sender's text: it must not break the archive name
+    if codec is not None:  # kept: the reader decompresses by it
+        suffix += name[len(inner) :].lower()
     target = join(services.settings.archive_url, "raw", sha256[:2], f"{sha256}.{suffix}")
     fs, path = filesystem(target)
     if not fs.exists(path):
@@ -201,7 +204,8 @@ def chunks(services: Services, job: BatchJob) -> Iterator[tuple[int, pd.DataFram
     """The batch in bounded chunks, read from the immutable archive copy."""
     if job.fmt is None:
         raise BadInput(
-            f"unknown format of {job.source_name!r}; expected one of .csv, .parquet, .jsonl, .ndjson"
+            f"unknown format of {job.source_name!r}; expected one of .csv, .parquet, .jsonl, .ndjson "
+            "(CSV and JSON Lines may be compressed: .gz, .zst, .bz2)"
         )
     for number, (frame, malformed) in enumerate(
         read_chunks(job.archive_url, job.fmt, services.settings.chunk_rows, Limits.of(services.settings))
@@ -372,9 +376,20 @@ def score_bin(services: Services, job: BatchJob, role: str, record: ModelRecord,
     with services.store.begin() as conn:
         written = records.write_scores(services.store, conn, job.batch_id, role, record.version, scored)
         if role == "live":
-            job.outputs(services).stage_response(prepared.chunk, scored.assign(model_version=record.version))
+            ids = _response_ids(services, prepared, scored)
+            response = scored.assign(request_id=ids, model_version=record.version)
+            job.outputs(services).stage_response(prepared.chunk, response)
         crash_point(f"in-{role}-bin")
     return written
+
+
+def _response_ids(services: Services, prepared: Prepared, scored: pd.DataFrame) -> pd.Series:
+    """Ids in the response as the contract declares them (an integer id stays an integer, from
+    any format); an id of no declared type is answered as the text it is stored as."""
+    id_column = services.settings.id_column
+    if id_column not in services.contract().kinds:
+        return scored["request_id"]
+    return prepared.enriched[id_column].reset_index(drop=True)
 
 
 def log_bin(services: Services, job: BatchJob, prepared: Prepared) -> str:

@@ -19,6 +19,18 @@ TABLE_COLUMNS_SET = "expect_table_columns_to_match_set"
 TABLE_COLUMNS_LIST = "expect_table_columns_to_match_ordered_list"
 TYPE_RULES = ("expect_column_values_to_be_in_type_list", "expect_column_values_to_be_of_type")
 
+Kind = Literal["boolean", "integer", "number", "string", "timestamp"]
+# What a declared column holds once read, whatever the file format: the dtype when every value is
+# present, and when some are missing (booleans and integers stay themselves, nullable).
+DTYPES: dict[str, tuple[str, str]] = {
+    "boolean": ("bool", "boolean"),
+    "integer": ("int64", "Int64"),
+    "number": ("float64", "float64"),
+    "string": ("str", "str"),
+    "timestamp": ("datetime64[us, UTC]", "datetime64[us, UTC]"),
+}
+_TIMESTAMP_NAMES = {"timestamp", "datetime", "datetime64", "date"}
+
 
 @dataclass(frozen=True)
 class Check:
@@ -42,28 +54,59 @@ class Contract:
     # least them, None no such expectation (checked before GX: a wrong shape is cheap to see and
     # GX copies the frame per metric, which takes minutes on a 50,000-column file).
     closed_columns: bool | None
-    numeric_columns: list[str]  # declared numeric by a type expectation: coerced before GX
-    integer_columns: list[str]  # numeric columns whose declared types are all integers
-    type_rules: dict[str, str]  # numeric column -> rule reported when a value is not a number
+    kinds: dict[str, Kind]  # column -> declared kind (by a type expectation): typed before GX
+    type_rules: dict[str, str]  # typed column -> rule reported when a value is not of its kind
     checks: tuple[Check, ...] = field(repr=False, compare=False)
     suite: Any = field(repr=False, compare=False)  # GX suite of exactly the checks' expectations
 
 
+    @property
+    def numeric_columns(self) -> list[str]:
+        return [c for c, k in self.kinds.items() if k in ("integer", "number")]
+
+    @property
+    def integer_columns(self) -> list[str]:
+        return [c for c, k in self.kinds.items() if k == "integer"]
+
+
+def dtypes(contract: Contract, nullable: bool = True) -> dict[str, str]:
+    """The pandas dtype of each declared column once read (``nullable``: when values are missing).
+
+    The one mapping from the contract to types: the reader's coercion, the empty frame the
+    pipeline sizes features with, and the tests use it."""
+    return {column: DTYPES[kind][1 if nullable else 0] for column, kind in contract.kinds.items()}
+
+
 def _dtype(name: str) -> Any:
+    if name.split("[", 1)[0].lower() in _TIMESTAMP_NAMES:
+        return pd.DatetimeTZDtype(tz="UTC")
     try:
         return pd.api.types.pandas_dtype(name)
     except (TypeError, ValueError):
         return None
 
 
-def _numeric_kind(types: list[str]) -> Literal["integer", "number"] | None:
-    """'integer' / 'number' when every declared type is one, else None (not a numeric column)."""
-    dtypes = [_dtype(t) for t in types]
-    if not dtypes or any(
-        d is None or not ptypes.is_numeric_dtype(d) or ptypes.is_bool_dtype(d) for d in dtypes
-    ):
-        return None
-    return "integer" if all(ptypes.is_integer_dtype(d) for d in dtypes) else "number"
+def _kind_of(dtype: Any) -> Kind | None:
+    if ptypes.is_bool_dtype(dtype):
+        return "boolean"
+    if ptypes.is_integer_dtype(dtype):
+        return "integer"
+    if ptypes.is_numeric_dtype(dtype):
+        return "number"
+    if ptypes.is_datetime64_any_dtype(dtype):
+        return "timestamp"
+    if ptypes.is_string_dtype(dtype):
+        return "string"
+    return None
+
+
+def _declared_kind(types: list[str]) -> Kind | None:
+    """The kind every declared type names (integers among floats: 'number'), else None: a type
+    list that mixes kinds (say bool and str) is left to GX as written."""
+    kinds = {_kind_of(d) if d is not None else None for d in map(_dtype, types)}
+    if kinds == {"integer", "number"}:
+        return "number"
+    return kinds.pop() if len(kinds) == 1 else None
 
 
 def _column_label(kwargs: dict[str, Any]) -> str | None:
@@ -93,7 +136,7 @@ def _build(path: Path, raw: bytes) -> Contract:
     columns: list[str] = []
     closed: bool | None = None
     referenced: list[str] = []
-    numeric: dict[str, Literal["integer", "number"]] = {}
+    kinds: dict[str, Kind] = {}
     type_rules: dict[str, str] = {}
     kept: list[tuple[Any, str, str | None]] = []
     for expectation in suite.expectations:
@@ -109,11 +152,11 @@ def _build(path: Path, raw: bytes) -> Contract:
                 referenced.append(name)
         if rule in TYPE_RULES and "column" in kwargs:
             types = kwargs.get("type_list") or [kwargs.get("type_")]
-            kind = _numeric_kind([str(t) for t in types if t is not None])
+            kind = _declared_kind([str(t) for t in types if t is not None])
             if kind is not None:
-                # Checked value by value before GX (GX only checks the dtype of a numeric
-                # column, which coercion makes numeric anyway), so GX does not run it.
-                numeric[label] = kind
+                # Checked value by value before GX, while typing the column (GX would only check
+                # the dtype, which typing sets anyway), so GX does not run it.
+                kinds[label] = kind
                 type_rules[label] = rule
                 continue
         kept.append((expectation, rule, label))
@@ -135,8 +178,7 @@ def _build(path: Path, raw: bytes) -> Contract:
         path=path,
         columns=columns or referenced,
         closed_columns=closed if columns else None,
-        numeric_columns=list(numeric),
-        integer_columns=[c for c, k in numeric.items() if k == "integer"],
+        kinds=kinds,
         type_rules=type_rules,
         checks=checks,
         suite=run_suite,

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from rendezvous.validation import engine
 from rendezvous.validation import quarantine as q
+from rendezvous.validation.coercion import coerce, finish
 from rendezvous.validation.contract import TABLE_COLUMNS_SET, Check, Contract
 
 MAX_REASON = 1000  # characters of a batch-level reason
@@ -23,41 +22,11 @@ MAX_REASON = 1000  # characters of a batch-level reason
 
 @dataclass
 class ValidationResult:
-    """``valid`` keeps the input index and has numeric columns coerced to numbers."""
+    """``valid`` keeps the input index and has declared columns in their declared types."""
 
     valid: pd.DataFrame
     quarantine: pd.DataFrame  # row, request_id, column, rule, value
     rejected_reason: str | None = None
-
-
-def _coerce(df: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Numeric columns as numbers, and the rows whose value was present but not a (whole) number."""
-    out = df.copy(deep=False)
-    found = []
-    for column in contract.numeric_columns:
-        if column not in df.columns:
-            continue  # reported by the table-columns expectation
-        raw = df[column]
-        numbers = raw if pd.api.types.is_numeric_dtype(raw) else _to_number(raw)
-        bad = raw.notna().to_numpy() & numbers.isna().to_numpy()
-        if column in contract.integer_columns and pd.api.types.is_float_dtype(numbers):
-            values = numbers.to_numpy()
-            with np.errstate(invalid="ignore"):
-                bad |= np.isfinite(values) & (np.floor(values) != values)
-        out[column] = numbers
-        if bad.any():
-            found.append(q.failures(np.flatnonzero(bad), column, contract.type_rules[column]))
-    return out, (pd.concat(found, ignore_index=True) if found else q.no_failures())
-
-
-def _to_number(raw: pd.Series) -> pd.Series:
-    """Text to float: Arrow's vectorised cast when every value parses (the usual case, ~10x
-    faster than pandas), else pandas, which turns each bad value into NaN for the report."""
-    try:
-        cast = pc.cast(pa.array(raw, from_pandas=True), pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        return pd.to_numeric(raw, errors="coerce")
-    return pd.Series(cast.to_numpy(zero_copy_only=False), index=raw.index, name=raw.name)
 
 
 def _names(values: object, limit: int = 20) -> str:
@@ -139,20 +108,6 @@ def _reject(
     )
 
 
-def _as_integers(valid: pd.DataFrame, contract: Contract) -> pd.DataFrame:
-    """Integer columns back to int64 once their surviving values are all whole and present."""
-    for column in contract.integer_columns:
-        values = valid[column] if column in valid.columns else None
-        if (
-            values is not None
-            and pd.api.types.is_float_dtype(values)
-            and not values.isna().any()
-            and (not len(values) or values.abs().max() < 2**53)
-        ):
-            valid[column] = values.astype(np.int64)
-    return valid
-
-
 def _row_failures(
     coerced: pd.DataFrame, contract: Contract, typed: pd.DataFrame, max_share: float
 ) -> tuple[str | None, pd.DataFrame]:
@@ -169,7 +124,8 @@ def _row_failures(
         if reason is not None:  # the batch's shape is the fault, not its rows
             return reason, q.no_failures()
         failed = [(c, o) for c, o in pairs if not o.success and c.kind == "row"]
-        # Non-numbers first: after coercion they are nulls too, and the cause should be named.
+        # Values not of their kind first: after typing they are nulls too, and the cause should
+        # be named.
         per_rule = [(f"{r}({c})", len(g)) for (c, r), g in typed.groupby(["column", "rule"], sort=False)]
         per_rule += [(f"{c.rule}({c.column})", o.unexpected_count or 0) for c, o in failed]
         reason = next((r for w, k in per_rule if (r := too_many(w, k, n, max_share))), None)
@@ -205,7 +161,7 @@ def validate(
     garbage is rejected rather than committed on its few readable rows.
     """
     frame = df.loc[:, ~df.columns.duplicated()]
-    coerced, typed = _coerce(frame, contract)
+    coerced, typed = coerce(frame, contract)
     if frame.shape[1] != df.shape[1]:
         twice = _names(set(map(str, df.columns[df.columns.duplicated()])))
         reason = f"columns do not match the contract: duplicated columns {twice}"
@@ -224,6 +180,6 @@ def validate(
     keep = np.ones(len(df), dtype=bool)
     keep[bad] = False
     return ValidationResult(
-        valid=_as_integers(coerced[keep], contract),
+        valid=finish(coerced[keep], contract),
         quarantine=q.lines(frame, id_column, found) if len(found) else q.empty(),
     )
