@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from rendezvous.compression import Decompressing, TooLarge, split_suffix
 from rendezvous.settings import Settings, get_settings
 
 FORMATS = {
@@ -136,8 +137,22 @@ def _timestamp(value: object) -> float:
 
 
 def detect_format(name: str) -> str | None:
-    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    return FORMATS.get(suffix)
+    """The format a name says, through a compression suffix (``x.csv.gz`` is CSV); None when
+    unknown, and for compressed Parquet (Parquet compresses its own pages)."""
+    inner, codec = split_suffix(name)
+    suffix = "." + inner.rsplit(".", 1)[-1].lower() if "." in inner else ""
+    fmt = FORMATS.get(suffix)
+    return None if codec and fmt == "parquet" else fmt
+
+
+def open_batch(url: str, max_bytes: int | None = None, setting: str = "max_file_bytes") -> io.IOBase:
+    """The file's bytes, decompressed (streamed) when its name ends in a compression suffix,
+    refused past ``max_bytes`` of them."""
+    fs, path = filesystem(url)
+    codec = split_suffix(path)[1]
+    if codec is None:
+        return fs.open(path, "rb")
+    return io.BufferedReader(Decompressing(fs, path, codec, max_bytes, setting), buffer_size=1 << 20)
 
 
 def sha256_file(url: str) -> str:
@@ -165,10 +180,13 @@ def read_chunks(
     if size > limits.file_bytes:
         raise _above("a file", size, "max_file_bytes", limits.file_bytes)
     if fmt in ("csv", "jsonl"):
-        check_utf8(url, limits.row_bytes)
+        try:
+            check_utf8(url, limits.row_bytes, limits.file_bytes)
+        except ValueError as exc:  # a compressed file that is corrupt or decompresses too far
+            raise BadInput(_first_line(exc)) from exc
     readers = {"csv": _csv_batches, "parquet": _parquet_batches, "jsonl": _jsonl_batches}
     offset = decoded = 0
-    with fs.open(path, "rb") as handle:
+    with open_batch(url, limits.file_bytes) as handle:
         try:
             for table, malformed in readers[fmt](handle, chunk_rows, limits):
                 decoded += check_bytes(table, limits, offset)
@@ -180,17 +198,19 @@ def read_chunks(
                 frame.index = pd.RangeIndex(offset, offset + len(frame))
                 offset += len(frame)
                 yield frame, malformed
+        except TooLarge as exc:
+            raise BadInput(f"after row {offset}: {exc}") from exc
         except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, ValueError) as exc:
             raise BadInput(f"unreadable {fmt} after row {offset}: {_first_line(exc)}") from exc
 
 
-def check_utf8(url: str, max_line_bytes: int | None = None) -> None:
+def check_utf8(url: str, max_line_bytes: int | None = None, max_bytes: int | None = None) -> None:
     """Refuse text that is not UTF-8, or with a line over ``max_line_bytes`` (a CSV reader would
-    hold a 200 MB line whole), naming the line, before any row of it is used."""
-    fs, path = filesystem(url)
+    hold a 200 MB line whole), naming the line, before any row of it is used; a compressed file
+    is checked as it decompresses, refused past ``max_bytes`` of it."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
     offset, lines, line_start = 0, 1, 0
-    with fs.open(path, "rb") as handle:
+    with open_batch(url, max_bytes) as handle:
         start = handle.read(4)
         for bom, encoding in _BOMS:
             if start.startswith(bom):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pyarrow.parquet as pq
 
 from rendezvous.batchfiles import filesystem
+from rendezvous.compression import split_suffix
 
 SAMPLE_BYTES = 1 << 20
 
@@ -23,8 +24,8 @@ def estimate_rows(url: str, fmt: str | None) -> int | None:
         if fmt == "parquet":
             with fs.open(path, "rb") as handle:
                 return pq.ParquetFile(handle).metadata.num_rows
-        if fmt not in ("csv", "jsonl"):
-            return None
+        if fmt not in ("csv", "jsonl") or split_suffix(path)[1]:
+            return None  # compressed: its size says little about its rows
         size = fs.size(path)
         with fs.open(path, "rb") as handle:
             sample = handle.read(SAMPLE_BYTES)
