@@ -7,6 +7,7 @@ reader never sees half a batch, and a re-run after a crash overwrites instead of
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -57,9 +58,20 @@ def _write(frame: pd.DataFrame, handle: object, fmt: str) -> None:
     if fmt == "parquet":
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), handle)
     elif fmt == "jsonl":
-        handle.write(frame.to_json(orient="records", lines=True).encode("utf-8"))  # type: ignore[attr-defined]
+        handle.write(_json_lines(frame).encode("utf-8"))  # type: ignore[attr-defined]
     else:
         pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), handle)
+
+
+def _json_lines(frame: pd.DataFrame) -> str:
+    """One JSON object per row, floats exact (pandas' ``to_json`` keeps 15 digits at most, so a
+    JSON Lines response would differ from the CSV and Parquet ones), missing values as null."""
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return "".join(json.dumps(r, default=_json_value, ensure_ascii=False) + "\n" for r in records)
+
+
+def _json_value(value: object) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def concatenate(parts: list[str], target: str, fmt: str) -> None:

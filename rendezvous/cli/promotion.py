@@ -90,10 +90,11 @@ def labels_add(
         files = sorted(p for p in folder.glob("*") if p.suffix in (".csv", ".parquet") and p.is_file())
         if not files:
             raise fail(f"no label files (.csv, .parquet) in {folder}", 1, json_out)
+    id_kind = services.contract().kinds.get(s.id_column)  # "279876.0" is 279876 for integer ids
     reports = []
     for file in files:
         try:
-            frame = read_label_file(str(file), s.id_column, columns)
+            frame = read_label_file(str(file), s.id_column, columns, id_kind)
         except LabelFileError as exc:
             raise fail(f"refused: {exc}", 2, json_out) from exc
         report, rejected = add_labels(services.store, frame, file.name, replace=replace)

@@ -33,6 +33,7 @@ from rendezvous.store.schema import labels, quarantine, scores
 
 REJECT_COLUMNS = ["request_id", "outcome", "reason", "detail"]
 _SLICE = 5_000
+WHOLE_NUMBER = r"^\+?(-?)0*(\d+?)(?:\.0*)?$"  # an integer's digits: "+0279876.00" -> "279876"
 
 
 class LabelFileError(Exception):
@@ -56,8 +57,14 @@ class LabelReport:
         return sum(self.rejected.values())
 
 
-def read_label_file(url: str, id_column: str, outcome_columns: list[str]) -> pd.DataFrame:
-    """(request_id, outcome) from a CSV or Parquet file; the outcome is the first column found."""
+def read_label_file(
+    url: str, id_column: str, outcome_columns: list[str], id_kind: str | None = None
+) -> pd.DataFrame:
+    """(request_id, outcome) from a CSV or Parquet file; the outcome is the first column found.
+
+    Ids are matched as the text they are stored as; an id the contract declares an integer
+    (``id_kind``) matches whatever spelling of the same whole number the file has (``279876.0``,
+    ``+279876``, a float column of a spreadsheet's export)."""
     suffix = PurePosixPath(url).suffix.lower()
     fs, path = filesystem(url)
     if not fs.exists(path):
@@ -78,6 +85,8 @@ def read_label_file(url: str, id_column: str, outcome_columns: list[str]) -> pd.
             f"(columns: {', '.join(frame.columns)})"
         )
     ids = frame[id_column].astype("str").str.strip()
+    if id_kind == "integer":
+        ids = ids.str.replace(WHOLE_NUMBER, r"\1\2", regex=True)
     return pd.DataFrame(
         {
             "request_id": ids.where(frame[id_column].notna() & (ids != ""), None).astype("str"),
