@@ -11,7 +11,6 @@ from typed_batches import TYPE_OF, flights, write_batch, write_suite
 
 from rendezvous.batchfiles import detect_format, read_chunks
 from rendezvous.validation import load_contract, validate
-from rendezvous.validation.contract import dtypes
 
 
 @pytest.fixture
@@ -26,6 +25,8 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 def test_the_contract_declares_five_kinds(contract) -> None:
+    from rendezvous.validation.contract import dtypes
+
     assert contract.kinds == {
         "flight_id": "integer",
         "departure": "timestamp",
