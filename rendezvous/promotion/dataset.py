@@ -56,11 +56,38 @@ def read_dev_storage(dev_url: str) -> tuple[pd.DataFrame, int]:
         return pd.DataFrame(), 0
     schemas = [f.physical_schema.remove_metadata() for f in fragments]
     partition = pa.schema([(PARTITION_COLUMN, pa.string())])
-    schema = pa.unify_schemas([*schemas, partition], promote_options="permissive")
+    schema = _unified([*schemas, partition])
     dataset = pads.dataset(
         root, schema=schema, format="parquet", partitioning="hive", filesystem=arrow_fs
     )
     return dataset.to_table().to_pandas(), len(fragments)
+
+
+def _unified(schemas: list[pa.Schema]) -> pa.Schema:
+    """One schema for every file: Arrow's type promotion, and text for a column that files wrote
+    with types no promotion joins (an id of no declared type: integers from one format, text from
+    another, or files written before the contract declared it)."""
+    try:
+        return pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        kinds: dict[str, set[pa.DataType]] = {}
+        for schema in schemas:
+            for f in schema:
+                kinds.setdefault(f.name, set()).add(f.type)
+        as_text = {name for name, types in kinds.items() if not _promotable(name, types)}
+        texts = [
+            pa.schema([f.with_type(pa.string()) if f.name in as_text else f for f in schema])
+            for schema in schemas
+        ]
+        return pa.unify_schemas(texts, promote_options="permissive")
+
+
+def _promotable(name: str, types: set[pa.DataType]) -> bool:
+    try:
+        pa.unify_schemas([pa.schema([(name, t)]) for t in types], promote_options="permissive")
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return False
+    return True
 
 
 def row_times(frame: pd.DataFrame, timestamp_column: str | None) -> pd.Series:

@@ -98,6 +98,20 @@ def test_dev_storage_reconciles_types_and_skips_staging(tmp_path: Path) -> None:
     assert sorted(frame["request_id"]) == ["a", "b"]
     assert frame.set_index("request_id")["v"].dtype == "float64"
     assert set(frame["date"]) == {"2026-11-01", "2026-11-02"}
+
+
+def test_dev_storage_reads_ids_written_as_integers_by_one_batch_and_text_by_another(tmp_path: Path) -> None:
+    """An id of no declared type: integers from a Parquet batch, text from a CSV one (the
+    training crash 'Field rownames has incompatible types: int64 vs large_string')."""
+    root = tmp_path / "dev" / "date=2026-11-01"
+    root.mkdir(parents=True)
+    pq.write_table(pa.table({"rownames": [1, 2], "v": [1, 2]}), root / "b1.parquet")
+    text_ids = pa.array(["3"], pa.large_string())
+    pq.write_table(pa.table({"rownames": text_ids, "v": [2.5]}), root / "b2.parquet")
+    frame, files = dataset.read_dev_storage(str(tmp_path / "dev"))
+    assert files == 2
+    assert sorted(frame["rownames"]) == ["1", "2", "3"]
+    assert frame["v"].dtype == "float64"  # promoted, not turned into text
     assert dataset.read_dev_storage(str(tmp_path / "missing"))[1] == 0
 
 
