@@ -182,3 +182,22 @@ def test_a_model_registered_before_classes_were_recorded_is_read_from_its_file(
     report, rejected = add_labels(store, _frame([("o1", "1.0"), ("o2", "0"), ("o3", "1e20")]), "old.csv")
     assert {k: _stored(store)[k] for k in ("o1", "o2")} == {"o1": "1", "o2": "0"}
     assert report.rejected == {"not_a_class": 1} and "classes: 0, 1" in rejected["detail"].iloc[0]
+
+
+def test_integer_ids_match_however_the_label_file_spells_them(store: Store, tmp_path: Path) -> None:
+    """Ids the contract declares integers are stored as their digits; a spreadsheet's export
+    writes them as 279876.0 (CSV) or as a float column (Parquet)."""
+    scored = pd.DataFrame({"request_id": [279876, 7], "score": [0.2, 0.8], "label": ["0", "1"]})
+    with store.begin() as conn:
+        records.write_scores(store, conn, "b2", "live", "L1", scored.astype({"request_id": "str"}))
+    csv = tmp_path / "labels.csv"
+    csv.write_text("request_id,defaulted\n279876.0,1\n+007,0\n")
+    parquet = tmp_path / "labels.parquet"
+    pd.DataFrame({"request_id": [279876.0, 7.0], "defaulted": [1, 0]}).to_parquet(parquet)
+    for path in (csv, parquet):
+        frame = read_label_file(str(path), "request_id", ["defaulted"], id_kind="integer")
+        assert frame["request_id"].tolist() == ["279876", "7"]
+    report, _ = add_labels(store, frame, parquet.name)
+    assert (report.stored, report.rejected_rows) == (2, 0)
+    text = read_label_file(str(csv), "request_id", ["defaulted"])  # ids of text: kept as sent
+    assert text["request_id"].tolist() == ["279876.0", "+007"]
