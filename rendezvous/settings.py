@@ -91,7 +91,9 @@ class Settings(BaseSettings):
 
     max_invalid_share: float = Field(default=0.2, ge=0.0, le=1.0)
     # Memory bounded by bytes, not rows: a batch that breaks one of these is rejected, the limit named.
-    max_file_bytes: int = Field(default=4 << 30, gt=0, description="A batch file's size on disk.")
+    max_file_bytes: int = Field(
+        default=4 << 30, gt=0, description="A batch file's size (a compressed one's, decompressed too)."
+    )
     max_cell_bytes: int = Field(default=1 << 20, gt=0, description="One value, as text.")
     max_row_bytes: int = Field(default=4 << 20, gt=0, description="One row (a CSV or JSON Lines line).")
     max_parquet_decoded_bytes: int = Field(

@@ -3,6 +3,7 @@ pinned at the function that was fixed, without a flow run."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -21,6 +22,7 @@ from rendezvous.batchfiles import (
     BadInput,
     Limits,
     check_utf8,
+    detect_format,
     list_batches,
     read_chunks,
     utf8_name,
@@ -261,6 +263,31 @@ def test_a_file_over_max_file_bytes_is_refused_before_it_is_read(tmp_path: Path)
         tmp_path / "b.csv", (HEADER + "\n" + "\n".join(ROW.format(i=i) for i in range(20000))).encode()
     )
     assert "max_file_bytes" in _limited(path, "csv")
+
+
+@pytest.mark.parametrize("suffix", ["csv.gz", "jsonl.bz2", "csv.zst"])
+def test_a_compressed_file_is_held_to_max_file_bytes_as_it_decompresses(tmp_path: Path, suffix: str) -> None:
+    """A few kilobytes of gzip that expand past the limit (short lines: no row limit trips)."""
+    line = '{"a": 1}\n' if suffix.startswith("jsonl") else "1,2\n"
+    codec = {"gz": "gzip", "bz2": "bz2", "zst": "zstd"}[suffix.rsplit(".", 1)[-1]]
+    path = tmp_path / f"bomb.{suffix}"
+    with pa.CompressedOutputStream(str(path), codec) as out:
+        out.write(("a,b\n" if suffix.startswith("csv") else "").encode())
+        for _ in range(40):
+            out.write((line * 10_000).encode())
+    assert path.stat().st_size < SMALL.file_bytes // 10
+    fmt = detect_format(path.name)
+    assert fmt in ("csv", "jsonl")
+    reason = _limited(path, fmt)
+    assert "decompressed to more than 1,048,576 bytes" in reason and "max_file_bytes" in reason
+
+
+def test_a_compressed_file_within_the_limits_reads_as_its_inner_format(tmp_path: Path) -> None:
+    path = tmp_path / "b.csv.gz"
+    path.write_bytes(gzip.compress(b"a,b\n1,x\n2,y\n"))
+    (frame, _), *rest = read_chunks(str(path), detect_format(path.name), 100, SMALL)
+    assert frame.to_dict("list") == {"a": ["1", "2"], "b": ["x", "y"]} and not rest
+    assert detect_format("b.parquet.gz") is None  # Parquet compresses its own pages
 
 
 def test_a_cell_or_a_row_over_its_limit_is_refused_naming_row_and_column(tmp_path: Path) -> None:
