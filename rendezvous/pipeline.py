@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -27,6 +28,7 @@ from rendezvous.batchfiles import (
     read_chunks,
     sha256_file,
 )
+from rendezvous.classes import classes_of
 from rendezvous.compression import split_suffix
 from rendezvous.enrichment import enrich
 from rendezvous.failpoints import crash_point
@@ -377,7 +379,8 @@ def score_bin(services: Services, job: BatchJob, role: str, record: ModelRecord,
         written = records.write_scores(services.store, conn, job.batch_id, role, record.version, scored)
         if role == "live":
             ids = _response_ids(services, prepared, scored)
-            response = scored.assign(request_id=ids, model_version=record.version)
+            labels = _response_labels(estimator, scored)
+            response = scored.assign(request_id=ids, label=labels, model_version=record.version)
             job.outputs(services).stage_response(prepared.chunk, response)
         crash_point(f"in-{role}-bin")
     return written
@@ -390,6 +393,17 @@ def _response_ids(services: Services, prepared: Prepared, scored: pd.DataFrame) 
     if id_column not in services.contract().kinds:
         return scored["request_id"]
     return prepared.enriched[id_column].reset_index(drop=True)
+
+
+def _response_labels(estimator: Any, scored: pd.DataFrame) -> pd.Series:
+    """Predicted labels as the model's own classes (integers stay integers in a Parquet or JSON
+    Lines response, as a CSV reader would see them); stored scores keep the classes' text."""
+    classes = getattr(estimator, "classes_", None)
+    if classes is None or scored["label"].isna().any():
+        return scored["label"]
+    native = np.asarray(classes)
+    by_text = dict(zip(classes_of(estimator).names, native.tolist(), strict=True))
+    return pd.Series(scored["label"].map(by_text).to_numpy(dtype=native.dtype), name="label")
 
 
 def log_bin(services: Services, job: BatchJob, prepared: Prepared) -> str:

@@ -66,6 +66,7 @@ def test_the_same_batch_in_every_format_scores_the_same(flights_home: Path, tmp_
     for k, (fmt, done) in enumerate(zip(FORMATS, outcomes, strict=True)):
         response = READERS[fmt.removesuffix(".gz")](done["outputs"]["response"])
         assert response["request_id"].dtype == np.int64, fmt
+        assert response["label"].dtype == np.int64, fmt  # the model's classes, 0 and 1
         assert (response["request_id"] - 1000 * k).tolist() == batch["flight_id"].tolist(), fmt
         assert np.array_equal(response["score"].to_numpy(), expected), fmt  # bit for bit
 
