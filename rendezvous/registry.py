@@ -11,7 +11,7 @@ import io
 import threading
 import warnings
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,10 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from rendezvous.names import InvalidName, checked_name, slug
-from rendezvous.roles import ROLES, SERVING_ROLES, current_roles, holders
+from rendezvous.promotion import audit
+from rendezvous.roles import ROLES, SERVING_ROLES, current_roles
 from rendezvous.store import Store
-from rendezvous.store.schema import models, role_changes
+from rendezvous.store.schema import models
 
 
 class RegistryError(Exception):
@@ -196,17 +197,9 @@ class Registry:
                     raise RegistryError(clash)
                 before = current_roles(conn)
                 conn.execute(insert(models).values(**record))
-                if role in SERVING_ROLES:
-                    conn.execute(
-                        insert(role_changes).values(
-                            action="register",
-                            actor=actor,
-                            comment=f"bootstrap {role} with {version}",
-                            before=before,
-                            after=current_roles(conn),
-                            at=datetime.now(UTC),
-                        )
-                    )
+                audit.record(
+                    conn, "register", actor, f"{version} as {role}", None, before, {**before, role: version}
+                )
         except IntegrityError as exc:  # a concurrent registration won between check and insert
             with self.store.begin() as conn:
                 clash = self._clash(conn, version, role)
@@ -248,22 +241,36 @@ class Registry:
             return self.get(version, conn) if version else None
 
     def serving_set(self) -> tuple[ModelRecord, ModelRecord | None, list[ModelRecord]]:
-        """Live, canary and shadow candidates, read in one snapshot so a batch uses one pair."""
+        """Live and canary as the audit says, and shadow candidates, read once per batch.
+
+        The pair's records carry the role the audit gives them, whatever the models table says.
+        """
         with self.store.begin() as conn:
+            held = current_roles(conn)
             rows = {r.version: ModelRecord.from_row(r) for r in conn.execute(select(models)).all()}
-        held = holders((r.version, r.role) for r in rows.values())
         if held["live"] is None:
             raise RegistryError("no live model registered: `rendezvous models register PATH --role live`")
-        canary = rows[held["canary"]] if held["canary"] else None
-        shadows = [r for r in rows.values() if r.shadow and r.role == "candidate"]
-        return rows[held["live"]], canary, shadows
+        unknown = [version for version in held.values() if version and version not in rows]
+        if unknown:
+            raise RegistryError(
+                f"the role audit names {', '.join(unknown)} as serving; the registry has no such model"
+            )
+        canary = replace(rows[held["canary"]], role="canary") if held["canary"] else None
+        serving = set(held.values())
+        shadows = [
+            r for r in rows.values() if r.shadow and r.role == "candidate" and r.version not in serving
+        ]
+        return replace(rows[held["live"]], role="live"), canary, shadows
 
-    def set_shadow(self, version: str, on: bool) -> ModelRecord:
+    def set_shadow(self, version: str, on: bool, actor: str = "registry") -> ModelRecord:
+        """Score a candidate beside the serving pair (or stop); audited, as it runs the model."""
         with self.store.begin() as conn:
             record = self.get(version, conn)
-            if on and record.role != "candidate":
+            held = current_roles(conn, version)
+            if on and held.get("candidate") != version:
                 raise RegistryError(f"{version} is {record.role}; only candidates are scored in shadow")
             conn.execute(update(models).where(models.c.version == version).values(shadow=on))
+            audit.record(conn, f"shadow {'on' if on else 'off'}", actor, version, None, held, held)
         return self.get(version)
 
     def set_profile(self, version: str, profile: dict[str, Any]) -> None:

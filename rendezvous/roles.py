@@ -1,18 +1,20 @@
 """Who serves, and how a promotion changes it: the one reader of roles and the one rotation rule.
 
-The database admits one live and one canary model (partial unique indexes in store/schema.py).
+Live and canary are what the hash-chained audit (rendezvous.promotion.audit) says: its last row's
+``after``. The models table mirrors them (and admits one live and one canary, by partial unique
+indexes), but a role written there by hand serves nobody; `verify` reports the disagreement.
 Every caller that asks who holds them (the scoring pin, the registry, the audit, verify, status,
-the command line) asks ``current_roles`` or ``holders``; every role change a promotion or a
-rollback makes is a ``Rotation`` built here, so the rule is written once and undone by its inverse.
+the command line) asks ``current_roles``; every role change a promotion or a rollback makes is
+a ``Rotation`` built here, so the rule is written once and undone by its inverse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, select
 
+from rendezvous.promotion import audit
 from rendezvous.store.schema import models
 
 ROLES = ("live", "canary", "candidate", "retired")
@@ -22,30 +24,31 @@ Roles = dict[str, str | None]
 """Role -> model version; live and canary are always present (None: nobody holds the role)."""
 
 
-def holders(rows: Iterable[tuple[str, str]], candidate: str | None = None) -> Roles:
-    """Live and canary among (version, role) pairs read in one snapshot.
-
-    Naming ``candidate`` adds it under its own role ("unregistered" if absent), so a decision
-    records where the candidate stood.
-    """
+def table_roles(conn: Connection) -> Roles:
+    """Live and canary as the models table says: a mirror of the audit that serves nobody, held
+    against it by `verify` (and adopted once by the upgrade that chained an older home's audit)."""
     roles: Roles = dict.fromkeys(SERVING_ROLES)
-    candidate_role = "unregistered"
-    for version, role in rows:
-        if role in SERVING_ROLES:
-            roles[role] = version
-        if version == candidate:
-            candidate_role = role
-    if candidate is not None:
-        roles[candidate_role] = candidate
+    wanted = select(models.c.role, models.c.version).where(models.c.role.in_(SERVING_ROLES))
+    roles.update(conn.execute(wanted).all())
     return roles
 
 
 def current_roles(conn: Connection, candidate: str | None = None) -> Roles:
-    """Who is live and canary now (and where ``candidate`` stands), read in ``conn``'s transaction."""
-    wanted = models.c.role.in_(SERVING_ROLES)
+    """Who is live and canary now, as the audit chain says, read in ``conn``'s transaction.
+
+    Naming ``candidate`` adds it under its own role ("unregistered" if absent), so a decision
+    records where the candidate stood; a serving role the models table gives it but the audit
+    does not is "unaudited".
+    """
+    last = audit.last(conn)
+    roles: Roles = {role: (last.after or {}).get(role) if last else None for role in SERVING_ROLES}
     if candidate is not None:
-        wanted = or_(wanted, models.c.version == candidate)
-    return holders(conn.execute(select(models.c.version, models.c.role).where(wanted)).all(), candidate)
+        role = next((r for r, v in roles.items() if v == candidate), None)
+        if role is None:
+            role = conn.execute(select(models.c.role).where(models.c.version == candidate)).scalar()
+            role = "unaudited" if role in SERVING_ROLES else role or "unregistered"
+        roles[role] = candidate
+    return roles
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ import pyarrow.parquet as pq
 from sqlalchemy import func, select
 
 from rendezvous.batchfiles import filesystem, join, sha256_file
+from rendezvous.promotion import audit
 from rendezvous.records import quarantined_rows
 from rendezvous.registry import ModelIntegrityError, ModelRecord
-from rendezvous.roles import SERVING_ROLES, current_roles
+from rendezvous.roles import SERVING_ROLES, table_roles
 from rendezvous.services import Services
 from rendezvous.store.schema import batches, lineage, quarantine, role_changes, scores
 
@@ -180,35 +181,55 @@ def check_model_files(services: Services) -> CheckResult:
     return result
 
 
-def check_role_audit(services: Services) -> CheckResult:
-    """Roles changed only through audited steps: replaying the audit gives today's roles."""
+def check_audit_chain(services: Services) -> CheckResult:
+    """The role audit is an unbroken hash chain: no row inserted, edited or removed by hand."""
     with services.store.begin() as conn:
-        audit = conn.execute(select(role_changes).order_by(role_changes.c.id)).all()
-        current = current_roles(conn)
-    result = CheckResult("roles changed only by audited rotations and rollbacks", len(audit))
+        checked, found = audit.chain_breaks(conn)
+    result = CheckResult("role audit is an unbroken hash chain", checked)
+    for where in found:
+        result.add(str(where))
+    return result
+
+
+def check_role_audit(services: Services) -> CheckResult:
+    """Roles changed only through audited steps: each row starts where the one before ended, and
+    the models table holds the live and canary the audit ends at (a role written there by hand
+    serves nobody, and is reported here)."""
+    with services.store.begin() as conn:
+        changes = conn.execute(select(role_changes).order_by(role_changes.c.id)).all()
+        table = table_roles(conn)
+    result = CheckResult("roles changed only by audited rotations and rollbacks", len(changes))
     state: dict[str, Any] = dict.fromkeys(SERVING_ROLES)
-    for change in audit:
+    for change in changes:
         before = {k: change.before.get(k) for k in state}
-        after = {k: change.after.get(k) for k in state}
         if before != state:
             result.add(
                 f"audit #{change.id} ({change.action} by {change.actor}) starts from {before}, "
                 f"but the roles were {state}"
             )
-        state = after
-    if {k: current.get(k) for k in state} != state:
-        result.add(f"roles are {current}, but the audit trail ends at {state}")
+        state = {k: change.after.get(k) for k in state}
+    for role in SERVING_ROLES:
+        if table[role] != state[role]:
+            result.add(
+                f"the models table makes {table[role] or 'nobody'} {role}, "
+                f"the audit {state[role] or 'nobody'}: written by hand, not served"
+            )
     return result
 
+
+ROLE_CHECKS: tuple[Callable[[Services], CheckResult], ...] = (check_audit_chain, check_role_audit)
+"""What every scoring run checks at its end: cheap, and what serving depends on."""
 
 CHECKS: tuple[Callable[[Services], CheckResult], ...] = (
     check_accounting,
     check_one_score_per_role,
     check_outputs,
     check_model_files,
-    check_role_audit,
+    *ROLE_CHECKS,
 )
 
 
-def verify(services: Services) -> list[CheckResult]:
-    return [check(services) for check in CHECKS]
+def verify(
+    services: Services, checks: tuple[Callable[[Services], CheckResult], ...] = CHECKS
+) -> list[CheckResult]:
+    return [check(services) for check in checks]

@@ -1,18 +1,51 @@
-"""The audit trail of roles: who changed what, when, why, from which flow run; before and after.
+"""The audit trail of roles: a hash chain of who changed what, when, why, before and after.
 
-Rows are written inside the transaction that changes the roles, so a change without its
-record (or a record without its change) cannot exist.
+Every registration, shadow switch, proposal outcome and rotation is one row, written inside the
+transaction that makes the change, so a change without its record cannot exist. Each row carries
+the hash of the row before it and a hash of its own content (its signed decision included), so a
+row inserted, edited or deleted by hand breaks the chain where it was touched. The serving pair is
+the last row's ``after``: a role written into the models table by hand serves nobody.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, text
 
+from rendezvous.promotion.errors import ChainBroken
 from rendezvous.store import Store
 from rendezvous.store.schema import role_changes
+
+GENESIS = "0" * 64
+"""The ``prev_hash`` of the first row."""
+
+_CONTENT = ("action", "actor", "comment", "flow_run_id", "before", "after", "at", "decision")
+_APPEND_LOCK = 0x72647A61  # PostgreSQL advisory lock key: appends take turns, so the chain never forks
+
+
+@dataclass(frozen=True)
+class Break:
+    row_id: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"audit row #{self.row_id}: {self.reason}"
+
+
+def row_hash(row: dict[str, Any] | Any, prev_hash: str) -> str:
+    """sha256 over a canonical JSON of the row's content and the previous row's hash."""
+    fields = row if isinstance(row, dict) else row._mapping
+    content = {name: fields.get(name) for name in _CONTENT}
+    content["at"] = content["at"].astimezone(UTC).isoformat(timespec="microseconds")
+    content["prev_hash"] = prev_hash
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def record(
@@ -25,7 +58,11 @@ def record(
     after: dict[str, Any],
     decision: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    row = {
+    """Append one row to the chain, inside the caller's transaction."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
+    last = conn.execute(select(role_changes.c.row_hash).order_by(role_changes.c.id.desc()).limit(1)).first()
+    row: dict[str, Any] = {
         "action": action,
         "actor": actor,
         "comment": comment,
@@ -34,13 +71,49 @@ def record(
         "after": after,
         "at": datetime.now(UTC),
         "decision": decision,
+        "prev_hash": last.row_hash if last else GENESIS,
     }
+    row["row_hash"] = row_hash(row, row["prev_hash"])
     row["id"] = conn.execute(insert(role_changes).values(**row)).inserted_primary_key[0]
     return row
 
 
+def last(conn: Connection) -> Any | None:
+    """The newest row of the chain (one indexed read: what scoring pays per batch)."""
+    return conn.execute(select(role_changes).order_by(role_changes.c.id.desc()).limit(1)).first()
+
+
+def breaks(rows: Iterable[Any]) -> list[Break]:
+    """Every row (oldest first) whose link to the row before or whose own hash does not hold."""
+    found: list[Break] = []
+    expected = GENESIS
+    for row in rows:
+        if row.prev_hash != expected:
+            found.append(Break(row.id, "does not link to the row before it (inserted, or a row removed)"))
+        elif row.row_hash != row_hash(row, row.prev_hash):
+            found.append(Break(row.id, "its content does not match its hash (edited, or forged)"))
+        expected = row.row_hash
+    return found
+
+
+def chain_breaks(conn: Connection) -> tuple[int, list[Break]]:
+    """How many rows the chain holds and where it breaks."""
+    rows = conn.execute(select(role_changes).order_by(role_changes.c.id)).all()
+    return len(rows), breaks(rows)
+
+
+def require_intact(conn: Connection) -> None:
+    """ChainBroken naming the first broken row; called before any rotation."""
+    _, found = chain_breaks(conn)
+    if found:
+        raise ChainBroken(
+            f"the role audit is broken at {found[0]}; nothing changed. Run `rendezvous verify` "
+            "and restore the audit (remove rows rendezvous did not write, or restore a backup) first"
+        )
+
+
 def history(store: Store, flow_run_id: str | None = None) -> list[dict[str, Any]]:
-    """Every role change, oldest first (or those of one flow run)."""
+    """Every audited event, oldest first (or those of one flow run)."""
     query = select(role_changes).order_by(role_changes.c.id)
     if flow_run_id is not None:
         query = query.where(role_changes.c.flow_run_id == flow_run_id)

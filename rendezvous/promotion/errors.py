@@ -23,5 +23,9 @@ class ApprovalRefused(PromotionError):
     """A proposal or decision the approval policy does not accept; refused and audited."""
 
 
+class ChainBroken(PromotionError):
+    """The role audit's hash chain does not hold; the message names the first row where it breaks."""
+
+
 class TrainingError(Exception):
     """Not enough, or unusable, labelled data to train and judge a candidate."""

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from rendezvous import roles as role_rules
 from rendezvous.owners import new_owner, owner_is_dead
+from rendezvous.promotion import audit
 from rendezvous.promotion.errors import PromotionBusy, PromotionClosed, PromotionError
 from rendezvous.store import Store
 from rendezvous.store.schema import promotions
@@ -71,8 +72,10 @@ def open_promotion(
     the promotion holds the gate until it expires.
     """
     now = datetime.now(UTC)
+    owner = owner or new_owner()
     _abandon_stale(store, now)
     with store.begin() as conn:
+        audit.require_intact(conn)
         roles = role_rules.current_roles(conn, candidate)
         if roles.get("candidate") != candidate:
             role = next((r for r, v in roles.items() if v == candidate), "unregistered")
@@ -84,7 +87,7 @@ def open_promotion(
                 insert(promotions).values(
                     candidate=candidate,
                     flow_run_id=flow_run_id,
-                    owner=owner or new_owner(),
+                    owner=owner,
                     state=OPEN,
                     before=rotation.before(),
                     after=rotation.after(),
@@ -92,6 +95,8 @@ def open_promotion(
                     expires_at=now + timedelta(seconds=hold_seconds),
                 )
             ).inserted_primary_key[0]
+            proposal = f"promotion #{new_id} of {candidate}"
+            audit.record(conn, "propose", owner, proposal, flow_run_id, roles, roles)
     except IntegrityError as exc:
         holder = open_promotions(store)
         who = (
@@ -119,12 +124,11 @@ def _abandon_stale(store: Store, now: datetime) -> None:
             reason = f"its process died before a decision was applied (owner {promotion.owner})"
         else:
             continue
-        with store.begin() as conn:
-            conn.execute(
-                update(promotions)
-                .where(promotions.c.id == promotion.id, promotions.c.state == OPEN)
-                .values(state="abandoned", closed_at=now, closed_by="gate", reason=reason)
-            )
+        try:
+            with store.begin() as conn:
+                _abandon(conn, promotion, "gate", reason)
+        except PromotionClosed:  # decided or abandoned by another process meanwhile
+            continue
 
 
 def extend(store: Store, promotion_id: int, seconds: int) -> None:
@@ -205,9 +209,17 @@ def open_promotions(store: Store) -> list[Promotion]:
 
 def abandon(store: Store, promotion_id: int, actor: str, reason: str) -> bool:
     """Close a promotion that will never be decided (its run failed); False if already closed."""
+    promotion = get(store, promotion_id)
     try:
         with store.begin() as conn:
-            close(conn, promotion_id, "abandoned", actor, reason)
+            _abandon(conn, promotion, actor, reason)
     except PromotionClosed:
         return False
     return True
+
+
+def _abandon(conn: Connection, promotion: Promotion, actor: str, reason: str) -> None:
+    """Close ``promotion`` as abandoned and audit it, in ``conn``'s transaction."""
+    close(conn, promotion.id, "abandoned", actor, reason)
+    held = role_rules.current_roles(conn, promotion.candidate)
+    audit.record(conn, "abandon", actor, reason, promotion.flow_run_id, held, held)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from rendezvous import roles
 from rendezvous.failpoints import crash_point
 from rendezvous.promotion import audit, gate
-from rendezvous.promotion.errors import PromotionError, RotationConflict
+from rendezvous.promotion.errors import ChainBroken, PromotionError, RotationConflict
 from rendezvous.promotion.gate import Promotion
 from rendezvous.registry import ModelIntegrityError, Registry
 from rendezvous.roles import Rotation
@@ -88,6 +88,7 @@ def approve(
     crash_point("before-rotation")
     try:
         with _rotating(store) as conn:
+            audit.require_intact(conn)
             gate.close(conn, promotion.id, "approved", actor, comment)
             _apply(conn, rotation)
             change = audit.record(
@@ -103,6 +104,9 @@ def approve(
             crash_point("in-rotation")
     except RotationConflict as exc:
         refuse(store, promotion, actor, f"approved by {actor}, but the roles moved: {exc}")
+        raise
+    except ChainBroken as exc:
+        refuse(store, promotion, actor, f"approved by {actor}, but {exc}")
         raise
     crash_point("after-rotation")
     return change
@@ -189,6 +193,7 @@ def rollback(
         if restored[role]:
             registry.verify_file(registry.get(restored[role]))
     with _rotating(store) as conn:
+        audit.require_intact(conn)
         _apply(conn, undo)
         done = conn.execute(
             update(promotions)

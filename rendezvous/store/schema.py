@@ -139,7 +139,12 @@ role_changes = Table(
     Column("at", UTCDateTime, nullable=False),
     # The signed decision (approver, candidate version, sha256, report hash, signature); NULL: unsigned.
     Column("decision", JSON),
+    # The hash chain (rendezvous.promotion.audit): NULL only in a home not yet upgraded.
+    Column("prev_hash", String(64)),
+    Column("row_hash", String(64)),
     UniqueConstraint("flow_run_id", "action", name="uq_role_changes_run_action"),
+    # One successor per row: two writers appending after the same row cannot both commit.
+    Index("uq_role_changes_prev_hash", "prev_hash", unique=True),
 )
 
 labels = Table(

@@ -1,15 +1,17 @@
 """Bring a database made by an older version up to this schema.
 
-``create_all`` creates missing tables but never adds an index to a table that exists, so a home
-created before an index was declared would silently lack it. Indexes are added here; a unique
-index that the stored rows already break is reported with the rows, never half-applied.
+``create_all`` creates missing tables but never adds a column or an index to a table that exists,
+so a home created before one was declared would silently lack it. The role audit's chain columns
+are added here once, the rows already there are chained in order and the upgrade itself is an
+audit row; indexes are added here; a unique index that the stored rows already break is reported
+with the rows, never half-applied.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, Index, and_, func, inspect, select, text
+from sqlalchemy import Connection, Engine, Index, and_, func, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from rendezvous.store.schema import metadata, role_changes
@@ -24,7 +26,7 @@ class SchemaUpgradeError(RuntimeError):
 def create_schema(engine: Engine) -> None:
     """Create missing tables, then add the indexes that older databases lack."""
     metadata.create_all(engine)
-    _add_decision_column(engine)
+    _chain_audit(engine)
     with engine.connect() as conn:
         found = inspect(conn).get_multi_indexes()
     present = {index["name"] for indexes in found.values() for index in indexes}
@@ -39,21 +41,54 @@ def create_schema(engine: Engine) -> None:
                 raise SchemaUpgradeError(_refusal(engine, index)) from exc
 
 
-def _add_decision_column(engine: Engine) -> None:
-    """A home that predates signed decisions gets the audit's (nullable) decision column."""
-    column = role_changes.c.decision
+def _chain_audit(engine: Engine) -> None:
+    """Add the audit's chain columns to a home that predates them and chain its rows, once."""
+    chain_columns = (role_changes.c.decision, role_changes.c.prev_hash, role_changes.c.row_hash)
     with engine.connect() as conn:
-        present = {c["name"] for c in inspect(conn).get_columns(role_changes.name)}
-    if column.name in present:
+        present = {column["name"] for column in inspect(conn).get_columns(role_changes.name)}
+    missing = [column for column in chain_columns if column.name not in present]
+    if not missing:
         return
     try:
         with engine.begin() as conn:
-            kind = column.type.compile(dialect=engine.dialect)
-            conn.execute(text(f"ALTER TABLE {role_changes.name} ADD COLUMN {column.name} {kind}"))
+            for column in missing:
+                kind = column.type.compile(dialect=engine.dialect)
+                conn.execute(text(f"ALTER TABLE {role_changes.name} ADD COLUMN {column.name} {kind}"))
+            _chain_rows(conn)
     except DBAPIError:  # another process upgraded this home meanwhile
         with engine.connect() as conn:
-            if column.name not in {c["name"] for c in inspect(conn).get_columns(role_changes.name)}:
+            if "row_hash" not in {column["name"] for column in inspect(conn).get_columns(role_changes.name)}:
                 raise
+
+
+def _chain_rows(conn: Connection) -> None:
+    """Chain the rows written before the chain existed, then record that, adopting the models
+    table's live and canary (the only record of who served before) as the chain's state."""
+    from rendezvous import roles
+    from rendezvous.promotion import audit
+
+    rows = conn.execute(select(role_changes).order_by(role_changes.c.id)).all()
+    previous = audit.GENESIS
+    for row in rows:
+        digest = audit.row_hash(row, previous)
+        conn.execute(
+            update(role_changes)
+            .where(role_changes.c.id == row.id)
+            .values(prev_hash=previous, row_hash=digest)
+        )
+        previous = digest
+    ended = {role: (rows[-1].after or {}).get(role) if rows else None for role in roles.SERVING_ROLES}
+    held = roles.table_roles(conn)
+    note = "" if held == ended else f"; the audit ended at {ended}, the models table said {held}: kept"
+    audit.record(
+        conn,
+        "chain",
+        "upgrade",
+        f"hash-chained the {len(rows)} audit rows written before{note}",
+        None,
+        ended,
+        held,
+    )
 
 
 def _refusal(engine: Engine, index: Index) -> str:

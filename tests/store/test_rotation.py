@@ -224,7 +224,13 @@ def test_rollback_restores_the_previous_pair_and_stacks(registry: Registry) -> N
     with pytest.raises(PromotionError, match="no approved promotion"):
         rotation.rollback(registry.store, registry, "carol", "nothing left", NAMED)
     actions = [r["action"] for r in audit.history(registry.store)]
-    assert actions == ["register", "register", "promote", "promote", "rollback", "rollback"]
+    assert actions == [
+        *["register"] * 4,
+        "shadow on",
+        *["propose", "promote"] * 2,
+        "rollback",
+        "rollback",
+    ]
 
 
 def test_rollback_refuses_when_roles_are_not_what_the_promotion_left(registry: Registry) -> None:
