@@ -17,6 +17,7 @@ from prefect.futures import wait
 from rendezvous.batchfiles import BadInput
 from rendezvous.pipeline import BatchJob, Outcome, chunks
 from rendezvous.services import get_services
+from rendezvous.verify import ROLE_CHECKS, Breached, verify
 from tasks import monitoring, observability, scoring
 from tasks.runners import RunnerFromSettings
 
@@ -124,9 +125,18 @@ def score_batches(limit: int | None = None, sources: list[str] | None = None) ->
             f" ({outcome.reason})" if outcome.reason else "",
         )
         results.append(asdict(outcome))
+    # committed batches stay committed; a tampered role audit fails the run, where operators look
+    for check in verify(get_services(), ROLE_CHECKS):
+        if not check.ok:
+            breach = Breached(check)
+            logger.error("%s", breach)
+            errors.append(breach)
+            results.append({"source": None, "state": "error", "reason": str(breach)})
     if errors:
-        failed = [r["source"] for r in results if r["state"] == "error"]
-        raise BatchesFailed(
-            f"{len(failed)} batch(es) failed and stay claimable: {', '.join(failed)}", errors, results
+        failed = [r["source"] for r in results if r["state"] == "error" and r["source"]]
+        problems = (
+            [f"{len(failed)} batch(es) failed and stay claimable: {', '.join(failed)}"] if failed else []
         )
+        problems += [str(error) for error in errors if isinstance(error, Breached)]
+        raise BatchesFailed("; ".join(problems), errors, results)
     return results

@@ -50,6 +50,13 @@ class CheckResult:
         }
 
 
+class Breached(RuntimeError):
+    """A check found breaches: raised where one must fail a run (the scoring run's role checks)."""
+
+    def __init__(self, result: CheckResult) -> None:
+        super().__init__(f"verify: {result.name} does not hold: {'; '.join(result.breaches)}")
+
+
 def check_accounting(services: Services) -> CheckResult:
     """Rows in = scored + quarantined, per batch, in the ledger and in the row-level tables."""
     with services.store.begin() as conn:

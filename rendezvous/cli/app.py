@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -238,7 +239,12 @@ def models_register(
     try:
         services = get_services()
         record = services.registry.register(
-            path, role, version=version, metadata=metadata, available_features=available_features(services)
+            path,
+            role,
+            version=version,
+            metadata=metadata,
+            actor=getpass.getuser(),
+            available_features=available_features(services),
         )
     except RegistryError as exc:
         raise fail(f"refused: {exc}", 2) from exc

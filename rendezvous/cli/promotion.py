@@ -6,6 +6,7 @@ registry or the audit trail stays quick.
 
 from __future__ import annotations
 
+import getpass
 import json
 import threading
 import time
@@ -138,7 +139,7 @@ def models_shadow(
     if state not in ("on", "off"):
         raise fail(f"expected on or off, not {state!r}", 2)
     try:
-        record = get_services().registry.set_shadow(version, state == "on")
+        record = get_services().registry.set_shadow(version, state == "on", actor=getpass.getuser())
     except RegistryError as exc:
         raise fail(f"refused: {exc}", 2) from exc
     console.print(
@@ -150,14 +151,15 @@ def models_shadow(
 
 
 def models_history(json_out: JsonFlag = False) -> None:
-    """Every role change: registrations, promotions, rejections, timeouts, rollbacks."""
+    """Every audited event: registrations, shadow on/off, proposals, decisions (approvals,
+    rejections, timeouts), refusals, abandonments and rollbacks, oldest first."""
     from rendezvous.promotion.audit import history
 
     rows = history(get_services().store)
     if json_out:
         _json(rows)
         return
-    table = Table(title="Role changes", title_justify="left")
+    table = Table(title="Role audit", title_justify="left")
     for name in ("id", "at (UTC)", "action", "actor", "before", "after", "comment", "flow run"):
         table.add_column(name, overflow="fold")
     for r in rows:

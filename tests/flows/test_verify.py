@@ -59,3 +59,24 @@ def test_verify_finds_each_kind_of_damage(home: Path) -> None:
     result = CliRunner().invoke(app, ["verify", "--json"])
     assert result.exit_code == 1
     assert len(failing) == 5
+
+
+def test_a_role_written_by_hand_is_not_served_and_fails_the_scoring_run(home: Path) -> None:
+    """The canary makes itself live in the models table (as an unpickled payload did): the next
+    batches are still served by the audit's live, committed, and the run fails naming the breach."""
+    services = get_services()
+    build_demo(services, rows_per_batch=50)
+    live, canary = services.registry.by_role("live").version, services.registry.by_role("canary").version
+    with services.store.begin() as conn:
+        conn.execute(update(models).where(models.c.version == live).values(role="retired"))
+        conn.execute(update(models).where(models.c.version == canary).values(role="live"))
+    state = score_batches(return_state=True)
+    assert state.is_failed()
+    assert f"the models table makes {canary} live, the audit {live}" in str(state.message)
+    with services.store.begin() as conn:
+        served = conn.execute(
+            select(batches.c.state, batches.c.live_version, batches.c.canary_version).where(
+                batches.c.rows_scored > 0
+            )
+        ).all()
+    assert served and set(served) == {("committed", live, canary)}
