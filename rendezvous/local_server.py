@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from rendezvous.server_auth import security_env
+
 HOST = "127.0.0.1"
 STATE_FILE = "rendezvous-server.json"
 LOG_FILE = "server.log"
@@ -55,19 +57,21 @@ def prefect_executable() -> str:
     return shutil.which("prefect", path=str(Path(sys.executable).parent)) or "prefect"
 
 
-def server_env(port: int) -> dict[str, str]:
-    """Settings a server on ``port`` needs: loopback, no telemetry, a UI that calls this API."""
+def server_env(state_dir: Path, port: int, host: str = HOST, auth: bool = True) -> dict[str, str]:
+    """Settings a server on ``port`` needs: no telemetry, a UI that calls this API, and what keeps
+    it closed (its credential, CORS to its own origin, CSRF: rendezvous.server_auth)."""
     return {
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_API_HOST": HOST,
+        "PREFECT_SERVER_API_HOST": host,
         "PREFECT_SERVER_API_PORT": str(port),
         # the UI finds its API from this setting, not from --port (else it calls port 4200)
         "PREFECT_UI_API_URL": f"http://{HOST}:{port}/api",
+        **security_env(state_dir, host, port, auth),
     }
 
 
-def server_command(port: int) -> list[str]:
-    return [prefect_executable(), "server", "start", "--host", HOST, "--port", str(port), "--analytics-off"]
+def server_command(port: int, host: str = HOST) -> list[str]:
+    return [prefect_executable(), "server", "start", "--host", host, "--port", str(port), "--analytics-off"]
 
 
 def port_is_free(port: int) -> bool:
@@ -173,7 +177,7 @@ def _start(state_dir: Path, port: int, timeout: float) -> LocalServer:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PREFECT_HOME": str(state_dir), **server_env(port)},
+            env={**os.environ, "PREFECT_HOME": str(state_dir), **server_env(state_dir, port)},
             start_new_session=True,  # outlives this command; stopped as a group
         )
     server = LocalServer(pid=process.pid, port=port)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rendezvous import local_server
 from rendezvous.local_server import LocalServer
+from rendezvous.server_auth import client_auth
 from rendezvous.settings import get_settings
 
 
@@ -28,6 +29,7 @@ def configure_prefect_env(quiet: bool = True) -> None:
     # a server on SQLite waits this long for a write lock (Prefect's default, 10 s, lets a busy
     # machine turn a worker's heartbeat and a run's state change into a 500 and a crashed run)
     os.environ.setdefault("PREFECT_SERVER_DATABASE_TIMEOUT", "60")
+    use_home_credential()
     if quiet:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
         os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
@@ -37,6 +39,15 @@ def configure_prefect_env(quiet: bool = True) -> None:
     # ... and its database pool, when the shutdown cancels a connection reset (Prefect #16504).
     # Only that async pool (the store's own is synchronous) and only a cancellation.
     logging.getLogger("sqlalchemy.pool.impl.AsyncAdaptedQueuePool").addFilter(_not_a_cancellation)
+
+
+def use_home_credential() -> None:
+    """Send this home's server credential (rendezvous.server_auth) to that server, and only there."""
+    api_url = os.environ.get("PREFECT_API_URL")
+    if api_url and not os.environ.get("PREFECT_API_AUTH_STRING"):
+        credential = client_auth(prefect_home(), api_url)
+        if credential:
+            os.environ["PREFECT_API_AUTH_STRING"] = credential
 
 
 def _not_a_cancellation(record: logging.LogRecord) -> bool:
@@ -74,4 +85,5 @@ def connect_prefect(quiet: bool = True) -> tuple[LocalServer, bool] | None:
         return None
     server, started = local_server.ensure(prefect_home(), settings.prefect_port)
     os.environ["PREFECT_API_URL"] = server.api_url
+    use_home_credential()
     return server, started

@@ -106,9 +106,9 @@ if [ "$MODE" = postgres ]; then run postgres; fi
 start server
 SERVER=("${BACKGROUND[@]}")
 BACKGROUND=()
-run env
 for _ in $(seq 240); do curl -fsS "http://127.0.0.1:$PORT/api/health" >/dev/null 2>&1 && break; sleep 0.5; done
 curl -fsS "http://127.0.0.1:$PORT/api/health" >/dev/null
+run env  # once the server is up: its credential is written when it starts
 check "the UI calls this server's API" "
 import json, urllib.request
 with urllib.request.urlopen('http://127.0.0.1:$PORT/ui-settings') as answer:

@@ -53,20 +53,38 @@ def ui_location() -> str:
 
 def server(
     port: Annotated[
-        int | None, typer.Option(help="Port on 127.0.0.1 (default RENDEZVOUS_PREFECT_PORT, 4200).")
+        int | None, typer.Option(help="Port to listen on (default RENDEZVOUS_PREFECT_PORT, 4200).")
     ] = None,
+    host: Annotated[
+        str, typer.Option(help="Address to bind (foreground only); beyond loopback only with authentication.")
+    ] = local_server.HOST,
+    auth: Annotated[
+        bool, typer.Option(help="Require the API credential (--no-auth: loopback only).")
+    ] = True,
+    show_credential: Annotated[
+        bool, typer.Option(help="Print the API credential (user:password) and exit.")
+    ] = False,
     background: Annotated[
         bool, typer.Option(help="Start it in the background (the flow commands' local server).")
     ] = False,
     stop: Annotated[bool, typer.Option(help="Stop the local server.")] = False,
 ) -> None:
-    """The local Prefect server (API + UI) on loopback, its state under RENDEZVOUS_HOME, telemetry off.
+    """The local Prefect server (API + UI), its state under RENDEZVOUS_HOME, telemetry off; its API
+    requires a credential kept (mode 0600) beside that state, and answers its own origin only.
 
     Commands that run flows start it in the background on first use when PREFECT_API_URL is not
     set; this command starts it in the foreground (Ctrl-C stops it), or in the background, or stops it.
     """
+    from rendezvous.server_auth import ServerAuthError, stored_credential
+
     configure_prefect_env(quiet=False)
     state = prefect_home()
+    if show_credential:
+        credential = stored_credential(state)
+        if credential is None:
+            raise fail(f"no credential in {state} yet: start `rendezvous server` first")
+        typer.echo(credential)
+        return
     if stop:
         stopped = local_server.stop(state)
         console.print(
@@ -95,15 +113,24 @@ def server(
         return
     if not local_server.port_is_free(chosen):
         raise fail(f"port {chosen} on {local_server.HOST} is taken by another program")
+    try:
+        os.environ.update(local_server.server_env(state, chosen, host, auth))
+    except ServerAuthError as exc:
+        raise fail(f"refused: {exc}", 2) from exc
     url = f"http://{local_server.HOST}:{chosen}"
     console.print(
         f"Prefect server on {url} (state in {state}). In other shells:\n  export PREFECT_API_URL={url}/api"
+        + (
+            "\n  export PREFECT_API_AUTH_STRING=$(rendezvous server --show-credential)   "
+            "# for prefect's own commands, workers and the UI's login; rendezvous finds it itself"
+            if auth
+            else ""
+        )
     )
     sys.stdout.flush()
-    os.environ.update(local_server.server_env(chosen))
     # this process becomes the server: recorded, commands of this home reuse it and --stop stops it
     local_server.record(state, local_server.LocalServer(pid=os.getpid(), port=chosen))
-    command = local_server.server_command(chosen)
+    command = local_server.server_command(chosen, host)
     os.execv(command[0], command)
 
 

@@ -49,7 +49,10 @@ def _artifact_keys(run_id: UUID) -> dict[str, str]:
 
 
 def _deploy(ops: Any) -> dict[str, Any]:
-    ops.run("prefect", "work-pool", "create", "rendezvous-process", "--type", "process")
+    ops.run(
+        "prefect", "work-pool", "create", "rendezvous-process", "--type", "process",
+        "--base-job-template", "work-pool.json",
+    )
     ops.run("prefect", "--no-prompt", "deploy", "--all")
     with get_client(sync_client=True) as client:
         return {d.name: d for d in client.read_deployments()}
