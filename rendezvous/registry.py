@@ -233,12 +233,12 @@ class Registry:
         return [ModelRecord.from_row(r) for r in rows]
 
     def by_role(self, role: str) -> ModelRecord | None:
-        """The live or the canary model, None while nobody holds the role."""
+        """The live or the canary model as the audit says, None while nobody holds the role."""
         if role not in SERVING_ROLES:
             raise ValueError(f"{role!r} is held by many models; expected one of {', '.join(SERVING_ROLES)}")
         with self.store.begin() as conn:
             version = current_roles(conn)[role]
-            return self.get(version, conn) if version else None
+            return replace(self.get(version, conn), role=role) if version else None
 
     def serving_set(self) -> tuple[ModelRecord, ModelRecord | None, list[ModelRecord]]:
         """Live and canary as the audit says, and shadow candidates, read once per batch.

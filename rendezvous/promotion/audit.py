@@ -38,13 +38,22 @@ class Break:
         return f"audit row #{self.row_id}: {self.reason}"
 
 
+DECISIONS = ("promote", "reject", "timeout", "refuse", "rollback")
+
+
+def is_rotation(row: Any) -> bool:
+    """A decision, or a row that changed who is live or canary (the report draws these)."""
+    before, after = row.before or {}, row.after or {}
+    return row.action in DECISIONS or any(before.get(r) != after.get(r) for r in ("live", "canary"))
+
+
 def row_hash(row: dict[str, Any] | Any, prev_hash: str) -> str:
     """sha256 over a canonical JSON of the row's content and the previous row's hash."""
     fields = row if isinstance(row, dict) else row._mapping
     content = {name: fields.get(name) for name in _CONTENT}
     content["at"] = content["at"].astimezone(UTC).isoformat(timespec="microseconds")
     content["prev_hash"] = prev_hash
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

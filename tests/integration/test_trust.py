@@ -98,18 +98,11 @@ def _answers(api_url: str) -> bool:
 def test_the_server_rendezvous_starts_is_not_open(rendezvous_server: tuple[Operator, Path]) -> None:
     ops, state = rendezvous_server
     api = ops.api_url
-    stored = state / "api-auth.json"
-    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
-    credential = json.loads(stored.read_text())["auth_string"]
 
     # the curl approval: no credential, so no CSRF token either, and the resume never runs
     approval = {"run_input": {"decision": "approve", "approver": "\u200b", "comment": ""}}
     assert _call(f"{api}/flow_runs/{uuid4()}/resume", "POST", body=approval).status in (401, 403)
     assert _call(f"{api}/csrf-token?client=curl").status == 401
-    basic = {"Authorization": "Basic " + base64.b64encode(credential.encode()).decode()}
-    token = json.load(_call(f"{api}/csrf-token?client=ops", headers=basic))["token"]
-    allowed = {**basic, "Prefect-Csrf-Token": token, "Prefect-Csrf-Client": "ops"}
-    assert _call(f"{api}/flow_runs/{uuid4()}/resume", "POST", allowed, approval).status == 404  # no such run
 
     # a page of another local origin, open in the operator's browser, may not read the API
     for method in ("GET", "OPTIONS"):
@@ -121,6 +114,15 @@ def test_the_server_rendezvous_starts_is_not_open(rendezvous_server: tuple[Opera
         f"{api}/flow_runs/filter", "OPTIONS", {"Origin": own, "Access-Control-Request-Method": "POST"}
     )
     assert preflight.headers.get("Access-Control-Allow-Origin") == own
+
+    # the credential, readable by its owner only, opens the API
+    stored = state / "api-auth.json"
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    credential = json.loads(stored.read_text())["auth_string"]
+    basic = {"Authorization": "Basic " + base64.b64encode(credential.encode()).decode()}
+    token = json.load(_call(f"{api}/csrf-token?client=ops", headers=basic))["token"]
+    allowed = {**basic, "Prefect-Csrf-Token": token, "Prefect-Csrf-Client": "ops"}
+    assert _call(f"{api}/flow_runs/filter", "POST", allowed, {}).status == 200
 
     # this home's commands find the credential themselves
     ops.env["PREFECT_API_URL"] = api

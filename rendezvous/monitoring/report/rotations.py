@@ -1,4 +1,5 @@
-"""Role changes (registrations, promotions, rollbacks) as the report draws and lists them."""
+"""Role changes (registrations of live or canary, decisions, rollbacks) as the report draws and
+lists them; the audit's other rows (shadow switches, proposals, candidates registered) are not."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
+from rendezvous.promotion import audit
 from rendezvous.store import Store
 from rendezvous.store.schema import role_changes
 
@@ -15,7 +17,7 @@ def read_rotations(store: Store) -> pd.DataFrame:
     """Every role change, oldest first, with ``at`` in UTC."""
     with store.begin() as conn:
         rows = conn.execute(select(role_changes).order_by(role_changes.c.at)).all()
-    frame = pd.DataFrame([dict(r._mapping) for r in rows])
+    frame = pd.DataFrame([dict(r._mapping) for r in rows if audit.is_rotation(r)])
     if not frame.empty:
         frame["at"] = pd.to_datetime(frame["at"], utc=True)
     return frame
