@@ -150,6 +150,11 @@ def register(
         file = Path(scratch) / f"{version}.joblib"
         joblib.dump(estimator, file)
         return services.registry.register(
-            file, "candidate", version=version, metadata=metadata, profile=profile.to_dict()
+            file,
+            "candidate",
+            version=version,
+            metadata=metadata,
+            profile=profile.to_dict(),
+            actor=f"train-candidate (flow run {flow_run_id})" if flow_run_id else "train-candidate",
         )
 
