@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from rendezvous.promotion.errors import ChainBroken
 from rendezvous.registry import Registry
 from rendezvous.roles import current_roles
 from rendezvous.store import Store
@@ -32,7 +33,10 @@ def system_status(store: Store, registry: Registry) -> dict[str, Any]:
         recent = conn.execute(
             select(batches).order_by(batches.c.received_at.desc()).limit(20)
         ).all()
-        serving = current_roles(conn)
+        try:
+            serving: dict[str, Any] = current_roles(conn)
+        except ChainBroken as exc:  # nobody is served: say why rather than fail the overview
+            serving = {"live": None, "canary": None, "audit": str(exc)}
     return {
         "roles": serving,
         "models": [record.summary() for record in registry.list()],

@@ -88,14 +88,27 @@ def record(
 
 
 def last(conn: Connection) -> Any | None:
-    """The newest row of the chain (one indexed read: what scoring pays per batch)."""
-    return conn.execute(select(role_changes).order_by(role_changes.c.id.desc()).limit(1)).first()
+    """The newest row of the chain, None if it is empty: what the serving pair is read from.
+
+    Two indexed reads (what scoring pays per batch): the row is checked against its own hash and
+    the row before it, so a row appended by hand with a wrong hash serves nobody (ChainBroken).
+    """
+    rows = conn.execute(select(role_changes).order_by(role_changes.c.id.desc()).limit(2)).all()
+    if not rows:
+        return None
+    found = breaks(rows[:1], rows[1].row_hash if len(rows) > 1 else GENESIS)
+    if found:
+        raise ChainBroken(
+            f"the role audit is broken at {found[0]}; nobody is served and no role moves until it is "
+            "restored (remove rows rendezvous did not write, or restore a backup): `rendezvous verify`"
+        )
+    return rows[0]
 
 
-def breaks(rows: Iterable[Any]) -> list[Break]:
-    """Every row (oldest first) whose link to the row before or whose own hash does not hold."""
+def breaks(rows: Iterable[Any], expected: str = GENESIS) -> list[Break]:
+    """Every row (oldest first, the first one following ``expected``) whose link to the row
+    before or whose own hash does not hold."""
     found: list[Break] = []
-    expected = GENESIS
     for row in rows:
         if row.prev_hash != expected:
             found.append(Break(row.id, "does not link to the row before it (inserted, or a row removed)"))

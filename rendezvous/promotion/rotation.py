@@ -143,7 +143,10 @@ def refuse(
             gate.close(conn, promotion.id, "refused", actor, reason)
         except PromotionError:
             return None
-        held = roles.current_roles(conn, promotion.candidate)
+        try:
+            held = roles.current_roles(conn, promotion.candidate)
+        except ChainBroken:  # recorded against the roles the promotion was prepared for
+            held = {**promotion.before, "candidate": promotion.candidate}
         return audit.record(conn, "refuse", actor, reason, promotion.flow_run_id, held, held, decision)
 
 

@@ -93,6 +93,8 @@ def test_a_forged_audit_row_is_reported_and_stops_promotion(
     forged = _forge(registry, prev_hash=tail) if links else _forge(registry)
     found = _breaches(registry, check_audit_chain)
     assert len(found) == 1 and found[0].startswith(f"audit row #{forged}: ")
+    with pytest.raises(ChainBroken, match=f"#{forged}.*nobody is served"):  # not the forged live
+        registry.serving_set()
     with pytest.raises(ChainBroken, match=f"broken at audit row #{forged}"):
         rotation.approve(registry.store, registry, promotion, "bob", "looks fine")
     with pytest.raises(ChainBroken, match=f"#{forged}"):
