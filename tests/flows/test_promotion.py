@@ -203,7 +203,8 @@ def test_approval_through_the_api_rotates_and_audits(home: Path) -> None:
     assert out["state"].is_completed(), out["state"].message
     assert _roles() == {"live": candidate, "canary": before["live"]}
     assert get_services().registry.get(before["canary"]).role == "retired"
-    (change,) = audit.history(get_services().store, flow_run_id=run["run_id"])
+    proposal, change = audit.history(get_services().store, flow_run_id=run["run_id"])
+    assert proposal["action"] == "propose"
     assert (change["action"], change["actor"], change["comment"]) == ("promote", "alice", "ok")
     assert change["before"] == {**before, "candidate": candidate}
     assert change["after"] == {"live": candidate, "canary": before["live"], "retired": before["canary"]}
@@ -226,7 +227,8 @@ def test_rejection_changes_nothing_and_is_recorded(home: Path) -> None:
     assert out["state"].is_completed()
     assert _roles() == before
     assert get_services().registry.get(candidate).role == "candidate"
-    (change,) = audit.history(get_services().store, flow_run_id=run["run_id"])
+    proposal, change = audit.history(get_services().store, flow_run_id=run["run_id"])
+    assert proposal["action"] == "propose"
     assert (change["action"], change["actor"]) == ("reject", "bob")
     assert change["before"] == change["after"]
 
@@ -240,7 +242,8 @@ def test_timeout_changes_nothing_and_is_recorded(home: Path) -> None:
     assert _roles() == before
     promotion = _promotion_rows()[-1]
     assert (promotion.candidate, promotion.state) == (candidate, "timeout")
-    (change,) = audit.history(get_services().store, flow_run_id=promotion.flow_run_id)
+    proposal, change = audit.history(get_services().store, flow_run_id=promotion.flow_run_id)
+    assert proposal["action"] == "propose"
     assert (change["action"], change["actor"]) == ("timeout", "system")
 
 
@@ -274,7 +277,8 @@ def test_a_tampered_candidate_cannot_be_promoted(home: Path) -> None:
     thread.join()
     assert out["state"].is_failed() and "sha256" in out["state"].message
     assert _roles() == before
-    (change,) = audit.history(get_services().store, flow_run_id=run["run_id"])
+    proposal, change = audit.history(get_services().store, flow_run_id=run["run_id"])
+    assert proposal["action"] == "propose"
     assert change["action"] == "refuse" and "sha256" in change["comment"]
 
 
