@@ -24,7 +24,10 @@ from rendezvous.settings import Settings
 from rendezvous.store import Store
 from rendezvous.store.engine import dispose_all
 from rendezvous.store.schema import models, role_changes
+from rendezvous.trust.consent import Policy
 from rendezvous.verify import CheckResult, check_audit_chain, check_role_audit
+
+NAMED = Policy("named", 1, Path("/nonexistent/approvers.toml"))
 
 
 def _model_file(tmp_path: Path, name: str, seed: int) -> Path:
@@ -38,7 +41,7 @@ def _model_file(tmp_path: Path, name: str, seed: int) -> Path:
 @pytest.fixture
 def registry(database_url: str, tmp_path: Path) -> Registry:
     registry = Registry(Store(database_url), str(tmp_path / "models"))
-    for seed, (version, role) in enumerate([("L", "live"), ("C", "canary"), ("évil;--", "candidate")]):
+    for seed, (version, role) in enumerate([("L", "live"), ("C", "canary"), ("evil-1", "candidate")]):
         registry.register(_model_file(tmp_path, f"m{seed}", seed), role, version=version, actor="ann")
     return registry
 
@@ -50,16 +53,16 @@ def _breaches(registry: Registry, check: Callable[[Services], CheckResult]) -> l
 def test_a_role_written_by_hand_serves_nobody_and_is_reported(registry: Registry) -> None:
     with registry.store.begin() as conn:  # what a candidate's unpickling did to itself
         conn.execute(text("UPDATE models SET role = 'retired' WHERE version = 'L'"))
-        conn.execute(text("UPDATE models SET role = 'live' WHERE version = 'évil;--'"))
+        conn.execute(text("UPDATE models SET role = 'live' WHERE version = 'evil-1'"))
     live, canary, _ = registry.serving_set()
     assert (live.version, live.role, canary.version) == ("L", "live", "C")
     assert registry.by_role("live").version == "L"
     assert _breaches(registry, check_audit_chain) == []
     assert _breaches(registry, check_role_audit) == [
-        "the models table makes évil;-- live, the audit L: written by hand, not served"
+        "the models table makes evil-1 live, the audit L: written by hand, not served"
     ]
-    with pytest.raises(PromotionError, match="évil;-- is unaudited"):  # nor can it be proposed
-        gate.open_promotion(registry.store, "évil;--", "run-1", hold_seconds=600)
+    with pytest.raises(PromotionError, match="evil-1 is unaudited"):  # nor can it be proposed
+        gate.open_promotion(registry.store, "evil-1", "run-1", hold_seconds=600)
 
 
 def _forge(registry: Registry, **values: object) -> int:
@@ -70,7 +73,7 @@ def _forge(registry: Registry, **values: object) -> int:
         "comment": None,
         "flow_run_id": None,
         "before": {"live": "L", "canary": "C"},
-        "after": {"live": "évil;--", "canary": "L"},
+        "after": {"live": "evil-1", "canary": "L"},
         "at": datetime.now(UTC),
         "prev_hash": "f" * 64,
         "row_hash": "e" * 64,
@@ -87,7 +90,7 @@ def test_a_forged_audit_row_is_reported_and_stops_promotion(
     registry.register(_model_file(tmp_path, "next", 9), "candidate", version="next")
     earlier = gate.open_promotion(registry.store, "next", "run-0", hold_seconds=600)
     rotation.approve(registry.store, registry, earlier, "bob", "fine")  # something to roll back
-    promotion = gate.open_promotion(registry.store, "évil;--", "run-1", hold_seconds=600)
+    promotion = gate.open_promotion(registry.store, "evil-1", "run-1", hold_seconds=600)
     with registry.store.begin() as conn:
         tail = audit.last(conn).row_hash
     forged = _forge(registry, prev_hash=tail) if links else _forge(registry)
@@ -98,12 +101,12 @@ def test_a_forged_audit_row_is_reported_and_stops_promotion(
     with pytest.raises(ChainBroken, match=f"broken at audit row #{forged}"):
         rotation.approve(registry.store, registry, promotion, "bob", "looks fine")
     with pytest.raises(ChainBroken, match=f"#{forged}"):
-        rotation.rollback(registry.store, registry, "bob", "undo")
+        rotation.rollback(registry.store, registry, "bob", "undo", NAMED)
     with pytest.raises(ChainBroken, match=f"#{forged}"):
-        gate.open_promotion(registry.store, "évil;--", "run-2", hold_seconds=600)
+        gate.open_promotion(registry.store, "evil-1", "run-2", hold_seconds=600)
     with registry.store.begin() as conn:
         held = dict(conn.execute(select(models.c.version, models.c.role)).all())
-    assert held == {"next": "live", "L": "canary", "C": "retired", "évil;--": "candidate"}
+    assert held == {"next": "live", "L": "canary", "C": "retired", "evil-1": "candidate"}
     assert gate.get(registry.store, promotion.id).state == "refused"
 
 
@@ -117,9 +120,9 @@ def test_an_edited_audit_row_is_reported_where_it_was_edited(registry: Registry)
 
 
 def test_every_registration_shadow_switch_and_abandonment_is_in_the_chain(registry: Registry) -> None:
-    registry.set_shadow("évil;--", True, actor="dora")
-    registry.set_shadow("évil;--", False, actor="dora")
-    promotion = gate.open_promotion(registry.store, "évil;--", "run-1", hold_seconds=600)
+    registry.set_shadow("evil-1", True, actor="dora")
+    registry.set_shadow("evil-1", False, actor="dora")
+    promotion = gate.open_promotion(registry.store, "evil-1", "run-1", hold_seconds=600)
     assert gate.abandon(registry.store, promotion.id, "promote-model", "the run failed")
     events = [(r["action"], r["actor"]) for r in audit.history(registry.store)]
     assert events[:3] == [("register", "ann")] * 3
