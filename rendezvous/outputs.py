@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
 import pandas as pd
 import pyarrow as pa
@@ -172,15 +171,6 @@ class BatchOutputs:
         if fs.exists(staging):
             fs.rm(staging, recursive=True)
         return outputs
-
-
-def partition_dates(frame: pd.DataFrame, column: str | None) -> pd.Series:
-    """The date each row belongs to: its timestamp column if it has one, else today (UTC)."""
-    today = datetime.now(UTC).strftime("%Y-%m-%d")
-    if column is None or column not in frame.columns:
-        return pd.Series(today, index=frame.index, dtype="str")
-    stamps = pd.to_datetime(frame[column], utc=True, errors="coerce", format="ISO8601")
-    return stamps.dt.strftime("%Y-%m-%d").fillna(today).astype("str")
 
 
 def move_source(source_url: str, target_dir: str, note: str | None = None) -> str:

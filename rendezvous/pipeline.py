@@ -33,9 +33,10 @@ from rendezvous.compression import split_suffix
 from rendezvous.enrichment import enrich
 from rendezvous.failpoints import crash_point
 from rendezvous.ledger import TERMINAL
-from rendezvous.outputs import BatchOutputs, move_source, partition_dates
+from rendezvous.outputs import BatchOutputs, move_source
 from rendezvous.owners import new_owner
 from rendezvous.registry import ModelRecord
+from rendezvous.request_time import UNPARSABLE_TIMESTAMP, partition_dates, request_range, unparsable
 from rendezvous.scoring import score_frame
 from rendezvous.services import Services
 from rendezvous.store.schema import lineage
@@ -145,6 +146,7 @@ def intake(services: Services, name: str) -> BatchJob | Outcome:
     by another run; any other error after the claim gives the claim back and is raised.
     """
     settings = services.settings
+    services.contract()  # a missing or broken suite leaves the file in the inbox, untouched
     source_url = join(settings.inbox_url, name)
     try:
         sha256 = sha256_file(source_url)
@@ -247,11 +249,14 @@ def prepare(
                 "suite": contract.name,
                 "suite_sha256": contract.fingerprint,
                 "rejected": result.rejected_reason,
+                "request_time": request_range(result.valid, settings.timestamp_column),
             },
         },
     ]
     valid = result.valid
     if result.rejected_reason is None and not valid.empty:
+        valid, undated = _with_request_time(valid, settings.timestamp_column, id_column)
+        quarantined.append(undated)
         valid, held, deduplicated = _one_row_per_request(services, job, frame, valid)
         quarantined.extend(held)
         steps.append(deduplicated)
@@ -289,6 +294,17 @@ def prepare(
     services.ledger.heartbeat(job.batch_id, job.owner)
     crash_point("after-prepare")
     return Prepared(chunk, rows, frame_out, rejected_reason)
+
+
+def _with_request_time(
+    valid: pd.DataFrame, column: str | None, id_column: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows whose timestamp is there but does not parse are set aside with its text: filed under
+    the scoring day they would make a backfill look like today's traffic."""
+    bad = unparsable(valid, column)
+    if not bad.any():
+        return valid, q.empty()
+    return valid.loc[~bad], q.of_rows(valid.loc[bad], id_column, UNPARSABLE_TIMESTAMP, column=column)
 
 
 def _one_row_per_request(
@@ -476,6 +492,8 @@ def _close(services: Services, job: BatchJob, rejected_reason: str | None) -> No
                 f"batch {job.batch_id}: {rows_in} rows in, {counted['rows_scored']} scored, "
                 f"{counted['rows_quarantined']} quarantined"
             )
+        if not rejected_reason and rows_in and not counted["rows_scored"]:
+            rejected_reason = _all_scored_before(conn, job.batch_id)
         state = "rejected" if rejected_reason or rows_in == 0 else "committed"
         reason = rejected_reason or ("no rows (empty or header only)" if rows_in == 0 else None)
         if state == "rejected":
@@ -486,6 +504,15 @@ def _close(services: Services, job: BatchJob, rejected_reason: str | None) -> No
         services.ledger.finish(
             conn, job.batch_id, job.owner, state, {"rows_in": rows_in, **counted}, reason, published
         )
+
+
+def _all_scored_before(conn: Any, batch_id: str) -> str | None:
+    """A batch none of whose rows was scored because other batches scored its ids already (a
+    file sent again under another name) is rejected, naming those batches, not committed empty."""
+    earlier = records.earlier_scorers(conn, batch_id, ALREADY_SCORED, (ALREADY_SCORED, DUPLICATE_IN_BATCH))
+    if earlier is None:
+        return None
+    return f"every request id was scored before, by batch {', '.join(earlier)}"
 
 
 def reject_unreadable(services: Services, job: BatchJob, reason: str) -> Outcome:

@@ -206,6 +206,33 @@ def counts(conn: Connection, batch_id: str) -> dict[str, int]:
     return {"rows_scored": scored, "rows_quarantined": quarantined}
 
 
+def earlier_scorers(
+    conn: Connection, batch_id: str, rule: str, held: Iterable[str], limit: int = 5
+) -> list[str] | None:
+    """When every quarantine line of this batch has a rule in ``held`` and some have ``rule``
+    (its ids were scored by other batches), those batches, oldest id first; else None."""
+    other = conn.execute(
+        select(func.count()).where(quarantine.c.batch_id == batch_id, quarantine.c.rule.not_in(list(held)))
+    ).scalar_one()
+    if other:
+        return None
+    earlier = (
+        select(scores.c.batch_id)
+        .distinct()
+        .join(quarantine, quarantine.c.request_id == scores.c.request_id)
+        .where(
+            quarantine.c.batch_id == batch_id,
+            quarantine.c.rule == rule,
+            scores.c.role == "live",
+            scores.c.batch_id != batch_id,
+        )
+        .order_by(scores.c.batch_id)
+        .limit(limit)
+    )
+    found = list(conn.execute(earlier).scalars())
+    return found or None
+
+
 def rejects_frame(conn: Connection, batch_id: str) -> pd.DataFrame:
     query = (
         select(*(quarantine.c[name] for name in QUARANTINE_COLUMNS))

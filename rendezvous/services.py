@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rendezvous.filemodes import protect
@@ -38,12 +39,15 @@ class Services:
     def contract(self):
         from rendezvous.validation import load_contract
 
-        return load_contract(self.settings.suite_path)
+        return load_contract(Path(self.settings.required("suite_path", "the request contract")))
 
     def reference(self) -> Reference | None:
         from rendezvous.enrichment import load_reference
 
-        return load_reference(self.settings.reference_url, self.settings.reference_key)
+        s = self.settings
+        if not s.reference_url:
+            return None
+        return load_reference(s.reference_url, s.required("reference_key", "the reference join"))
 
     def preprocess(self) -> Preprocess | None:
         from rendezvous.enrichment import load_preprocess

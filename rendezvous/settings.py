@@ -1,8 +1,10 @@
 """One settings object, chosen in one place.
 
-Environment variables prefixed ``RENDEZVOUS_`` override an optional TOML file
-(``RENDEZVOUS_CONFIG``, default ``rendezvous.toml`` in the working directory), which
-overrides the embedded single-machine defaults: everything lives under ``RENDEZVOUS_HOME``.
+Environment variables prefixed ``RENDEZVOUS_`` override the home's own ``rendezvous.toml``
+(``$RENDEZVOUS_HOME/rendezvous.toml``: what ``rendezvous demo`` writes), which overrides an
+optional TOML file (``RENDEZVOUS_CONFIG``, default ``rendezvous.toml`` in the working
+directory), which overrides the neutral single-machine defaults: everything lives under
+``RENDEZVOUS_HOME``, and nothing of the demo's schema is assumed.
 """
 
 from __future__ import annotations
@@ -25,8 +27,34 @@ from rendezvous.monitoring.config import MonitoringConfig
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+HOME_CONFIG = "rendezvous.toml"
+LOCATIONS = (
+    "inbox_url",
+    "outbox_url",
+    "archive_url",
+    "dev_url",
+    "done_url",
+    "failed_url",
+    "labels_url",
+    "models_dir",
+    "reference_url",
+)
+
+
+class MissingSetting(ValueError):
+    """A step needs a setting that has no neutral default (the schema's suite, a recipe)."""
+
+
 def _config_file() -> Path:
-    return Path(os.environ.get("RENDEZVOUS_CONFIG", "rendezvous.toml"))
+    return Path(os.environ.get("RENDEZVOUS_CONFIG", HOME_CONFIG))
+
+
+def _under_home(home: Path, location: str) -> str:
+    """A relative local path is a place under the home (so a home's own file can name its
+    reference table); URLs and absolute paths are kept as given."""
+    if not location or "://" in location or Path(location).is_absolute():
+        return location
+    return str(home / location)
 
 
 class Settings(BaseSettings):
@@ -42,27 +70,27 @@ class Settings(BaseSettings):
     dev_url: str = Field(default="", description="Dev storage: Parquet partitioned by date.")
     done_url: str = ""
     failed_url: str = ""
-    models_dir: str = Field(default=str(PROJECT_ROOT / "models"), description="Model store.")
+    models_dir: str = Field(default="", description="Model store; home/models if empty.")
 
     id_column: str = "request_id"
     timestamp_column: str | None = Field(
-        default="requested_at", description="Partitions the dev copy by date; arrival date if None."
+        default=None, description="Request time: partitions the dev copy, groups performance."
     )
-    suite_path: Path = PROJECT_ROOT / "expectations" / "loan_requests.json"
+    suite_path: Path | None = Field(default=None, description="The request contract (GX suite JSON).")
     reference_url: str = Field(
         default="", description="Reference table joined by key; none if empty."
     )
-    reference_key: str = "customer_id"
+    reference_key: str = ""
     on_missing_reference: Literal["quarantine", "keep"] = "quarantine"
     preprocess: str | None = Field(
-        default="rendezvous.demo.features:add_features",
+        default=None,
         description="Import path 'module:function' of a DataFrame -> DataFrame step after the join.",
     )
-    training_recipe: str = Field(
-        default="rendezvous.demo.recipes:default_pipeline",
+    training_recipe: str | None = Field(
+        default=None,
         description="Import path of a factory returning an unfitted scikit-learn estimator.",
     )
-    label_column: str = "defaulted"
+    label_column: str = "outcome"
     labels_url: str = Field(
         default="", description="Ground-truth label files; rejected labels go to rejects/ in it."
     )
@@ -141,14 +169,23 @@ class Settings(BaseSettings):
             "dev_url": str(home / "dev"),
             "done_url": str(home / "done"),
             "failed_url": str(home / "failed"),
-            "reference_url": str(home / "reference" / "customers.parquet"),
             "labels_url": str(home / "labels"),
             "approvers_file": str(home / "approvers.toml"),
+            "models_dir": str(home / "models"),
         }
         for name, value in defaults.items():
             if not getattr(self, name):
                 setattr(self, name, value)
+        for name in LOCATIONS:
+            setattr(self, name, _under_home(home, getattr(self, name)))
         return self
+
+    def required(self, name: str, purpose: str) -> str:
+        """The value of a setting without a neutral default, or an error naming what to set."""
+        value = getattr(self, name)
+        if value in (None, ""):
+            raise MissingSetting(f"{purpose} needs a setting: set RENDEZVOUS_{name.upper()} (see the README)")
+        return str(value)
 
     @classmethod
     def settings_customise_sources(
@@ -159,8 +196,15 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
-        return (init_settings, env_settings, toml)
+        working = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        home = (
+            getattr(init_settings, "init_kwargs", {}).get("home")
+            or os.environ.get("RENDEZVOUS_HOME")
+            or working.toml_data.get("home")
+            or settings_cls.model_fields["home"].default
+        )
+        own = TomlConfigSettingsSource(settings_cls, toml_file=Path(home) / HOME_CONFIG)
+        return (init_settings, env_settings, own, working)
 
 
 @lru_cache(maxsize=1)

@@ -22,6 +22,24 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     stop_own_server()  # the last process of the run to finish stops it
 
 
+@pytest.fixture(scope="session", autouse=True)
+def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The one place tests get the loan demo's settings (its suite, reference table, feature step,
+    recipe, timestamp and label columns): as the working directory's rendezvous.toml
+    (RENDEZVOUS_CONFIG), inherited by the processes tests start. A home's own rendezvous.toml and
+    the environment override it; tests of the neutral defaults delete RENDEZVOUS_CONFIG."""
+    from rendezvous.demo.home import demo_toml
+    from rendezvous.settings import get_settings
+
+    path = tmp_path_factory.mktemp("config") / "rendezvous.toml"
+    path.write_text(demo_toml(), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RENDEZVOUS_CONFIG", str(path))
+        get_settings.cache_clear()
+        yield path
+    get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def prefect_api() -> Iterator[None]:
     from prefect.testing.utilities import prefect_test_harness

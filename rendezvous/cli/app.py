@@ -139,14 +139,25 @@ def _print_accounting(outcomes: list[dict[str, Any]]) -> None:
 @app.command()
 def demo(
     rows: Annotated[int, typer.Option(help="Rows per demo batch.")] = 2000,
-    fresh: Annotated[bool, typer.Option(help="Wipe RENDEZVOUS_HOME first.")] = True,
+    fresh: Annotated[
+        bool, typer.Option(help="Delete what an earlier demo built in RENDEZVOUS_HOME first.")
+    ] = True,
+    force: Annotated[
+        bool, typer.Option(help="Also delete the state of a home the demo did not build.")
+    ] = False,
 ) -> None:
-    """Build the loan-default demo from nothing (data, models, inbox) and score it."""
-    from rendezvous.demo.bootstrap import build_demo
+    """Build the loan-default demo from nothing (data, models, inbox, its settings in the home's
+    rendezvous.toml) and score it. Only a home the demo built is wiped without --force."""
+    from rendezvous.demo.bootstrap import DemoRefused, build_demo
 
     services = get_services()
-    with console.status("Building the demo: customers, history, live and canary models...", spinner="dots"):
-        built = build_demo(services, rows_per_batch=rows, fresh=fresh)
+    building = "Building the demo: customers, history, live and canary models..."
+    try:
+        with console.status(building, spinner="dots"):
+            built = build_demo(services, rows_per_batch=rows, fresh=fresh, force=force)
+    except DemoRefused as exc:
+        raise fail(f"refused: {exc}", 2) from exc
+    services = get_services()
     for line in built.describe():
         console.print(f"  {terminal(line)}")
     from rendezvous.cli.scoring import failures, run_scoring
@@ -234,6 +245,7 @@ def models_register(
     """Register a scikit-learn estimator or pipeline saved with joblib."""
     from rendezvous.pipeline import available_features
     from rendezvous.registry import RegistryError
+    from rendezvous.settings import MissingSetting
 
     metadata = dict(item.split("=", 1) for item in meta or [])
     try:
@@ -246,7 +258,7 @@ def models_register(
             actor=getpass.getuser(),
             available_features=available_features(services),
         )
-    except RegistryError as exc:
+    except (RegistryError, MissingSetting) as exc:
         raise fail(f"refused: {exc}", 2) from exc
     console.print(
         f"registered {terminal(record.version)} as {terminal(record.role)} (sha256 {record.sha256[:12]}, "

@@ -91,17 +91,26 @@ def drift(
 
 
 def performance(
-    by: Annotated[str, typer.Option(help="'batch' or 'day'.")] = "batch",
+    by: Annotated[
+        str, typer.Option(help="'batch', 'day' or 'week' (request time when a timestamp column is set).")
+    ] = "batch",
     since: SinceOption = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Realized performance per model role once labels have arrived, with row counts."""
-    from rendezvous.monitoring.performance import realized_performance
+    from rendezvous.monitoring.performance import realized_performance, request_days
     from rendezvous.monitoring.verdict import fmt_number
+    from rendezvous.request_time import time_basis
 
-    if by not in ("batch", "day"):
-        raise fail("--by is 'batch' or 'day'", 2, json_out)
-    frame = realized_performance(get_services().store, since=_since(since, json_out), by=by)  # type: ignore[arg-type]
+    if by not in ("batch", "day", "week"):
+        raise fail("--by is 'batch', 'day' or 'week'", 2, json_out)
+    services = get_services()
+    s = services.settings
+    timed = s.timestamp_column if by != "batch" else None
+    request_time = request_days(s.dev_url, s.id_column) if timed else None
+    frame = realized_performance(
+        services.store, since=_since(since, json_out), by=by, request_time=request_time  # type: ignore[arg-type]
+    )
     if json_out:
         typer.echo(frame.to_json(orient="records", date_format="iso", indent=2))
         return
@@ -110,7 +119,8 @@ def performance(
         return
     regression = (frame["kind"] == "regressor").any()
     names = ["rmse", "mae", "r2"] if regression else ["roc_auc", "log_loss", "accuracy", "positive_rate"]
-    table = Table(title=f"Realized performance per {by}")
+    basis = f" ({time_basis(timed)})" if by != "batch" else ""
+    table = Table(title=f"Realized performance per {by}{basis}")
     for name in (by, "role", "model", "labelled rows", *names):
         table.add_column(name, justify="right" if name not in (by, "role", "model") else "left")
     for _, r in frame.iterrows():

@@ -19,13 +19,15 @@ from rendezvous.batchfiles import filesystem
 from rendezvous.demo.batches import write_demo_inbox, write_demo_labels
 from rendezvous.demo.data import LABEL, make_customers, make_history
 from rendezvous.demo.features import MODEL_FEATURES
+from rendezvous.demo.home import demo_locations, mark_demo_home, write_demo_settings
 from rendezvous.demo.recipes import canary_pipeline, default_pipeline
 from rendezvous.monitoring.reference import profile_for_model
 from rendezvous.registry import ModelRecord
-from rendezvous.services import Services, forget_services
+from rendezvous.services import Services, forget_services, get_services
+from rendezvous.settings import HOME_CONFIG, LOCATIONS, Settings, get_settings
 
-STATE_FOLDERS = ("inbox", "outbox", "archive", "dev", "done", "failed", "reference", "labels")
-STATE_URLS = ("inbox_url", "outbox_url", "archive_url", "dev_url", "done_url", "failed_url", "labels_url")
+STATE_FOLDERS = ("inbox", "outbox", "archive", "dev", "done", "failed", "reference", "labels", "models")
+STATE_URLS = LOCATIONS
 
 
 @dataclass
@@ -47,23 +49,51 @@ class DemoBuild:
         return lines
 
 
-def wipe_state(services: Services) -> None:
-    """Remove the demo's state: known folders under RENDEZVOUS_HOME, the configured state
-    locations (which may be object storage), the reference table and the SQLite file only."""
-    settings = services.settings
-    services.store.dispose()
-    forget_services()
+class DemoRefused(Exception):
+    """The home holds state the demo did not build: it is not deleted without ``--force``."""
+
+    def __init__(self, locations: list[str]) -> None:
+        super().__init__(
+            "this home was not built by `rendezvous demo`; with --force it would delete: "
+            + ", ".join(locations)
+        )
+        self.locations = locations
+
+
+def state_locations(settings: Settings) -> list[str]:
+    """Every place the demo writes to: the known folders under the home, the configured state
+    locations (which may be object storage), the home's own settings and the SQLite files."""
     home = settings.home
     locations = [str(home / name) for name in STATE_FOLDERS]
     locations += [getattr(settings, name) for name in STATE_URLS]
-    for url in [*dict.fromkeys(locations), settings.reference_url]:
+    locations.append(str(home / HOME_CONFIG))
+    if settings.database_url.startswith("sqlite:///"):
+        database = settings.database_url.removeprefix("sqlite:///")
+        locations += [database + suffix for suffix in ("", "-wal", "-shm")]
+    return list(dict.fromkeys(location for location in locations if location))
+
+
+def wipe_state(services: Services, force: bool = False) -> list[str]:
+    """Delete what an earlier demo built in this home (the locations its marker lists); a home
+    the demo did not build is refused unless ``force``, naming what would go. The deleted."""
+    settings = services.settings
+    recorded = demo_locations(settings.home)
+    candidates = state_locations(settings) if recorded is None else recorded
+    present = [url for url in candidates if _exists(url)]
+    if recorded is None and present and not force:
+        raise DemoRefused(present)
+    services.store.dispose()
+    forget_services()
+    for url in present:
         fs, path = filesystem(url)
         if fs.exists(path):
             fs.rm(path, recursive=True)
-    if settings.database_url.startswith("sqlite:///"):
-        database = Path(settings.database_url.removeprefix("sqlite:///"))
-        for suffix in ("", "-wal", "-shm"):
-            database.with_name(database.name + suffix).unlink(missing_ok=True)
+    return present
+
+
+def _exists(url: str) -> bool:
+    fs, path = filesystem(url)
+    return bool(fs.exists(path))
 
 
 @dataclass(frozen=True)
@@ -107,14 +137,23 @@ def train_demo_models(seed: int = 7) -> tuple[TrainedModel, ...]:
 
 
 def build_demo(
-    services: Services, rows_per_batch: int = 2000, fresh: bool = True, seed: int = 7
+    services: Services,
+    rows_per_batch: int = 2000,
+    fresh: bool = True,
+    seed: int = 7,
+    force: bool = False,
 ) -> DemoBuild:
+    """Build the demo in the home of ``services``' settings, writing the demo's settings into the
+    home's rendezvous.toml first (the services used from then on read them)."""
     if fresh:
-        wipe_state(services)
-        from rendezvous.services import get_services
-
-        services = get_services(services.settings)
+        wipe_state(services, force)
+    before = state_locations(services.settings)
+    write_demo_settings(services.settings.home)
+    get_settings.cache_clear()
+    forget_services()
+    services = get_services()
     settings = services.settings
+    mark_demo_home(settings.home, list(dict.fromkeys(before + state_locations(settings))))
     customers = make_customers(5000, seed=seed)
     fs, path = filesystem(settings.reference_url)
     fs.makedirs(fs._parent(path), exist_ok=True)

@@ -1,7 +1,9 @@
 """Realized performance: once labels arrive, how well each model role actually did.
 
 Scores (per role, as the batch was scored) joined with the ``labels`` table by request id, per
-batch or per day, with the number of labelled rows behind every figure. Classifiers: ROC AUC,
+batch, day or week, with the number of labelled rows behind every figure. Days and weeks are
+request time (the dev copy's date partition, filed by the timestamp column) when a timestamp
+column is set, scoring time otherwise: a backfill of months is not one day. Classifiers: ROC AUC,
 log loss, accuracy and the observed positive rate; regressors: RMSE, MAE and R². Computed by
 ``rendezvous.metrics``, as promotion's figures are, on outcomes and labels stored in the
 model's class spelling; the positive class is the one recorded at registration.
@@ -13,15 +15,19 @@ from datetime import datetime
 from typing import Literal
 
 import pandas as pd
+import pyarrow.dataset as pads
+from pyarrow.fs import FSSpecHandler, PyFileSystem
 from sqlalchemy import select
 
+from rendezvous.batchfiles import filesystem
 from rendezvous.classes import recorded_classes
 from rendezvous.metrics import figures
+from rendezvous.promotion.dataset import PARTITION_COLUMN
 from rendezvous.registry import Registry
 from rendezvous.store import Store
 from rendezvous.store.schema import batches, labels, models, scores
 
-Window = Literal["batch", "day"]
+Window = Literal["batch", "day", "week"]
 COLUMNS = [
     "window",
     "at",
@@ -44,6 +50,7 @@ def labelled_scores(store: Store, since: datetime | None = None) -> pd.DataFrame
     query = (
         select(
             scores.c.batch_id,
+            scores.c.request_id,
             batches.c.source,
             batches.c.finished_at,
             scores.c.role,
@@ -64,6 +71,7 @@ def labelled_scores(store: Store, since: datetime | None = None) -> pd.DataFrame
         rows,
         columns=[
             "batch_id",
+            "request_id",
             "source",
             "finished_at",
             "role",
@@ -78,8 +86,31 @@ def labelled_scores(store: Store, since: datetime | None = None) -> pd.DataFrame
     return frame
 
 
-def realized_performance(store: Store, since: datetime | None = None, by: Window = "batch") -> pd.DataFrame:
-    """One row per (window, role, model version): the figures and the labelled rows behind them."""
+def request_days(dev_url: str, id_column: str) -> pd.Series:
+    """Request id -> its request day (UTC), from the dev copy's date partitions (two columns read)."""
+    fs, root = filesystem(dev_url)
+    if not fs.exists(root):
+        return pd.Series(dtype="datetime64[ns, UTC]")
+    dataset = pads.dataset(
+        root, format="parquet", partitioning="hive", filesystem=PyFileSystem(FSSpecHandler(fs))
+    )
+    if id_column not in dataset.schema.names or PARTITION_COLUMN not in dataset.schema.names:
+        return pd.Series(dtype="datetime64[ns, UTC]")
+    table = dataset.to_table(columns=[id_column, PARTITION_COLUMN]).to_pandas()
+    days = pd.to_datetime(table[PARTITION_COLUMN].astype("str"), utc=True, errors="coerce")
+    return pd.Series(days.to_numpy(), index=table[id_column].astype("str")).groupby(level=0).last()
+
+
+def realized_performance(
+    store: Store,
+    since: datetime | None = None,
+    by: Window = "batch",
+    request_time: pd.Series | None = None,
+) -> pd.DataFrame:
+    """One row per (window, role, model version): the figures and the labelled rows behind them.
+
+    Days and weeks are each request's day in ``request_time`` (request id -> UTC time) when
+    given, else the day its batch was scored."""
     frame = labelled_scores(store, since)
     if frame.empty:
         return pd.DataFrame(columns=COLUMNS)
@@ -91,8 +122,12 @@ def realized_performance(store: Store, since: datetime | None = None, by: Window
         frame["window"] = frame["source"]
         frame["at"] = frame.groupby("batch_id")["finished_at"].transform("max")
     else:
-        frame["window"] = frame["finished_at"].dt.strftime("%Y-%m-%d")
-        frame["at"] = frame["finished_at"].dt.floor("D")
+        at = frame["finished_at"]
+        if request_time is not None:
+            at = frame["request_id"].map(request_time).fillna(at)
+        day = pd.to_datetime(at, utc=True).dt.floor("D")
+        frame["at"] = day if by == "day" else day - pd.to_timedelta(day.dt.weekday, unit="D")
+        frame["window"] = frame["at"].dt.strftime("%Y-%m-%d" if by == "day" else "week of %Y-%m-%d")
     out = []
     for (window, at, role, version), group in frame.groupby(
         ["window", "at", "role", "model_version"], sort=False

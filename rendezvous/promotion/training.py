@@ -26,6 +26,7 @@ from rendezvous.promotion.labels import load_labels, typed_outcomes
 from rendezvous.registry import ModelRecord
 from rendezvous.scoring import score_frame
 from rendezvous.services import Services
+from rendezvous.settings import MissingSetting
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,10 @@ def labelled_data(services: Services) -> dataset.LabelledRows:
 
 def training_data(services: Services) -> TrainingData:
     s = services.settings
+    try:
+        s.required("training_recipe", "training a candidate")
+    except MissingSetting as exc:  # said before the dev copy is read, as a training refusal
+        raise TrainingError(str(exc)) from exc
     rows = labelled_data(services)
     if len(rows.frame) < s.min_training_rows:
         raise TrainingError(
@@ -73,7 +78,7 @@ def training_data(services: Services) -> TrainingData:
 def fit(services: Services, data: TrainingData) -> Any:
     """Fit the recipe's estimator on the training part."""
     s = services.settings
-    estimator = load_recipe(s.training_recipe)()
+    estimator = load_recipe(s.required("training_recipe", "training a candidate"))()
     if not hasattr(estimator, "fit"):
         raise TrainingError(f"{s.training_recipe} returned {type(estimator).__name__}, not an estimator")
     train = data.split.train
