@@ -311,12 +311,15 @@ def _one_row_per_request(
     services: Services, job: BatchJob, frame: pd.DataFrame, valid: pd.DataFrame
 ) -> tuple[pd.DataFrame, list[pd.DataFrame], dict[str, Any]]:
     """Each request scored once, whatever the suite says: rows whose id the store cannot keep,
-    whose id an earlier row of this batch carried (in this chunk or an earlier one), or whose id
-    another batch scored already are set aside. The rows kept, the lines, the lineage step."""
+    whose id an earlier row of this batch carried (in this chunk or an earlier one), or (id scope
+    global) whose id another batch scored already are set aside. The rows kept, the lines, the
+    lineage step."""
     id_column = services.settings.id_column
     unstorable = records.unstorable_ids(valid[id_column])
     storable = valid.loc[unstorable.isna()]
     in_batch, scored_elsewhere = records.seen_before(services.store, job.batch_id, storable[id_column])
+    if services.settings.id_scope == "batch":  # ids name requests within their batch only
+        scored_elsewhere = pd.Series(False, index=storable.index)
     repeated = _repeated_in_chunk(frame, storable, id_column) | in_batch
     scored_elsewhere &= ~repeated
     held = [

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     models_dir: str = Field(default="", description="Model store; home/models if empty.")
 
     id_column: str = "request_id"
+    id_scope: Literal["global", "batch"] = Field(
+        default="global",
+        description="Where a request id is unique: across all batches (a repeat is set aside), "
+        "or within its batch only (a repeat in another file is scored again; labels are refused).",
+    )
     timestamp_column: str | None = Field(
         default=None, description="Request time: partitions the dev copy, groups performance."
     )

@@ -101,9 +101,13 @@ def check_accounting(services: Services) -> CheckResult:
 def check_one_score_per_role(services: Services) -> CheckResult:
     """Exactly one score per request per role per model, and the same requests in every role."""
     with services.store.begin() as conn:
+        # under id scope "batch" a request is an id within its batch
+        key = [scores.c.request_id, scores.c.role, scores.c.model_version]
+        if services.settings.id_scope == "batch":
+            key.append(scores.c.batch_id)
         repeated = conn.execute(
-            select(scores.c.request_id, scores.c.role, scores.c.model_version, func.count())
-            .group_by(scores.c.request_id, scores.c.role, scores.c.model_version)
+            select(*key[:3], func.count())
+            .group_by(*key)
             .having(func.count() > 1)
             .limit(_SAMPLE)
         ).all()

@@ -85,6 +85,13 @@ def labels_add(
 
     services = get_services()
     s = services.settings
+    if s.id_scope == "batch":
+        raise fail(
+            "refused: with RENDEZVOUS_ID_SCOPE=batch an id may name a request in several batches, "
+            "so an outcome by id cannot be matched to one score; labels need globally unique ids",
+            2,
+            json_out,
+        )
     columns = [column] if column else [s.label_column, "outcome"]
     if not files:
         folder = Path(s.labels_url)

@@ -64,7 +64,11 @@ scores = Table(
     Column("model_version", String(200), nullable=False),
     Column("score", Float),
     Column("label", String(64)),
-    Index("uq_scores_request_role_model", "request_id", "role", "model_version", unique=True),
+    # A request is scored once per model and batch; once per model across batches is the
+    # pipeline's rule under RENDEZVOUS_ID_SCOPE=global (the default), not the table's.
+    Index(
+        "uq_scores_request_role_model_batch", "request_id", "role", "model_version", "batch_id", unique=True
+    ),
     Index("ix_scores_batch_role", "batch_id", "role"),
 )
 

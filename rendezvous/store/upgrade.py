@@ -17,6 +17,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from rendezvous.store.schema import metadata, role_changes
 
 _GROUPS_SHOWN = 5
+RETIRED_INDEXES = ("uq_scores_request_role_model",)
+"""Indexes an older version declared and this one does not: dropped where found (names are ours)."""
 
 
 class SchemaUpgradeError(RuntimeError):
@@ -24,12 +26,16 @@ class SchemaUpgradeError(RuntimeError):
 
 
 def create_schema(engine: Engine) -> None:
-    """Create missing tables, then add the indexes that older databases lack."""
+    """Create missing tables, drop retired indexes, then add the indexes older databases lack."""
     metadata.create_all(engine)
     _chain_audit(engine)
     with engine.connect() as conn:
         found = inspect(conn).get_multi_indexes()
     present = {index["name"] for indexes in found.values() for index in indexes}
+    for name in RETIRED_INDEXES:
+        if name in present:
+            with engine.begin() as conn:
+                conn.execute(text(f"DROP INDEX IF EXISTS {name}"))  # another process may be first
     for table in metadata.sorted_tables:
         for index in table.indexes:
             if index.name in present:

@@ -61,6 +61,17 @@ def own_home(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     return home
 
 
+@pytest.fixture
+def no_demo_steps(own_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Feature step and join off explicitly, so a test is about its own subject on any version."""
+    monkeypatch.setenv("RENDEZVOUS_PREPROCESS", "")
+    monkeypatch.setenv("RENDEZVOUS_REFERENCE_URL", str(own_home / "no-such-table.parquet"))
+    monkeypatch.setenv("RENDEZVOUS_REFERENCE_KEY", "customer_id")
+    get_settings.cache_clear()
+    forget_services()
+    return own_home
+
+
 def _trips(n: int, seed: int, start: str = "2025-01-01") -> pd.DataFrame:
     """A backfill: one trip every three days from ``start``, months of request time."""
     rng = np.random.default_rng(seed)
@@ -107,7 +118,8 @@ def test_another_schema_gets_no_demo_columns_no_join_and_request_day_partitions(
     assert datetime.now(UTC).strftime("%Y-%m-%d") not in set(dev["date"].astype(str))
 
 
-def test_performance_by_day_and_week_is_request_time(own_home: Path, tmp_path: Path) -> None:
+def test_performance_by_day_and_week_is_request_time(no_demo_steps: Path, tmp_path: Path) -> None:
+    own_home = no_demo_steps
     trips = _trips(40, seed=3, start="2025-03-01")
     _send(own_home, "trips-0001.csv", trips)
     labels = tmp_path / "labels.csv"
@@ -126,7 +138,8 @@ def test_performance_by_day_and_week_is_request_time(own_home: Path, tmp_path: P
     assert "request time (departed_at)" in table
 
 
-def test_a_batch_of_ids_all_scored_before_is_rejected_naming_the_batch(own_home: Path) -> None:
+def test_a_batch_of_ids_all_scored_before_is_rejected_naming_the_batch(no_demo_steps: Path) -> None:
+    own_home = no_demo_steps
     trips = _trips(30, seed=4)
     first = _send(own_home, "trips-0001.csv", trips)
     assert first["state"] == "committed"
@@ -140,3 +153,25 @@ def test_a_batch_of_ids_all_scored_before_is_rejected_naming_the_batch(own_home:
     mixed = _send(own_home, "trips-0002.csv", pd.concat([trips.iloc[10:], partly]))
     assert mixed["state"] == "committed"
     assert (mixed["rows_scored"], mixed["rows_quarantined"]) == (10, 20)
+
+
+def test_id_scope_batch_scores_an_id_again_in_another_file_and_refuses_labels(
+    no_demo_steps: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RENDEZVOUS_ID_SCOPE", "batch")
+    get_settings.cache_clear()
+    forget_services()
+    first = _send(no_demo_steps, "trips-0001.csv", _trips(20, seed=5))
+    numbered_again = _trips(20, seed=6).assign(trip_id=_trips(20, seed=5)["trip_id"])
+    second = _send(no_demo_steps, "trips-0002.csv", numbered_again)
+    assert (first["state"], second["state"]) == ("committed", "committed")
+    assert (second["rows_scored"], second["rows_quarantined"]) == (20, 0)
+    responses = [pd.read_csv(o["outputs"]["response"]) for o in (first, second)]
+    assert responses[0]["request_id"].tolist() == responses[1]["request_id"].tolist()
+
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"trip_id": [500_000], "outcome": [1]}).to_csv(labels, index=False)
+    refused = CliRunner().invoke(app, ["labels", "add", str(labels)])
+    assert refused.exit_code == 2 and "RENDEZVOUS_ID_SCOPE=batch" in refused.output
+    verified = CliRunner().invoke(app, ["verify"])
+    assert verified.exit_code == 0, verified.output
