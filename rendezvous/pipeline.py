@@ -254,12 +254,14 @@ def prepare(
         },
     ]
     valid = result.valid
+    seen = 0  # rows set aside because their request was scored already (here or by another batch)
     if result.rejected_reason is None and not valid.empty:
         valid, undated = _with_request_time(valid, settings.timestamp_column, id_column)
         quarantined.append(undated)
         valid, held, deduplicated = _one_row_per_request(services, job, frame, valid)
         quarantined.extend(held)
         steps.append(deduplicated)
+        seen = deduplicated["detail"]["already_scored"] + deduplicated["detail"]["duplicate_in_batch"]
         enriched = enrich(
             valid,
             services.reference(),
@@ -276,7 +278,8 @@ def prepare(
     total = len(frame) + len(malformed)
     # every reason counts: ids the store cannot keep, ids already scored, keys not in the reference
     too_many_set_aside = too_many("rows set aside", total - len(rows), total, settings.max_invalid_share)
-    if rejected_reason is None and too_many_set_aside is not None:
+    # a chunk whose every request was scored before is left to the commit, which names the batches
+    if rejected_reason is None and too_many_set_aside is not None and seen != total:
         rejected_reason = too_many_set_aside
         quarantined.append(q.of_rows(rows, id_column, BATCH_REJECTED, value=rejected_reason))
         rows, frame_out = rows.iloc[0:0], frame_out.iloc[0:0]
