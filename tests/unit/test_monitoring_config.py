@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from rendezvous.monitoring.config import MonitoringConfig
 from rendezvous.monitoring.thresholds import ScoreAlertRules, breached
 from rendezvous.settings import Settings
 
@@ -58,3 +60,22 @@ def test_each_score_limit_is_enforced_as_listed(rules: ScoreAlertRules) -> None:
         assert breached({name: limit}, limits) == []
         assert breached({name: limit + sign * 1e-9}, limits) == [name]
     assert rules.limits({}, {}) == {}  # no reference value: nothing is judged
+
+
+def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Every settable dotted key of a settings model (a per-feature table is one key)."""
+    keys = []
+    for name, info in model.model_fields.items():
+        nested = info.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            keys += _keys(nested, f"{prefix}{name}.")
+        else:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+def test_every_monitoring_key_is_documented_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    rows = [line for line in readme.splitlines() if line.startswith("| `")]
+    undocumented = [key for key in _keys(MonitoringConfig) if not any(f"`{key}" in row for row in rows)]
+    assert not undocumented

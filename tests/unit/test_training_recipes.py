@@ -12,7 +12,10 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.compose import make_column_transformer
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
 
 from rendezvous.promotion import dataset, evaluation, training
 from rendezvous.promotion.errors import TrainingError
@@ -20,7 +23,10 @@ from rendezvous.services import get_services
 
 RECIPES = '''
 from sklearn.compose import make_column_transformer
+from sklearn.compose import make_column_transformer
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
@@ -70,21 +76,23 @@ def dev_copy(n: int = 400) -> pd.DataFrame:
     )
 
 
+def labelled(
+    monkeypatch: pytest.MonkeyPatch, dev: pd.DataFrame, id_column: str, label: str, outcomes: np.ndarray
+) -> training.TrainingData:
+    """The dev copy labelled and split by its read_at column, with the settings that say so."""
+    for name, value in {"ID_COLUMN": id_column, "LABEL_COLUMN": label, "TIMESTAMP_COLUMN": "read_at"}.items():
+        monkeypatch.setenv(f"RENDEZVOUS_{name}", value)
+    stored = pd.DataFrame({"request_id": dev[id_column].astype(str), "outcome": outcomes})
+    rows = dataset.labelled_rows(dev, 1, stored, id_column, label, "read_at")
+    split = dataset.time_split(rows, 0.25)
+    return training.TrainingData(rows=rows, split=split, fingerprint=dataset.fingerprint(split.train))
+
+
 @pytest.fixture
 def wells(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recipes: None):
-    for name, value in {
-        "ID_COLUMN": "well_id",
-        "LABEL_COLUMN": "leak",
-        "TIMESTAMP_COLUMN": "read_at",
-    }.items():
-        monkeypatch.setenv(f"RENDEZVOUS_{name}", value)
     dev = dev_copy()
     leak = np.where(dev["pressure_kpa"] > 320, "yes", "no")
-    outcomes = pd.DataFrame({"request_id": dev["well_id"].astype(str), "outcome": leak})
-    rows = dataset.labelled_rows(dev, 1, outcomes, "well_id", "leak", "read_at")
-    split = dataset.time_split(rows, 0.25)
-    data = training.TrainingData(rows=rows, split=split, fingerprint=dataset.fingerprint(split.train))
-    return data, dev.assign(leak=leak)
+    return labelled(monkeypatch, dev, "well_id", "leak", leak), dev.assign(leak=leak)
 
 
 def register_live(tmp_path: Path, frame: pd.DataFrame) -> list[str]:
@@ -94,8 +102,8 @@ def register_live(tmp_path: Path, frame: pd.DataFrame) -> list[str]:
     return get_services().registry.register(path, "live", version="wells-live").feature_names
 
 
-def trained_features(monkeypatch: pytest.MonkeyPatch, data, recipe: str) -> list[str]:
-    monkeypatch.setenv("RENDEZVOUS_TRAINING_RECIPE", f"{MODULE}:{recipe}")
+def trained_features(monkeypatch: pytest.MonkeyPatch, data, recipe: str, module: str = MODULE) -> list[str]:
+    monkeypatch.setenv("RENDEZVOUS_TRAINING_RECIPE", f"{module}:{recipe}")
     from rendezvous.services import forget_services
     from rendezvous.settings import get_settings
 
@@ -128,3 +136,52 @@ def test_without_a_live_model_the_recipe_must_name_its_features(wells, monkeypat
     data, _ = wells
     with pytest.raises(TrainingError, match=r"no live model.*return \(estimator, feature_names\)"):
         trained_features(monkeypatch, data, "passthrough")
+
+
+README_MODULE = "readme_recipes_under_test"
+
+
+def readme_recipes() -> str:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Training recipes", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readmes_recipe_example_trains_on_its_schema(home, tmp_path, monkeypatch) -> None:
+    """The documented example, as written, on the schema it documents."""
+    folder = tmp_path / "readme"
+    folder.mkdir()
+    (folder / f"{README_MODULE}.py").write_text(readme_recipes())
+    monkeypatch.syspath_prepend(str(folder))
+    rng = np.random.default_rng(4)
+    n = 400
+    read_at = pd.date_range("2026-05-01", periods=n, freq="h", tz="UTC")
+    dev = pd.DataFrame(
+        {
+            "machine_id": np.arange(n),
+            "read_at": read_at,
+            "vibration_mm_s": rng.gamma(2.0, 1.5, n),
+            "temperature_c": rng.normal(60, 8, n),
+            "door_open": rng.random(n) < 0.3,
+            "line": rng.choice(["north", "south", "east"], n),
+            "shift": rng.choice(["day", "night"], n),
+            "_batch_id": "b-1",
+            "date": read_at.strftime("%Y-%m-%d"),
+        }
+    )
+    failed = np.where(dev["vibration_mm_s"] > 3, "yes", "no")
+    data = labelled(monkeypatch, dev, "machine_id", "failed", failed)
+    live_features = ["vibration_mm_s", "temperature_c", "door_open", "line"]
+    live = make_pipeline(
+        make_column_transformer((OneHotEncoder(), ["door_open", "line"]), remainder="passthrough"),
+        LogisticRegression(max_iter=1000),
+    )
+    path = tmp_path / "machines-live.joblib"
+    joblib.dump(live.fit(dev[live_features], failed), path)
+    get_services().registry.register(path, "live", version="machines-live")
+    try:
+        assert trained_features(monkeypatch, data, "failures", README_MODULE) == live_features
+        widened = trained_features(monkeypatch, data, "failures_with_shift", README_MODULE)
+        assert widened == [*live_features, "shift"]
+    finally:
+        sys.modules.pop(README_MODULE, None)
