@@ -53,7 +53,7 @@ def recipes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     folder = tmp_path / "recipes"
     folder.mkdir()
     (folder / f"{MODULE}.py").write_text(textwrap.dedent(RECIPES))
-    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.chdir(folder)  # a module in the working directory imports
     yield
     sys.modules.pop(MODULE, None)
 
@@ -152,7 +152,7 @@ def test_the_readmes_recipe_example_trains_on_its_schema(home, tmp_path, monkeyp
     folder = tmp_path / "readme"
     folder.mkdir()
     (folder / f"{README_MODULE}.py").write_text(readme_recipes())
-    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.chdir(folder)  # a module in the working directory imports
     rng = np.random.default_rng(4)
     n = 400
     read_at = pd.date_range("2026-05-01", periods=n, freq="h", tz="UTC")
