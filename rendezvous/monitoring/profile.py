@@ -287,6 +287,7 @@ def build_profile(
 
     Up to ``ROW_SAMPLE`` whole rows of ``df`` are kept too, every column, for scoring another
     model on them (a frame Parquet cannot store keeps none; the pair rules then say so).
+
     ``max_categories`` caps what a high-cardinality column can cost: the rest is one "other"
     count, and unseen categories of such a feature cannot be told from rare ones.
     """
