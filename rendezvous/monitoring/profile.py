@@ -55,7 +55,7 @@ def decode_sample(text: str) -> np.ndarray:
 def encode_rows(frame: pd.DataFrame) -> str:
     """A frame as Parquet bytes (types kept), base64 text."""
     buffer = io.BytesIO()
-    frame.reset_index(drop=True).to_parquet(buffer, index=False)
+    frame.reset_index(drop=True).to_parquet(buffer, index=False, compression="zstd")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
