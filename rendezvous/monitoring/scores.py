@@ -147,18 +147,19 @@ def _pair_metrics(
 
 
 def _pair_noise(
-    ref_a: np.ndarray, ref_b: np.ndarray, reference: dict[str, float], n: int
+    ref_a: np.ndarray, ref_b: np.ndarray, reference: dict[str, float], n: int, n_sub: int
 ) -> dict[str, float]:
-    """Each pair metric's sampling noise for a batch of ``n`` rows against the reference rows."""
+    """Each pair metric's sampling noise for a batch of ``n`` rows (``n_sub`` of them for KS
+    and PSI) against the reference rows."""
     m = len(ref_a)
-    s = sampling_scale(n, m)
+    s, s_sub = sampling_scale(n, m), sampling_scale(n_sub, m)
     edges = _psi_bins(ref_b)
     expected, actual = bin_frequencies(ref_b, edges), bin_frequencies(ref_a, edges)
     p = reference["agreement"]
     return {
         "quantile_shift": s / 2,
-        "ks": s / 2,
-        "psi": s * _psi_spread(expected, actual) + len(edges) * s**2,
+        "ks": s_sub / 2,
+        "psi": s_sub * _psi_spread(expected, actual) + len(edges) * s_sub**2,
         "agreement": math.sqrt(p * (1 - p)) * s,
         "mean_abs_diff": float(np.std(np.abs(ref_a - ref_b))) * s,
     }
@@ -203,7 +204,7 @@ def compare_scores(
         if len(ref_a) == 0:
             raise ValueError("the pair's reference has no row with two finite scores")
         baseline, _ = _pair_metrics(ref_a, ref_b, threshold, sample_rows, seed)
-        limits = rules.limits(baseline, _pair_noise(ref_a, ref_b, baseline, len(a)))
+        limits = rules.limits(baseline, _pair_noise(ref_a, ref_b, baseline, len(a), details["n_used_ks_psi"]))
         details.update({"n_reference": len(ref_a), "reference": baseline})
     return ScoreComparison(metrics, breached(metrics, limits), details, limits)
 
