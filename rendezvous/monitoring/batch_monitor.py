@@ -5,6 +5,7 @@ rows), compares:
 - each feature with the live model's reference profile (``summary_drift``),
 - the live model's scores with its own reference scores (``score_drift``),
 - live with canary, and each shadow candidate with live, on the same rows (``compare_scores``),
+  against the same two models on the live model's reference rows (``pair_reference``),
 and writes one ``metrics`` row per statistic. Models without a profile make progress towards
 one from their first batches (see ``reference``).
 
@@ -29,6 +30,7 @@ from rendezvous.monitoring.config import MonitoringConfig
 from rendezvous.monitoring.features import DriftResult, drift_summary, summary_drift
 from rendezvous.monitoring.metrics_store import replace_batch_metrics
 from rendezvous.monitoring.overview import describe_profile
+from rendezvous.monitoring.pair_reference import pair_reference
 from rendezvous.monitoring.profile import ReferenceProfile
 from rendezvous.monitoring.reference import (
     FirstBatches,
@@ -39,7 +41,7 @@ from rendezvous.monitoring.reference import (
 )
 from rendezvous.monitoring.scores import ScoreComparison, compare_scores, score_drift
 from rendezvous.monitoring.sketch import BatchSummary, SketchBuilder
-from rendezvous.monitoring.thresholds import METHODS, ScoreAlertRules
+from rendezvous.monitoring.thresholds import METHODS
 from rendezvous.registry import ModelRecord
 from rendezvous.services import Services
 
@@ -89,17 +91,18 @@ def _histogram(a: np.ndarray, b: np.ndarray) -> dict[str, list[float]]:
 def score_rows(
     comparison: ScoreComparison,
     metric_names: tuple[str, ...],
-    rules: ScoreAlertRules,
     role: str,
     version: str,
     label: str,
     histogram: dict[str, list[float]],
+    reference_note: str,
 ) -> list[dict[str, Any]]:
-    """One row per metric of a score comparison, plus an ``n_rows`` row carrying the details."""
-    limits = rules.limits()
+    """One row per metric of a score comparison, with the limit it was judged by (None: not
+    judged), plus an ``n_rows`` row carrying the details."""
+    reference = comparison.details.get("reference", {})
     rows = []
     for name in metric_names:
-        limit, direction = limits.get(name, (None, "above"))  # mean_diff: reported, no rule
+        limit, direction = comparison.limits.get(name, (None, "above"))  # mean_diff: reported
         rows.append(
             {
                 "role": role,
@@ -109,7 +112,11 @@ def score_rows(
                 "value": comparison.metrics[name],
                 "threshold": limit,
                 "alert": name in comparison.alerts,
-                "detail": {"comparison": label, "direction": direction},
+                "detail": {
+                    "comparison": label,
+                    "direction": direction,
+                    "reference_value": reference.get(name),
+                },
             }
         )
     rows.append(
@@ -123,6 +130,7 @@ def score_rows(
             "alert": False,
             "detail": {
                 "comparison": label,
+                "reference_note": reference_note,
                 **comparison.details,
                 **{k: v for k, v in comparison.metrics.items() if k.startswith("positive_rate")},
                 "histogram": histogram,
@@ -275,13 +283,7 @@ def monitor_batch(services: Services, job: Any) -> MonitorResult | None:
             comparison = score_drift(live_scores, profile, config.reference_scores, seed=config.features.seed)
             histogram = _histogram(live_scores, profile.scores.sample.astype(np.float64))
             rows += score_rows(
-                comparison,
-                REFERENCE_METRICS,
-                config.reference_scores,
-                "live",
-                live.version,
-                "live vs reference",
-                histogram,
+                comparison, REFERENCE_METRICS, "live", live.version, "live vs reference", histogram, note
             )
 
     pairs: list[tuple[str, ModelRecord, ModelRecord, str]] = []
@@ -292,17 +294,18 @@ def monitor_batch(services: Services, job: Any) -> MonitorResult | None:
         if a.version not in scores or b.version not in scores:
             continue
         a_scores, b_scores = scores[a.version].to_numpy(), scores[b.version].to_numpy()
+        reference = pair_reference(services.registry, live, a, b, settings.id_column)
         comparison = compare_scores(
             a_scores,
             b_scores,
             threshold=config.decision_threshold,
             rules=config.pair,
+            reference=reference.scores,
             seed=config.features.seed,
         )
         version = b.version if role == "canary" else a.version
-        rows += score_rows(
-            comparison, PAIR_METRICS, config.pair, role, version, label, _histogram(a_scores, b_scores)
-        )
+        histogram = _histogram(a_scores, b_scores)
+        rows += score_rows(comparison, PAIR_METRICS, role, version, label, histogram, reference.note)
 
     for role, record in job.scorers():
         current = live if record.version == live.version else services.registry.get(record.version)

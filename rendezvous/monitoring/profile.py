@@ -6,11 +6,16 @@ all rows. The sample is stored sorted as float32, zlib-compressed and base64-enc
 of text for a continuous feature, a few kB for a discrete one, instead of ~1 MB of JSON numbers.
 Comparisons round the batch to float32 the same way, so ties in discrete features stay ties.
 Categorical features keep exact category counts.
+
+A profile also keeps a random sample of whole reference rows (``rows``, up to ``ROW_SAMPLE``, as
+Parquet) so another model can be scored on the same rows later: the live/canary pair's relation
+on the reference is measured on them once per pair, and kept in ``pairs``.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import math
 import zlib
@@ -20,8 +25,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pyarrow import ArrowException
 
 PROFILE_VERSION = 1
+ROW_SAMPLE = 10_000
 SAMPLE_ENCODING = "float32-le/zlib/base64"
 DECILES: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(1, 10))
 QUANTILE_PROBS: tuple[float, ...] = (0.01, 0.05, *DECILES, 0.95, 0.99)
@@ -43,6 +50,17 @@ def encode_sample(values: np.ndarray) -> str:
 
 def decode_sample(text: str) -> np.ndarray:
     return np.frombuffer(zlib.decompress(base64.b64decode(text)), dtype="<f4").copy()
+
+
+def encode_rows(frame: pd.DataFrame) -> str:
+    """A frame as Parquet bytes (types kept), base64 text."""
+    buffer = io.BytesIO()
+    frame.reset_index(drop=True).to_parquet(buffer, index=False, compression="zstd")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def decode_rows(text: str) -> pd.DataFrame:
+    return pd.read_parquet(io.BytesIO(base64.b64decode(text)))
 
 
 def _num(value: float) -> float | None:
@@ -201,6 +219,8 @@ class ReferenceProfile:
     sample_size: int = 50_000
     seed: int = 0
     version: int = PROFILE_VERSION
+    rows: str | None = field(default=None, repr=False)  # encode_rows of a reference row sample
+    pairs: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def features(self) -> list[str]:
@@ -217,6 +237,8 @@ class ReferenceProfile:
             "numeric": {k: v.to_dict() for k, v in self.numeric.items()},
             "categorical": {k: v.to_dict() for k, v in self.categorical.items()},
             "scores": None if self.scores is None else self.scores.to_dict(),
+            "rows": self.rows,
+            "pairs": self.pairs,
         }
 
     @classmethod
@@ -232,6 +254,8 @@ class ReferenceProfile:
             source=d.get("source", ""),
             sample_size=int(d["sample_size"]),
             seed=int(d["seed"]),
+            rows=d.get("rows"),
+            pairs=dict(d.get("pairs") or {}),
         )
 
     def to_json(self) -> str:
@@ -261,6 +285,9 @@ def build_profile(
 ) -> ReferenceProfile:
     """Profile ``df`` (the model's reference data) and, if given, the model's scores on it.
 
+    Up to ``ROW_SAMPLE`` whole rows of ``df`` are kept too, every column, for scoring another
+    model on them (a frame Parquet cannot store keeps none; the pair rules then say so).
+
     ``max_categories`` caps what a high-cardinality column can cost: the rest is one "other"
     count, and unseen categories of such a feature cannot be told from rare ones.
     """
@@ -282,4 +309,13 @@ def build_profile(
         source=source,
         sample_size=sample_size,
         seed=seed,
+        rows=_row_sample(df, seed),
     )
+
+
+def _row_sample(df: pd.DataFrame, seed: int) -> str | None:
+    sample = df.sample(n=min(len(df), ROW_SAMPLE), random_state=seed) if len(df) else df
+    try:
+        return encode_rows(sample)
+    except (TypeError, ValueError, ArrowException):
+        return None

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from rendezvous.monitoring.batch_rows import log_paths, read_log_chunks, version_scores
+from rendezvous.monitoring.batch_rows import log_columns, log_paths, read_log_chunks, version_scores
 from rendezvous.monitoring.profile import ReferenceProfile, build_profile
 from rendezvous.registry import ModelRecord, Registry
 from rendezvous.store import Store
@@ -98,13 +98,15 @@ def build_first_batches_profile(
     id_column: str,
     seed: int = 0,
 ) -> ReferenceProfile:
-    """Profile the first ``rows_wanted`` logged rows the model scored, and store it."""
+    """Profile the first ``rows_wanted`` logged rows the model scored, and store it (every
+    logged column: the profile's row sample must let another model be scored too)."""
     frames: list[pd.DataFrame] = []
     taken = 0
     for batch_id in progress.batch_ids:
         with store.begin() as conn:
             paths = log_paths(conn, batch_id)
-        for chunk in read_log_chunks(paths, [id_column, *record.feature_names]):
+        columns = log_columns(paths[0]) if paths else []
+        for chunk in read_log_chunks(paths, columns):
             frames.append(chunk.iloc[: progress.rows_wanted - taken])
             taken += len(frames[-1])
             if taken >= progress.rows_wanted:

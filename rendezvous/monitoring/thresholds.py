@@ -128,48 +128,56 @@ Direction = Literal["above", "below"]
 
 
 class ScoreAlertRules(BaseModel):
-    """Alert rules for comparing score distributions; None disables a rule.
+    """Score alert rules, relative to what the comparison gives on the reference data.
 
-    The one place the score-alert limits live: the monitor, its stored rows and the report
-    read them through ``limits``. The absolute defaults assume probability scores in [0, 1].
+    A statistic alerts when it moves away from its reference value, in the direction that
+    means trouble, by more than its tolerance plus ``noise_z`` times its sampling noise at the
+    batch's and the reference's sizes (``scores.noise``). The reference value is 0 for a model
+    against its own reference scores, and the pair's own value on the reference rows for two
+    models (two model families disagree by design: only a change of that is news). None
+    disables a rule. The one place the score-alert limits are decided: the monitor, its stored
+    rows and the report read them through ``limits``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_quantile_shift: float | None = 0.1
-    max_ks: float | None = 0.1
-    max_psi: float | None = 0.2
-    min_agreement: float | None = 0.9
-    max_mean_abs_diff: float | None = None
+    noise_z: float = Field(default=4.0, ge=0.0)
+    max_quantile_shift: float | None = Field(default=0.05, ge=0.0)
+    max_ks: float | None = Field(default=0.05, ge=0.0)
+    max_psi: float | None = Field(default=0.1, ge=0.0)
+    max_agreement_drop: float | None = Field(default=0.03, ge=0.0)
+    max_mean_abs_diff: float | None = Field(default=0.03, ge=0.0)
 
-    def limits(self) -> dict[str, tuple[float | None, Direction]]:
-        """Each score metric's limit and the side of it that alerts."""
+    def tolerances(self) -> dict[str, tuple[float | None, Direction]]:
+        """Each score metric's tolerance and the side of its reference value that alerts."""
         return {
             "quantile_shift": (self.max_quantile_shift, "above"),
             "ks": (self.max_ks, "above"),
             "psi": (self.max_psi, "above"),
             "mean_abs_diff": (self.max_mean_abs_diff, "above"),
-            "agreement": (self.min_agreement, "below"),
+            "agreement": (self.max_agreement_drop, "below"),
         }
 
-    def breached(self, metrics: dict[str, float]) -> list[str]:
-        """Names of the metrics that break a rule (metrics absent from ``metrics`` are skipped)."""
-        return [
-            name
-            for name, (limit, direction) in self.limits().items()
-            if limit is not None
-            and name in metrics
-            and (metrics[name] > limit if direction == "above" else metrics[name] < limit)
-        ]
+    def limits(
+        self, reference: dict[str, float], noise: dict[str, float]
+    ) -> dict[str, tuple[float, Direction]]:
+        """The limit of each judged metric: its reference value moved by tolerance + z x noise.
+
+        Metrics without a reference value or a tolerance are not judged (left out)."""
+        limits: dict[str, tuple[float, Direction]] = {}
+        for name, (tolerance, direction) in self.tolerances().items():
+            if tolerance is None or name not in reference or name not in noise:
+                continue
+            margin = tolerance + self.noise_z * noise[name]
+            base = reference[name]
+            limits[name] = (base + margin if direction == "above" else base - margin, direction)
+        return limits
 
 
-class PairAlertRules(ScoreAlertRules):
-    """Score rules between two different models: KS and PSI at twice the clean-data baseline.
-
-    Live and canary are different model families by design, so their marginal score
-    distributions differ even on clean data (on the demo's clean batches KS is about 0.10 and
-    PSI about 0.13 between them).
-    """
-
-    max_ks: float | None = 0.2
-    max_psi: float | None = 0.25
+def breached(metrics: dict[str, float], limits: dict[str, tuple[float, Direction]]) -> list[str]:
+    """Names of the metrics beyond their limit (NaN never alerts)."""
+    return [
+        name
+        for name, (limit, direction) in limits.items()
+        if name in metrics and (metrics[name] > limit if direction == "above" else metrics[name] < limit)
+    ]

@@ -170,9 +170,18 @@ def fingerprint(frame: pd.DataFrame) -> str:
     return hashlib.sha256(columns + hashed.tobytes()).hexdigest()
 
 
-def feature_frame(frame: pd.DataFrame, id_column: str, label_column: str) -> pd.DataFrame:
-    """What a recipe is fitted on: the enriched rows without id, label and bookkeeping."""
-    return frame.drop(columns=[id_column, label_column, *BOOKKEEPING_COLUMNS], errors="ignore")
+def feature_frame(frame: pd.DataFrame, feature_names: list[str], never: list[str]) -> pd.DataFrame:
+    """What a recipe is fitted on: exactly ``feature_names`` of the rows, in that order; a name
+    in ``never`` (id, label, bookkeeping) or absent from the rows is refused, named."""
+    leaking = [name for name in feature_names if name in never]
+    if leaking:
+        raise TrainingError(
+            f"the recipe's features include {leaking}: ids, labels and bookkeeping never train"
+        )
+    missing = [name for name in feature_names if name not in frame.columns]
+    if missing:
+        raise TrainingError(f"the recipe's features {missing} are not columns of the dev copy")
+    return frame[list(feature_names)]
 
 
 def _iso(value: Any) -> str:

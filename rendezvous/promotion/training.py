@@ -1,10 +1,12 @@
 """Train a candidate on what production saw: labelled dev rows, split by time, a replaceable recipe.
 
 The recipe (settings ``training_recipe``, 'module:function') returns an unfitted scikit-learn
-estimator; it is fitted on the enriched rows without id, label and bookkeeping columns, so it
-selects its own features (the demo's first pipeline step does). The candidate, live and canary
-are then scored on the same holdout, and the candidate is registered with those figures, the
-training data's fingerprint and its time range.
+estimator, fitted on the live model's own feature columns only, so no id, label, timestamp or
+bookkeeping column can become a feature (a ``ColumnTransformer`` would otherwise remember, and
+later require, every column it was fitted on). A recipe that wants other columns returns
+``(estimator, feature_names)`` and gets exactly those. The candidate, live and canary are then
+scored on the same holdout, and the candidate is registered with those figures, the training
+data's fingerprint and its time range.
 """
 
 from __future__ import annotations
@@ -75,17 +77,38 @@ def training_data(services: Services) -> TrainingData:
     return TrainingData(rows=rows, split=split, fingerprint=dataset.fingerprint(split.train))
 
 
-def fit(services: Services, data: TrainingData) -> Any:
-    """Fit the recipe's estimator on the training part."""
-    s = services.settings
-    estimator = load_recipe(s.required("training_recipe", "training a candidate"))()
+def recipe(services: Services) -> tuple[Any, list[str]]:
+    """The recipe's unfitted estimator and the columns it is fitted on: the ones it names, or
+    else the live model's feature names."""
+    spec = services.settings.required("training_recipe", "training a candidate")
+    made = load_recipe(spec)()
+    estimator, names = made if isinstance(made, tuple) and len(made) == 2 else (made, None)
     if not hasattr(estimator, "fit"):
-        raise TrainingError(f"{s.training_recipe} returned {type(estimator).__name__}, not an estimator")
+        raise TrainingError(
+            f"{spec} returned {type(estimator).__name__}, not an estimator or (estimator, feature_names)"
+        )
+    if names is None:
+        live = services.registry.by_role("live")
+        if live is None:
+            raise TrainingError(
+                f"no live model to take the feature names from: have {spec} return (estimator, feature_names)"
+            )
+        names = live.feature_names
+    if isinstance(names, str) or not all(isinstance(name, str) for name in names):
+        raise TrainingError(f"{spec} named its features as {names!r}, not a list of column names")
+    return estimator, list(names)
+
+
+def fit(services: Services, data: TrainingData) -> Any:
+    """Fit the recipe's estimator on the training part's feature columns."""
+    s = services.settings
+    estimator, names = recipe(services)
     train = data.split.train
     y = typed_outcomes(train[s.label_column])
     if y.nunique() < 2:
         raise TrainingError(f"the training rows have a single outcome ({y.iloc[0]!r}); nothing to learn")
-    return estimator.fit(dataset.feature_frame(train, s.id_column, s.label_column), y)
+    never = [s.id_column, s.label_column, *dataset.BOOKKEEPING_COLUMNS]
+    return estimator.fit(dataset.feature_frame(train, names, never), y)
 
 
 def evaluate(services: Services, data: TrainingData, estimator: Any, version: str) -> Candidate:

@@ -136,6 +136,22 @@ def test_clean_batches_raise_no_alert(demo: dict, source: str) -> None:
     assert "monitor_error" not in set(m["metric"])
 
 
+def test_the_pair_is_judged_against_itself_on_the_live_models_reference(demo: dict) -> None:
+    """Both models scored once on the live profile's reference rows, kept there; every batch's
+    pair rules are limits around the pair's own figures on those rows."""
+    live = get_services().registry.by_role("live")
+    kept = live.profile["pairs"]["demo-live-v1 vs demo-canary-v1"]
+    assert kept["rows"] == 8_000  # the demo's holdout, all of it
+    for source in [*CLEAN, SHIFTED]:
+        m = _metrics(source)
+        pair = m[m["role"] == "canary"].set_index("metric")
+        for name in ("quantile_shift", "ks", "psi", "agreement", "mean_abs_diff"):
+            reference = pair.loc[name, "detail"]["reference_value"]
+            limit = pair.loc[name, "threshold"]
+            assert reference is not None and limit == limit  # judged (not NaN)
+            assert limit < reference if name == "agreement" else limit > reference
+
+
 def test_rejected_and_duplicate_files_are_not_monitored(demo: dict) -> None:
     with get_services().store.begin() as conn:
         monitored = set(conn.execute(select(metrics.c.batch_id).distinct()).scalars())

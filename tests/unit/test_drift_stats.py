@@ -21,6 +21,7 @@ from rendezvous.monitoring import (
     feature_drift,
     score_drift,
 )
+from rendezvous.monitoring.scores import decile_shift
 
 NUMERIC = ["amount", "income", "term", "rate"]
 CATEGORICAL = ["purpose", "region"]
@@ -269,16 +270,27 @@ def test_agreement_counts_decisions_at_the_threshold():
     result = compare_scores(a, b, threshold=0.5)
     assert result.metrics["agreement"] == pytest.approx(0.5)  # rows 0 and 2 of the four finite
     assert result.details["n_dropped"] == 1
-    assert "agreement" in result.alerts
+    assert not result.alerts  # no reference: measured, not judged
+    agreeing = np.array([0.1, 0.9] * 500)  # the pair agreed on every reference row
+    judged = compare_scores(a, b, threshold=0.5, reference=(agreeing, agreeing))
+    assert "agreement" in judged.alerts
+
+
+def test_decile_shift_is_a_share_of_rows_and_ties_do_not_inflate_it():
+    peaked = np.repeat([0.05, 0.1, 0.8], [6_000, 3_000, 1_000])  # a tree's few distinct scores
+    rng = np.random.default_rng(5)
+    batch = rng.permutation(peaked)[:2_000]
+    assert decile_shift(batch, np.sort(peaked)) == 0.0  # every decile is inside a tie
+    assert decile_shift(np.full(100, 0.8), np.sort(peaked)) == pytest.approx(0.8)  # 90% below, level 0.1
 
 
 def test_shifted_scores_alert():
     rng = np.random.default_rng(1)
     b = rng.beta(2, 5, 50_000)
     a = np.clip(b + 0.15, 0, 1)
-    result = compare_scores(a, b)
-    assert {"quantile_shift", "ks", "psi"} <= set(result.alerts)
-    assert result.metrics["quantile_shift"] == pytest.approx(0.15, abs=0.01)
+    result = compare_scores(a, b, reference=(b, b))  # the pair was identical on the reference
+    assert {"quantile_shift", "ks", "psi", "mean_abs_diff"} <= set(result.alerts)
+    assert result.metrics["quantile_shift"] == pytest.approx(result.metrics["ks"], abs=0.02)
     assert result.metrics["mean_abs_diff"] == pytest.approx(0.15, abs=0.01)
 
 
