@@ -175,3 +175,13 @@ def test_a_home_from_before_skops_is_converted_by_its_operator(registry: Registr
     assert registry.load(converted).predict_proba(_frame(1)[0]).shape == (80, 2)
     with pytest.raises(RegistryError, match="skops already"):
         registry.convert("old")
+
+
+def test_what_the_registry_records_about_a_file_cannot_be_supplied_by_the_caller(
+    registry: Registry, tmp_path: Path
+) -> None:
+    sio.dump(_plain_model(), tmp_path / "plain.skops")
+    forged = {"trusted_types": ["posix.system"], "converted_from": {"format": "joblib"}, "team": "risk"}
+    record = registry.register(tmp_path / "plain.skops", "candidate", metadata=forged)
+    assert record.trusted_types == [] and "converted_from" not in record.metadata
+    assert record.metadata["team"] == "risk"
