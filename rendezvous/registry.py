@@ -92,6 +92,11 @@ class ModelRecord:
         return None if types is None else [str(t) for t in types]
 
     @property
+    def stored_as_skops(self) -> bool:
+        """False for a model registered before skops: a joblib file, no recorded types."""
+        return self.trusted_types is not None and is_skops(self.path)
+
+    @property
     def types_needing_approval(self) -> list[str]:
         return needs_approval(self.trusted_types or [])
 
@@ -268,7 +273,7 @@ class Registry:
         own process, after the warning. The joblib bytes must still match their sha256.
         """
         record = self.get(version)
-        if record.trusted_types is not None and is_skops(record.path):
+        if record.stored_as_skops:
             raise RegistryError(f"model {version} is stored as skops already")
         vetted = self._vet(record.path, self.verify_file(record), trust_types, trust_pickle=True)
         digest = sha256_bytes(vetted.data)
@@ -405,20 +410,21 @@ class Registry:
     def load(self, record: ModelRecord) -> Any:
         """The estimator, built from its skops file once the bytes match the registry, trusting
         exactly the types recorded at registration (cached per process). Never unpickles."""
-        if record.trusted_types is None or not is_skops(record.path):
+        types = record.trusted_types if record.stored_as_skops else None
+        if types is None:
             raise ModelFormatError(
                 f"model {record.version} is stored as joblib ({record.path}), which runs code when "
                 f"loaded; no worker or flow loads it. Convert it, as an operator who trusts the file: "
                 f"`rendezvous models convert {record.version}`"
             )
         data = self.verify_file(record)
-        key = (record.sha256, tuple(record.trusted_types))
+        key = (record.sha256, tuple(types))
         with self._cache_lock:
             cached = self._cache.get(record.version)
             if cached and cached[0] == key:
                 return cached[1]
         try:
-            estimator, _ = load_skops(data, record.trusted_types)
+            estimator, _ = load_skops(data, types)
         except ModelFileError as exc:
             raise ModelIntegrityError(f"model {record.version}: {exc}; refusing to load it") from exc
         with self._cache_lock:

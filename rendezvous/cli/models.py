@@ -103,25 +103,24 @@ def models_convert(
     from rendezvous.registry import RegistryError
 
     registry = get_services().registry
-    if versions:
-        records = [registry.get(v) for v in versions]
-    else:
-        records = [r for r in registry.list() if r.trusted_types is None or not is_skops(r.path)]
-    if not records:
-        console.print("every model is stored as skops already; nothing to convert")
-        return
-    for record in records:
-        _warn_pickle(record.path)
-        try:
+    try:
+        records = [registry.get(v) for v in versions or []] or [
+            r for r in registry.list() if not r.stored_as_skops
+        ]
+        if not records:
+            console.print("every model is stored as skops already; nothing to convert")
+            return
+        for record in records:
+            _warn_pickle(record.path)
             converted = registry.convert(record.version, _names(trust_types))
-        except RegistryError as exc:
-            raise fail(f"refused: {exc}", 2) from exc
-        console.print(
-            terminal(
-                f"converted {converted.version} ({converted.role}): {converted.path}, sha256 "
-                f"{converted.sha256[:12]}; {_describe_types(converted)}"
+            console.print(
+                terminal(
+                    f"converted {converted.version} ({converted.role}): {converted.path}, sha256 "
+                    f"{converted.sha256[:12]}; {_describe_types(converted)}"
+                )
             )
-        )
+    except RegistryError as exc:
+        raise fail(f"refused: {exc}", 2) from exc
 
 
 def register(models_app: typer.Typer) -> None:
