@@ -1,15 +1,16 @@
 """The model registry: which estimator file plays which role, and proof that it is the file we vetted.
 
-joblib files are pickles, and unpickling runs code, so a file is loaded only after its bytes
-hash to the sha256 recorded when it was registered.
+Models are stored as skops files with the list of types each needs (``trusted_types`` in its
+metadata). A file is loaded only after its bytes hash to the sha256 recorded at registration,
+trusting exactly those types (``rendezvous.model_files``). A joblib file is unpickled only when
+the person registering or converting it says they trust it, in their own process.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
+import tempfile
 import threading
-import warnings
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -19,11 +20,24 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from rendezvous.model_files import (
+    ModelFileError,
+    is_skops,
+    load_skops,
+    needs_approval,
+    to_skops,
+    types_needed,
+    unpickle_own_file,
+    unvouched,
+)
 from rendezvous.names import InvalidName, checked_name, slug
 from rendezvous.promotion import audit
 from rendezvous.roles import ROLES, SERVING_ROLES, current_roles
 from rendezvous.store import Store
 from rendezvous.store.schema import models
+
+FILE_KEYS = ("trusted_types", "converted_from")
+"""Metadata the registry writes about the stored file; a caller's values for them are dropped."""
 
 
 class RegistryError(Exception):
@@ -31,7 +45,26 @@ class RegistryError(Exception):
 
 
 class ModelIntegrityError(RegistryError):
-    """The model file's bytes no longer match the sha256 recorded at registration."""
+    """The model file's bytes or types no longer match what was recorded at registration."""
+
+
+class ModelFormatError(RegistryError):
+    """The model is stored as joblib (a home from before skops): it must be converted first."""
+
+
+class UntrustedTypesError(RegistryError):
+    """The file needs types outside scikit-learn, numpy and scipy that nobody vouched for."""
+
+
+@dataclass(frozen=True)
+class Vetted:
+    """A model file ready to store: skops bytes, the types they need, the estimator they hold."""
+
+    data: bytes
+    types: list[str]
+    estimator: Any
+    saved_with: str
+    converted_from: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +85,21 @@ class ModelRecord:
     def from_row(cls, row: Any) -> ModelRecord:
         return cls(**dict(row._mapping))
 
+    @property
+    def trusted_types(self) -> list[str] | None:
+        """The types its skops file needs, as recorded at registration (None: a joblib model)."""
+        types = (self.metadata or {}).get("trusted_types")
+        return None if types is None else [str(t) for t in types]
+
+    @property
+    def stored_as_skops(self) -> bool:
+        """False for a model registered before skops: a joblib file, no recorded types."""
+        return self.trusted_types is not None and is_skops(self.path)
+
+    @property
+    def types_needing_approval(self) -> list[str]:
+        return needs_approval(self.trusted_types or [])
+
     def summary(self) -> dict[str, Any]:
         return {
             "version": self.version,
@@ -69,22 +117,6 @@ class ModelRecord:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _unpickle(data: bytes) -> tuple[Any, str]:
-    """Load an estimator and report the scikit-learn version it was saved with."""
-    import joblib  # scikit-learn is paid for by the commands that load a model, not by every read
-    import sklearn
-    from sklearn.exceptions import InconsistentVersionWarning
-
-    saved_with = sklearn.__version__
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", InconsistentVersionWarning)
-        estimator = joblib.load(io.BytesIO(data))
-    for warning in caught:
-        if isinstance(warning.message, InconsistentVersionWarning):
-            saved_with = warning.message.original_sklearn_version
-    return estimator, saved_with
 
 
 def inspect_estimator(estimator: Any) -> tuple[str, list[str]]:
@@ -130,7 +162,7 @@ class Registry:
     def __init__(self, store: Store, models_dir: str) -> None:
         self.store = store
         self.models_dir = models_dir.rstrip("/")
-        self._cache: dict[str, tuple[str, Any]] = {}
+        self._cache: dict[str, tuple[tuple[str, tuple[str, ...]], Any]] = {}
         self._cache_lock = threading.Lock()
 
     def register(
@@ -142,9 +174,15 @@ class Registry:
         profile: dict[str, Any] | None = None,
         actor: str = "registry",
         available_features: Collection[str] | None = None,
+        trust_types: Collection[str] = (),
+        trust_pickle: bool = False,
     ) -> ModelRecord:
-        """Vet a joblib file, copy it into the store and record it under ``role``.
+        """Vet a model file, store it as skops and record it under ``role``.
 
+        A ``.skops`` file is never unpickled: its types are read first, and any outside
+        scikit-learn, numpy and scipy must be named in ``trust_types``. Any other file is taken
+        for joblib and loaded only with ``trust_pickle`` (the caller has warned the person whose
+        own file it is; loading it runs its code), then converted.
         ``live`` and ``canary`` may be registered only while empty (bootstrapping a system);
         afterwards they change only through promotion or rollback. With ``available_features``
         (what validated, enriched rows will hold), a model that needs anything else is refused
@@ -157,13 +195,8 @@ class Registry:
         if version is not None:
             _checked_version(version)
         with fsspec.open(str(source), "rb") as handle:
-            data = handle.read()
-        digest = sha256_bytes(data)
-        try:
-            estimator, saved_with = _unpickle(data)
-        except Exception as exc:
-            raise RegistryError(f"{source}: not a loadable joblib file ({exc})") from exc
-        kind, feature_names = inspect_estimator(estimator)
+            vetted = self._vet(str(source), handle.read(), trust_types, trust_pickle)
+        kind, feature_names = inspect_estimator(vetted.estimator)
         if available_features is not None:
             missing = [name for name in feature_names if name not in set(available_features)]
             if missing:
@@ -171,12 +204,16 @@ class Registry:
                     f"{source}: the model expects features the contract and enrichment do not provide: "
                     f"{', '.join(missing)}"
                 )
+        digest = sha256_bytes(vetted.data)
         version = _checked_version(version or f"{slug(Path(str(source)).stem, 100, 'model')}-{digest[:8]}")
-        target = f"{self.models_dir}/{version}-{digest[:12]}.joblib"
-        fs, path = fsspec.core.url_to_fs(target)
-        fs.makedirs(fs._parent(path), exist_ok=True)
-        with fs.open(path, "wb") as handle:
-            handle.write(data)
+        target = self._write(version, digest, vetted.data)
+        metadata = {
+            **{key: value for key, value in (metadata or {}).items() if key not in FILE_KEYS},
+            **_class_metadata(kind, vetted.estimator),
+            "trusted_types": vetted.types,
+        }
+        if vetted.converted_from:
+            metadata["converted_from"] = vetted.converted_from
         record = {
             "version": version,
             "role": role,
@@ -185,8 +222,8 @@ class Registry:
             "sha256": digest,
             "kind": kind,
             "feature_names": feature_names,
-            "sklearn_version": saved_with,
-            "metadata": {**(metadata or {}), **_class_metadata(kind, estimator)},
+            "sklearn_version": vetted.saved_with,
+            "metadata": metadata,
             "profile": profile,
             "registered_at": datetime.now(UTC),
         }
@@ -220,6 +257,82 @@ class Registry:
                 "roles change only through promotion (`rendezvous promote`) or rollback"
             )
         return None
+
+    def register_estimator(self, estimator: Any, role: str, version: str, **options: Any) -> ModelRecord:
+        """Register an estimator fitted in this process (training, the demo): dumped as skops,
+        then vetted like any skops file (``options`` as for ``register``)."""
+        with tempfile.TemporaryDirectory() as scratch:
+            file = Path(scratch) / f"{version}.skops"
+            file.write_bytes(to_skops(estimator))
+            return self.register(file, role, version=version, **options)
+
+    def convert(self, version: str, trust_types: Collection[str] = ()) -> ModelRecord:
+        """Store a model registered as joblib (a home from before skops) as skops, in place.
+
+        Like registering a joblib file, this unpickles it: call it only from the operator's
+        own process, after the warning. The joblib bytes must still match their sha256.
+        """
+        record = self.get(version)
+        if record.stored_as_skops:
+            raise RegistryError(f"model {version} is stored as skops already")
+        vetted = self._vet(record.path, self.verify_file(record), trust_types, trust_pickle=True)
+        digest = sha256_bytes(vetted.data)
+        metadata = {
+            **record.metadata,
+            **_class_metadata(record.kind, vetted.estimator),
+            "trusted_types": vetted.types,
+            "converted_from": vetted.converted_from,
+        }
+        with self.store.begin() as conn:
+            current = self.get(version, conn)
+            if current.sha256 != record.sha256:
+                raise RegistryError(f"model {version} changed while it was being converted; nothing done")
+            conn.execute(
+                update(models)
+                .where(models.c.version == version)
+                .values(path=self._write(version, digest, vetted.data), sha256=digest, metadata=metadata)
+            )
+        return self.get(version)
+
+    @staticmethod
+    def _vet(source: str, data: bytes, trust_types: Collection[str], trust_pickle: bool) -> Vetted:
+        """The skops form of a model file and the types it needs, all of them vouched for."""
+        converted_from = None
+        try:
+            if not is_skops(source):
+                if not trust_pickle:
+                    raise RegistryError(
+                        f"{source} is not a .skops file: a joblib/pickle file runs code when loaded, so "
+                        "only `rendezvous models register` or `rendezvous models convert` load one, "
+                        "for the person whose own file it is"
+                    )
+                estimator, saved_with = unpickle_own_file(data)
+                converted_from = {"format": "joblib", "sha256": sha256_bytes(data)}
+                data = to_skops(estimator)
+            types = types_needed(data)
+            unnamed = unvouched(types, trust_types)
+            if unnamed:
+                raise UntrustedTypesError(
+                    f"{source} needs types outside scikit-learn, numpy and scipy: {', '.join(unnamed)}. "
+                    "They are rebuilt whenever the model is loaded; if you trust their code, name them "
+                    f"with --trust-types {','.join(unnamed)}"
+                )
+            estimator, skops_saved_with = load_skops(data, types)
+        except ModelFileError as exc:
+            raise RegistryError(f"{source}: {exc}") from exc
+        if converted_from is None:
+            saved_with = skops_saved_with
+        return Vetted(data, types, estimator, saved_with, converted_from)
+
+    def _write(self, version: str, digest: str, data: bytes) -> str:
+        import fsspec
+
+        target = f"{self.models_dir}/{version}-{digest[:12]}.skops"
+        fs, path = fsspec.core.url_to_fs(target)
+        fs.makedirs(fs._parent(path), exist_ok=True)
+        with fs.open(path, "wb") as handle:
+            handle.write(data)
+        return target
 
     def get(self, version: str, conn: Connection | None = None) -> ModelRecord:
         query = select(models).where(models.c.version == version)
@@ -295,15 +408,27 @@ class Registry:
         return data
 
     def load(self, record: ModelRecord) -> Any:
-        """The estimator, unpickled only after its bytes match the registry (cached per process)."""
+        """The estimator, built from its skops file once the bytes match the registry, trusting
+        exactly the types recorded at registration (cached per process). Never unpickles."""
+        types = record.trusted_types if record.stored_as_skops else None
+        if types is None:
+            raise ModelFormatError(
+                f"model {record.version} is stored as joblib ({record.path}), which runs code when "
+                f"loaded; no worker or flow loads it. Convert it, as an operator who trusts the file: "
+                f"`rendezvous models convert {record.version}`"
+            )
         data = self.verify_file(record)
+        key = (record.sha256, tuple(types))
         with self._cache_lock:
             cached = self._cache.get(record.version)
-            if cached and cached[0] == record.sha256:
+            if cached and cached[0] == key:
                 return cached[1]
-        estimator, _ = _unpickle(data)
+        try:
+            estimator, _ = load_skops(data, types)
+        except ModelFileError as exc:
+            raise ModelIntegrityError(f"model {record.version}: {exc}; refusing to load it") from exc
         with self._cache_lock:
-            self._cache[record.version] = (record.sha256, estimator)
+            self._cache[record.version] = (key, estimator)
         return estimator
 
     def _read(self, query: Any) -> list[Any]:

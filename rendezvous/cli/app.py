@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import getpass
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from rendezvous.cli.console import console, errors, fail
+from rendezvous.cli.models import register as register_model_files
 from rendezvous.cli.monitoring import print_monitoring
 from rendezvous.cli.monitoring import register as register_monitoring
 from rendezvous.cli.ops import register as register_ops
 from rendezvous.cli.ops import ui_location
-from rendezvous.cli.params import version_name
 from rendezvous.cli.promotion import register as register_promotion
 from rendezvous.cli.verify import verify_command
 from rendezvous.printing import terminal, visible
@@ -29,6 +27,7 @@ batches_app = typer.Typer(help="Batches in the ledger.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(batches_app, name="batches")
 app.command("verify")(verify_command)
+register_model_files(models_app)
 register_monitoring(app)
 register_promotion(app, models_app)
 register_ops(app)
@@ -230,40 +229,6 @@ def models_table(models: list[dict[str, Any]]) -> Table:
             )
         )
     return table
-
-
-@models_app.command("register")
-def models_register(
-    path: Path,
-    role: Annotated[str, typer.Option(help="live, canary, candidate or retired.")],
-    version: Annotated[
-        str | None,
-        typer.Option(help="Defaults to <file stem>-<sha256 prefix>.", callback=version_name),
-    ] = None,
-    meta: Annotated[list[str] | None, typer.Option(help="key=value metadata, repeatable.")] = None,
-) -> None:
-    """Register a scikit-learn estimator or pipeline saved with joblib."""
-    from rendezvous.pipeline import available_features
-    from rendezvous.registry import RegistryError
-    from rendezvous.settings import MissingSetting
-
-    metadata = dict(item.split("=", 1) for item in meta or [])
-    try:
-        services = get_services()
-        record = services.registry.register(
-            path,
-            role,
-            version=version,
-            metadata=metadata,
-            actor=getpass.getuser(),
-            available_features=available_features(services),
-        )
-    except (RegistryError, MissingSetting) as exc:
-        raise fail(f"refused: {exc}", 2) from exc
-    console.print(
-        f"registered {terminal(record.version)} as {terminal(record.role)} (sha256 {record.sha256[:12]}, "
-        f"{len(record.feature_names)} features, scikit-learn {terminal(record.sklearn_version)})"
-    )
 
 
 @models_app.command("list")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import io
 import json
 import tempfile
 from collections.abc import Iterator
@@ -11,7 +10,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import joblib
 from fsspec.implementations.local import LocalFileSystem
 from sklearn.metrics import roc_auc_score
 
@@ -20,7 +18,8 @@ from rendezvous.demo.batches import write_demo_inbox, write_demo_labels
 from rendezvous.demo.data import LABEL, make_customers, make_history
 from rendezvous.demo.features import MODEL_FEATURES
 from rendezvous.demo.home import demo_locations, mark_demo_home, write_demo_settings
-from rendezvous.demo.recipes import canary_pipeline, default_pipeline
+from rendezvous.demo.recipes import SelectColumns, canary_pipeline, default_pipeline
+from rendezvous.model_files import to_skops
 from rendezvous.monitoring.reference import profile_for_model
 from rendezvous.registry import ModelRecord
 from rendezvous.services import Services, forget_services, get_services
@@ -28,6 +27,9 @@ from rendezvous.settings import HOME_CONFIG, LOCATIONS, Settings, get_settings
 
 STATE_FOLDERS = ("inbox", "outbox", "archive", "dev", "done", "failed", "reference", "labels", "models")
 STATE_URLS = LOCATIONS
+# The demo's own column selector is the one type its models need outside scikit-learn, numpy
+# and scipy; the demo vouches for it as a person registering their models would.
+DEMO_TYPES = (f"{SelectColumns.__module__}.{SelectColumns.__qualname__}",)
 
 
 @dataclass
@@ -99,7 +101,7 @@ def _exists(url: str) -> bool:
 @dataclass(frozen=True)
 class TrainedModel:
     role: str
-    model_bytes: bytes  # the fitted pipeline as joblib writes it
+    model_bytes: bytes  # the fitted pipeline as a skops file
     metadata_json: str
     profile_json: str
 
@@ -129,10 +131,9 @@ def train_demo_models(seed: int = 7) -> tuple[TrainedModel, ...]:
         profile = profile_for_model(
             holdout, MODEL_FEATURES, holdout_scores, source="training holdout (newest 20%)"
         )
-        with io.BytesIO() as buffer:
-            joblib.dump(model, buffer)
-            model_bytes = buffer.getvalue()
-        trained.append(TrainedModel(role, model_bytes, json.dumps(metadata), json.dumps(profile.to_dict())))
+        trained.append(
+            TrainedModel(role, to_skops(model), json.dumps(metadata), json.dumps(profile.to_dict()))
+        )
     return tuple(trained)
 
 
@@ -163,7 +164,7 @@ def build_demo(
     build = DemoBuild(reference_url=settings.reference_url, labels_dir=settings.labels_url)
     with tempfile.TemporaryDirectory() as scratch:
         for trained in train_demo_models(seed):
-            file = Path(scratch) / f"demo-{trained.role}.joblib"
+            file = Path(scratch) / f"demo-{trained.role}.skops"
             file.write_bytes(trained.model_bytes)
             build.models.append(
                 services.registry.register(
@@ -172,6 +173,7 @@ def build_demo(
                     version=f"demo-{trained.role}-v1",
                     metadata=json.loads(trained.metadata_json),
                     profile=json.loads(trained.profile_json),
+                    trust_types=DEMO_TYPES,
                 )
             )
     with local_folder(settings.inbox_url) as inbox:

@@ -34,6 +34,10 @@ class PromotionReport:
     margins: dict[str, dict[str, Any] | None]
     min_rows: int
     notes: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    """The types the candidate's skops file needs, trusted when it is loaded."""
+    needs_approval: list[str] = field(default_factory=list)
+    """Those outside scikit-learn, numpy and scipy: approving the promotion approves their code."""
 
     @property
     def metric(self) -> str:
@@ -156,6 +160,18 @@ class PromotionReport:
             parts.append(f"score correlation {a['score_correlation']:.3f}")
         return ", ".join(parts)
 
+    def _types_line(self) -> str:
+        """The candidate's types, those outside scikit-learn, numpy and scipy marked."""
+        if not self.types:
+            return "- Types: only those skops trusts by default (scikit-learn, numpy, Python builtins)."
+        marked = [
+            f"`{name}` (**outside scikit-learn, numpy, scipy: needs explicit approval**)"
+            if name in self.needs_approval
+            else f"`{name}`"
+            for name in self.types
+        ]
+        return "- Types the model file needs besides skops's defaults: " + ", ".join(marked) + "."
+
     def _evidence(self, key: str) -> tuple[dict[str, dict[str, Any]], str]:
         """One kind of evidence's figures by model, and the candidate's key among them."""
         return (self.newer, "candidate") if key == "newer" else (self.shadow, "shadow")
@@ -189,6 +205,7 @@ class PromotionReport:
             f"- Shadow traffic: {self.agreement['rows']:,} requests scored by candidate and live; "
             f"{self._agreement_text()}.",
             f"- Integrity: the candidate file's sha256 `{self.sha256[:16]}` matches the registry.",
+            self._types_line(),
             *[f"- Note: {note}" for note in self.notes],
             "",
             f"Approving rotates {self.rotation()}, in one transaction, audited; "
@@ -207,6 +224,7 @@ class PromotionReport:
                 self._line("labelled shadow requests", "shadow"),
                 f"- Shadow agreement with live on {self.agreement['rows']:,} requests: "
                 f"{self._agreement_text()}.",
+                self._types_line(),
                 "",
                 f"Approve rotates {self.rotation()}. Reject changes nothing.",
             ]

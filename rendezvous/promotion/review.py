@@ -77,6 +77,8 @@ def build_report(services: Services, promotion: Promotion) -> PromotionReport:
         margins=margins,
         min_rows=s.min_verdict_rows,
         notes=notes,
+        types=candidate.trusted_types or [],
+        needs_approval=candidate.types_needing_approval,
     )
 
 

@@ -6,21 +6,19 @@ bookkeeping column can become a feature (a ``ColumnTransformer`` would otherwise
 later require, every column it was fitted on). A recipe that wants other columns returns
 ``(estimator, feature_names)`` and gets exactly those. The candidate, live and canary are then
 scored on the same holdout, and the candidate is registered with those figures, the training
-data's fingerprint and its time range.
+data's fingerprint and its time range, stored as skops (never pickled).
 """
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 
 from rendezvous.importing import load_callable
+from rendezvous.model_files import types_of
 from rendezvous.monitoring.reference import profile_for_model
 from rendezvous.promotion import dataset, evaluation
 from rendezvous.promotion.errors import TrainingError
@@ -174,15 +172,15 @@ def register(
         holdout_scores.to_numpy(dtype=np.float64),
         source=f"train-candidate holdout ({len(split.holdout)} newest labelled rows)",
     )
-    with tempfile.TemporaryDirectory() as scratch:
-        file = Path(scratch) / f"{version}.joblib"
-        joblib.dump(estimator, file)
-        return services.registry.register(
-            file,
-            "candidate",
-            version=version,
-            metadata=metadata,
-            profile=profile.to_dict(),
-            actor=f"train-candidate (flow run {flow_run_id})" if flow_run_id else "train-candidate",
-        )
-
+    # The recipe is configured code this worker has just run to fit the estimator, so the types
+    # its estimator needs are vouched for by whoever set the recipe; the promotion report still
+    # marks those outside scikit-learn, numpy and scipy for the approver.
+    return services.registry.register_estimator(
+        estimator,
+        "candidate",
+        version,
+        metadata=metadata,
+        profile=profile.to_dict(),
+        actor=f"train-candidate (flow run {flow_run_id})" if flow_run_id else "train-candidate",
+        trust_types=types_of(estimator),
+    )

@@ -88,7 +88,9 @@ def test_sigkill_at_every_crash_point_then_rerun_keeps_every_invariant(
     services = get_services()
     build_demo(services, rows_per_batch=30)
     canary = services.registry.by_role("canary")
-    services.registry.register(canary.path, "candidate", version="crash-shadow")
+    services.registry.register(
+        canary.path, "candidate", version="crash-shadow", trust_types=canary.trusted_types
+    )
     services.registry.set_shadow("crash-shadow", True)  # so that in-shadow-bin is reached
     score_batches()  # the demo's own inbox, so the campaign's ids meet a populated store
     customers = make_customers(5000, seed=7)

@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sqlalchemy import func, select
 
 from flows.score_batches import score_batches
-from rendezvous.demo.bootstrap import build_demo
+from rendezvous.demo.bootstrap import DEMO_TYPES, build_demo
 from rendezvous.services import forget_services, get_services
 from rendezvous.settings import get_settings
 from rendezvous.store.engine import dispose_all
@@ -123,11 +123,17 @@ def test_model_raising_on_some_rows_fails_that_batch_only_with_the_reason(
     forget_services()
     (home / "rendezvous.db").unlink()
     services = get_services()
-    demo_live = next(Path(services.settings.models_dir).glob("demo-live-v1-*.joblib"))
-    services.registry.register(demo_live, "live", version="live")
+    demo_live = next(Path(services.settings.models_dir).glob("demo-live-v1-*.skops"))
+    services.registry.register(demo_live, "live", version="live", trust_types=DEMO_TYPES)
     buggy = tmp_path / "buggy.joblib"
     joblib.dump(RaisesOnLargeLoans().fit(pd.DataFrame(), None), buggy)
-    services.registry.register(buggy, "canary", version="buggy")
+    services.registry.register(
+        buggy,
+        "canary",
+        version="buggy",
+        trust_pickle=True,
+        trust_types=[f"{RaisesOnLargeLoans.__module__}.{RaisesOnLargeLoans.__qualname__}"],
+    )
     frame = pd.read_csv(home / "inbox" / "loans-2026-11-01.csv")
     small = frame[frame["loan_amount"] <= 90_000]
     assert len(small) < len(frame)  # the demo batch has a few large loans

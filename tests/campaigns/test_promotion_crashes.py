@@ -96,7 +96,13 @@ def test_a_killed_promotion_leaves_old_or_new_roles_and_a_rerun_completes(demo: 
         scenario = SCENARIOS[n % len(SCENARIOS)]
         live, canary = registry.by_role("live").version, registry.by_role("canary").version
         candidate = f"cand-{n}-{scenario}"
-        registry.register(source.path, "candidate", version=candidate, metadata=source.metadata)
+        registry.register(
+            source.path,
+            "candidate",
+            version=candidate,
+            metadata=source.metadata,
+            trust_types=source.trusted_types,
+        )
         old = {live: "live", canary: "canary", candidate: "candidate"}
         new = {live: "canary", canary: "retired", candidate: "live"}
 

@@ -119,6 +119,7 @@ def seed_demo(trained_demo: object) -> SeedDemo:
                 version=record.version,
                 metadata=record.metadata,
                 profile=record.profile,
+                trust_types=record.trusted_types,
             )
         if rows is None:
             return []

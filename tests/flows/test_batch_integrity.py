@@ -63,7 +63,7 @@ def meter_home(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> C
         for role, c in (("live", 1.0), ("canary", 0.1)):
             path = tmp_path / f"{role}.joblib"
             joblib.dump(LogisticRegression(C=c).fit(features, target), path)
-            get_services().registry.register(path, role)
+            get_services().registry.register(path, role, trust_pickle=True)  # our own file
         (home / "inbox").mkdir(parents=True, exist_ok=True)
         return home / "inbox"
 

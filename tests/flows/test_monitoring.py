@@ -91,8 +91,8 @@ def own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo: dict) -> Ite
     monkeypatch.setenv("RENDEZVOUS_MONITORING", json.dumps({"first_batches_rows": 1500}))
     _reset()
     registry = get_services().registry
-    registry.register(live.path, "live", version="own-live")  # no profile given
-    registry.register(canary.path, "canary", version="own-canary")
+    registry.register(live.path, "live", version="own-live", trust_types=live.trusted_types)  # no profile
+    registry.register(canary.path, "canary", version="own-canary", trust_types=canary.trusted_types)
     yield home
     _reset()  # the module's demo home comes back once monkeypatch restores the environment
 

@@ -95,7 +95,7 @@ def test_own_schema_suite_and_regressor_pipeline(sensor_home: Path, tmp_path: Pa
     ):
         path = tmp_path / f"{role}.joblib"
         joblib.dump(model.fit(features, target), path)
-        get_services().registry.register(path, role)
+        get_services().registry.register(path, role, trust_pickle=True)  # our own joblib file
 
     batch = _readings(200, seed=2)
     batch.loc[5, "temperature"] = 99.0  # out of range

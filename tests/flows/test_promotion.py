@@ -111,7 +111,9 @@ def _fresh_candidate(version: str) -> str:
     """Another candidate with the trained one's bytes and provenance."""
     registry = get_services().registry
     base = registry.get(BASE)
-    registry.register(base.path, "candidate", version=version, metadata=base.metadata)
+    registry.register(
+        base.path, "candidate", version=version, metadata=base.metadata, trust_types=base.trusted_types
+    )
     return version
 
 

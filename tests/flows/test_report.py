@@ -81,7 +81,9 @@ def _register_models(tmp_path: Path) -> None:
         profile = profile_for_model(train, FEATURES, model.predict_proba(train[FEATURES])[:, 1], "training")
         path = tmp_path / f"{role}.joblib"
         joblib.dump(model, path)
-        get_services().registry.register(path, role, version=version, profile=profile.to_dict())
+        get_services().registry.register(
+            path, role, version=version, profile=profile.to_dict(), trust_pickle=True
+        )
 
 
 @pytest.fixture(scope="module")

@@ -175,9 +175,13 @@ def test_a_model_registered_before_classes_were_recorded_is_read_from_its_file(
     path = tmp_path / "old.joblib"
     joblib.dump(LogisticRegression().fit(features, np.array([0.0, 1.0] * 30)), path)
     registry = Registry(store, str(tmp_path / "models"))
-    registry.register(path, "candidate", version="old")
+    record = registry.register(path, "candidate", version="old", trust_pickle=True)  # our own file
     with store.begin() as conn:  # as registration wrote it before: no classes in the metadata
-        conn.execute(update(models).where(models.c.version == "old").values(metadata={}))
+        conn.execute(
+            update(models)
+            .where(models.c.version == "old")
+            .values(metadata={"trusted_types": record.trusted_types})
+        )
     _scored_by(store, "old", ["o1", "o2", "o3"])
     report, rejected = add_labels(store, _frame([("o1", "1.0"), ("o2", "0"), ("o3", "1e20")]), "old.csv")
     assert {k: _stored(store)[k] for k in ("o1", "o2")} == {"o1": "1", "o2": "0"}

@@ -194,7 +194,7 @@ def test_promotion_and_realized_performance_give_one_answer_for_float_classes(
     path = tmp_path / "float.joblib"
     joblib.dump(LogisticRegression().fit(features, y), path)
     registry = Registry(store, str(tmp_path / "models"))
-    record = registry.register(path, "live", version="float-1")
+    record = registry.register(path, "live", version="float-1", trust_pickle=True)  # our own file
     estimator = registry.load(record)
     frame = features.assign(request_id=[f"f{i}" for i in range(400)])
     add_batch(store, "f", "committed", T0)

@@ -1,13 +1,13 @@
-"""The registry on SQLite and PostgreSQL: vetting, roles, and the sha256 gate before unpickling."""
+"""The registry on SQLite and PostgreSQL: vetting, roles, and the sha256 gate before loading."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import skops.io as sio
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from rendezvous.registry import ModelIntegrityError, Registry, RegistryError
@@ -19,12 +19,12 @@ def registry(database_url: str, tmp_path: Path) -> Registry:
     return Registry(Store(database_url), str(tmp_path / "models"))
 
 
-def _classifier_file(tmp_path: Path, name: str = "clf.joblib", seed: int = 0) -> Path:
+def _classifier_file(tmp_path: Path, name: str = "clf.skops", seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({"x1": rng.normal(size=200), "x2": rng.normal(size=200)})
     model = LogisticRegression().fit(frame, (frame.x1 + rng.normal(size=200) > 0).astype(int))
     path = tmp_path / name
-    joblib.dump(model, path)
+    sio.dump(model, path)
     return path
 
 
@@ -35,8 +35,12 @@ def test_register_records_what_a_model_needs(registry: Registry, tmp_path: Path)
     assert record.kind == "classifier"
     assert record.feature_names == ["x1", "x2"]
     assert len(record.sha256) == 64
-    # the classes as text and the one the score is the probability of, for storing outcomes
-    assert record.metadata == {"team": "risk", "classes": ["0", "1"], "positive_class": "1"}
+    # the classes as text and the one the score is the probability of, for storing outcomes;
+    # the types its skops file needs besides skops's defaults (none for a plain LogisticRegression)
+    assert record.metadata == {
+        "team": "risk", "classes": ["0", "1"], "positive_class": "1", "trusted_types": []
+    }
+    assert record.path.endswith(".skops")
     stored = registry.get("v1")
     assert stored.role == "live" and stored.sha256 == record.sha256
     model = registry.load(stored)
@@ -45,8 +49,8 @@ def test_register_records_what_a_model_needs(registry: Registry, tmp_path: Path)
 
 def test_regressor_is_accepted(registry: Registry, tmp_path: Path) -> None:
     frame = pd.DataFrame({"a": [1.0, 2.0, 3.0]})
-    path = tmp_path / "reg.joblib"
-    joblib.dump(LinearRegression().fit(frame, [1.0, 2.0, 3.0]), path)
+    path = tmp_path / "reg.skops"
+    sio.dump(LinearRegression().fit(frame, [1.0, 2.0, 3.0]), path)
     assert registry.register(path, "candidate").kind == "regressor"
 
 
@@ -66,8 +70,8 @@ def test_missing_file_is_an_integrity_error(registry: Registry, tmp_path: Path) 
 
 
 def test_not_an_estimator_is_refused(registry: Registry, tmp_path: Path) -> None:
-    path = tmp_path / "dict.joblib"
-    joblib.dump({"weights": [1, 2, 3]}, path)
+    path = tmp_path / "dict.skops"
+    sio.dump({"weights": [1, 2, 3]}, path)
     with pytest.raises(RegistryError, match="not a scikit-learn estimator"):
         registry.register(path, "candidate")
 
@@ -76,12 +80,15 @@ def test_garbage_file_is_refused(registry: Registry, tmp_path: Path) -> None:
     path = tmp_path / "garbage.joblib"
     path.write_bytes(b"this is not a pickle")
     with pytest.raises(RegistryError, match="not a loadable joblib file"):
-        registry.register(path, "candidate")
+        registry.register(path, "candidate", trust_pickle=True)
+    path.rename(path.with_suffix(".skops"))
+    with pytest.raises(RegistryError, match="not a readable skops file"):
+        registry.register(path.with_suffix(".skops"), "candidate")
 
 
 def test_model_without_feature_names_is_refused(registry: Registry, tmp_path: Path) -> None:
-    path = tmp_path / "nameless.joblib"
-    joblib.dump(LogisticRegression().fit(np.array([[0.0], [1.0]]), [0, 1]), path)
+    path = tmp_path / "nameless.skops"
+    sio.dump(LogisticRegression().fit(np.array([[0.0], [1.0]]), [0, 1]), path)
     with pytest.raises(RegistryError, match="feature names"):
         registry.register(path, "candidate")
 
@@ -89,19 +96,19 @@ def test_model_without_feature_names_is_refused(registry: Registry, tmp_path: Pa
 def test_second_live_is_refused_roles_change_only_by_promotion(
     registry: Registry, tmp_path: Path
 ) -> None:
-    registry.register(_classifier_file(tmp_path, "a.joblib"), "live", version="a")
+    registry.register(_classifier_file(tmp_path, "a.skops"), "live", version="a")
     with pytest.raises(RegistryError, match="promotion"):
-        registry.register(_classifier_file(tmp_path, "b.joblib", seed=1), "live", version="b")
+        registry.register(_classifier_file(tmp_path, "b.skops", seed=1), "live", version="b")
     with pytest.raises(RegistryError, match="already registered"):
-        registry.register(_classifier_file(tmp_path, "c.joblib", seed=2), "candidate", version="a")
+        registry.register(_classifier_file(tmp_path, "c.skops", seed=2), "candidate", version="a")
 
 
 def test_serving_set_and_shadow(registry: Registry, tmp_path: Path) -> None:
     with pytest.raises(RegistryError, match="no live model"):
         registry.serving_set()
-    registry.register(_classifier_file(tmp_path, "a.joblib"), "live", version="a")
-    registry.register(_classifier_file(tmp_path, "b.joblib", seed=1), "canary", version="b")
-    registry.register(_classifier_file(tmp_path, "c.joblib", seed=2), "candidate", version="c")
+    registry.register(_classifier_file(tmp_path, "a.skops"), "live", version="a")
+    registry.register(_classifier_file(tmp_path, "b.skops", seed=1), "canary", version="b")
+    registry.register(_classifier_file(tmp_path, "c.skops", seed=2), "candidate", version="c")
     with pytest.raises(RegistryError, match="only candidates"):
         registry.set_shadow("a", True)
     registry.set_shadow("c", True)

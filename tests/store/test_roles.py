@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import skops.io as sio
 from sklearn.linear_model import LogisticRegression
 from sqlalchemy import event, insert, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def _model_file(tmp_path: Path, name: str, seed: int) -> Path:
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({"f": rng.normal(size=60), "g": rng.normal(size=60)})
-    path = tmp_path / f"{name}.joblib"
-    joblib.dump(LogisticRegression().fit(frame, (frame.f > 0).astype(int)), path)
+    path = tmp_path / f"{name}.skops"
+    sio.dump(LogisticRegression().fit(frame, (frame.f > 0).astype(int)), path)
     return path
 
 
@@ -39,7 +39,7 @@ def _model_row(version: str, role: str) -> dict[str, Any]:
         "version": version,
         "role": role,
         "shadow": False,
-        "path": f"/nowhere/{version}.joblib",
+        "path": f"/nowhere/{version}.skops",
         "sha256": "0" * 64,
         "kind": "classifier",
         "feature_names": ["f"],

@@ -8,10 +8,10 @@ import socket
 import threading
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import skops.io as sio
 from sqlalchemy import select, update
 
 from rendezvous.promotion import audit, gate, rotation
@@ -37,8 +37,8 @@ def _model_file(tmp_path: Path, name: str, seed: int) -> Path:
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({"x1": rng.normal(size=100), "x2": rng.normal(size=100)})
     model = LogisticRegression().fit(frame, (frame.x1 > 0).astype(int))
-    path = tmp_path / f"{name}.joblib"
-    joblib.dump(model, path)
+    path = tmp_path / f"{name}.skops"
+    sio.dump(model, path)
     return path
 
 
