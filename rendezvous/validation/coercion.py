@@ -75,7 +75,9 @@ def _to_integer(raw: pd.Series) -> pd.Series:
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
             pass
         else:
-            return pd.Series(cast.to_pandas(), index=raw.index, name=raw.name)
+            # values, not a Series: a Series would be aligned on its own 0..n-1 labels, and a chunk's
+            # rows are labelled by their place in the batch
+            return pd.Series(cast.to_numpy(zero_copy_only=False), index=raw.index, name=raw.name)
     return _to_number(raw)
 
 

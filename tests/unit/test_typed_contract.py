@@ -78,3 +78,14 @@ def test_an_unparsable_timestamp_is_quarantined_and_offsets_are_kept(contract) -
     assert str(stamps.dtype) == "datetime64[us, UTC]"
     assert stamps[3] == pd.Timestamp("2026-03-01T10:00:00Z")
     assert stamps[5] == pd.Timestamp("2026-03-01T09:30:00Z")
+
+
+def test_a_later_chunk_keeps_its_integers(contract, tmp_path: Path) -> None:
+    """A chunk's rows are labelled by their place in the batch, not from 0: typing by value."""
+    sent = flights(90, seed=5)
+    chunks = read_chunks(str(write_batch(sent, tmp_path / "b.csv")), "csv", 40)
+    frame, _ = list(chunks)[1]
+    assert frame.index[0] != 0
+    result = validate(frame, contract, "flight_id", 0.5)
+    assert result.quarantine.empty and len(result.valid) == len(frame)
+    assert result.valid["flight_id"].tolist() == sent["flight_id"].iloc[40:80].tolist()
