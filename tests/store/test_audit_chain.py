@@ -42,7 +42,9 @@ def _model_file(tmp_path: Path, name: str, seed: int) -> Path:
 def registry(database_url: str, tmp_path: Path) -> Registry:
     registry = Registry(Store(database_url), str(tmp_path / "models"))
     for seed, (version, role) in enumerate([("L", "live"), ("C", "canary"), ("evil-1", "candidate")]):
-        registry.register(_model_file(tmp_path, f"m{seed}", seed), role, version=version, actor="ann")
+        registry.register(
+            _model_file(tmp_path, f"m{seed}", seed), role, version=version, actor="ann", trust_pickle=True
+        )
     return registry
 
 
@@ -87,7 +89,7 @@ def _forge(registry: Registry, **values: object) -> int:
 def test_a_forged_audit_row_is_reported_and_stops_promotion(
     registry: Registry, tmp_path: Path, links: bool
 ) -> None:
-    registry.register(_model_file(tmp_path, "next", 9), "candidate", version="next")
+    registry.register(_model_file(tmp_path, "next", 9), "candidate", version="next", trust_pickle=True)
     earlier = gate.open_promotion(registry.store, "next", "run-0", hold_seconds=600)
     rotation.approve(registry.store, registry, earlier, "bob", "fine")  # something to roll back
     promotion = gate.open_promotion(registry.store, "evil-1", "run-1", hold_seconds=600)
