@@ -99,7 +99,8 @@ def register_live(tmp_path: Path, frame: pd.DataFrame) -> list[str]:
     features = ["pressure_kpa", "valve_open"]
     path = tmp_path / "live.joblib"
     joblib.dump(LogisticRegression().fit(frame[features], frame["leak"]), path)
-    return get_services().registry.register(path, "live", version="wells-live").feature_names
+    record = get_services().registry.register(path, "live", version="wells-live", trust_pickle=True)
+    return record.feature_names
 
 
 def trained_features(monkeypatch: pytest.MonkeyPatch, data, recipe: str, module: str = MODULE) -> list[str]:
@@ -178,7 +179,7 @@ def test_the_readmes_recipe_example_trains_on_its_schema(home, tmp_path, monkeyp
     )
     path = tmp_path / "machines-live.joblib"
     joblib.dump(live.fit(dev[live_features], failed), path)
-    get_services().registry.register(path, "live", version="machines-live")
+    get_services().registry.register(path, "live", version="machines-live", trust_pickle=True)
     try:
         assert trained_features(monkeypatch, data, "failures", README_MODULE) == live_features
         widened = trained_features(monkeypatch, data, "failures_with_shift", README_MODULE)
