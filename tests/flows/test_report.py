@@ -1,6 +1,6 @@
 """The drift report with data the demo never produces: hostile names everywhere a name shows
-(batch, feature, model version), a schema of its own (integer ids, a boolean feature, no
-timestamp column), and an empty store."""
+(batch and feature; model versions are slugs, refused otherwise at registration), a schema of
+its own (integer ids, a boolean feature, no timestamp column), and an empty store."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ from rendezvous.settings import get_settings
 HOSTILE = '<script>alert(1)</script>"{{ 7*7 }}'
 # Plotly reads labels as a subset of HTML: its own <a href> and <b> must stay text too.
 FEATURE = f'{HOSTILE} <a href="https://example.invalid/">income</a>'
-LIVE = f"{HOSTILE} live"
-CANARY = f"{HOSTILE} canary"
+LIVE = "live-1.0_a"
+CANARY = "canary-1.0_b"
 # A file name cannot hold the "/" of </script>. Parquet: a CSV's booleans stay text, which models refuse.
 BATCH = '<img src=x onerror=alert(1)>"{{ 7*7 }}.parquet'
 FEATURES = [FEATURE, "flag", "amount"]
