@@ -173,19 +173,23 @@ class BatchOutputs:
         return outputs
 
 
-def move_source(source_url: str, target_dir: str, note: str | None = None) -> str:
-    """Move a processed source file out of the inbox; a note explains rejections/duplicates."""
+def move_source(source_url: str, target_dir: str, note: str | None = None) -> bool:
+    """Move a processed source file out of the inbox, its note (why it was rejected, or whose
+    duplicate it is) written first so that a crash in between leaves both redone by the next run.
+
+    False when the file was no longer there: another run moved it, and its note is that run's.
+    """
     fs, path = filesystem(source_url)
+    if not fs.exists(path):
+        return False
     name = path.rsplit("/", 1)[-1]
-    target = join(target_dir, name)
-    tfs, tpath = filesystem(target)
+    tfs, tpath = filesystem(join(target_dir, name))
     tfs.makedirs(tfs._parent(tpath), exist_ok=True)
-    if fs.exists(path):
-        fs.mv(path, tpath)
     if note:
         with tfs.open(join(target_dir, note_name(name)), "w", encoding="utf-8") as handle:
             handle.write(note.rstrip() + "\n")
-    return target
+    fs.mv(path, tpath)
+    return True
 
 
 def note_name(name: str) -> str:

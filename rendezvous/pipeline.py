@@ -138,6 +138,9 @@ def archive_raw(services: Services, source_url: str, sha256: str, name: str, own
     return target
 
 
+GONE = "no longer in the inbox (taken by another run)"
+
+
 def intake(services: Services, name: str) -> BatchJob | Outcome:
     """Fingerprint and claim one inbox file, then archive it; or say why it is not processed now.
 
@@ -152,7 +155,7 @@ def intake(services: Services, name: str) -> BatchJob | Outcome:
         sha256 = sha256_file(source_url)
     except FileNotFoundError:  # the only path read here is the inbox file itself
         # listed a moment ago, moved since: another run (worker) took it and finished it
-        return Outcome("", name, "gone", reason="no longer in the inbox (taken by another run)")
+        return Outcome("", name, "gone", reason=GONE)
     fmt = detect_format(name)
     arrival = services.ledger.receive(name, sha256, fmt)
     if arrival.status == "busy":
@@ -197,7 +200,9 @@ def _settle_terminal(services: Services, batch_id: str, name: str, detail: str, 
     settings = services.settings
     folder = settings.done_url if row.state == "committed" else settings.failed_url
     if status == "duplicate":
-        move_source(join(settings.inbox_url, name), settings.done_url, note=detail)
+        if not move_source(join(settings.inbox_url, name), settings.done_url, note=detail):
+            # read before the run that processed it moved it on: the same file, not a copy
+            return Outcome(batch_id, name, "gone", reason=GONE)
         return Outcome(batch_id, name, "duplicate", reason=detail)
     move_source(join(settings.inbox_url, name), folder, note=row.reason)
     services.ledger.mark_moved(batch_id)

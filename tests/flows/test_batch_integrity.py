@@ -201,3 +201,26 @@ def test_the_lease_is_renewed_while_the_batch_is_monitored(
 
     assert seen_during_monitoring == [True]
     assert outcome["state"] == "committed"
+
+
+def test_a_run_that_read_a_file_before_another_run_moved_it_is_told_gone_not_duplicate(
+    meter_home: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One run hashes the file; before it records the arrival, another run commits the batch and
+    moves the file to done/. The first run's file is the same file, not a second copy of it."""
+    inbox = meter_home()
+    _readings([1, 2, 3]).to_parquet(inbox / "late.parquet", index=False)
+    digest = sha256_file(str(inbox / "late.parquet"))
+    (outcome,) = score_batches()  # the other run: committed, moved
+    assert outcome["state"] == "committed"
+    monkeypatch.setattr(pipeline, "sha256_file", lambda url: digest)  # read before the move
+    told = pipeline.intake(get_services(), "late.parquet")
+    assert isinstance(told, Outcome) and told.state == "gone", told
+    done = Path(get_settings().done_url)
+    assert sorted(p.name for p in done.iterdir()) == ["late.parquet"]  # no duplicate note
+
+    # the same bytes sent again really are a duplicate, and say so
+    _readings([1, 2, 3]).to_parquet(inbox / "late.parquet", index=False)
+    again = pipeline.intake(get_services(), "late.parquet")
+    assert isinstance(again, Outcome) and again.state == "duplicate"
+    assert (done / "late.parquet.reason.txt").exists()
