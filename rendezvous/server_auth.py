@@ -17,6 +17,8 @@ import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from rendezvous.filemodes import write_private
+
 CREDENTIAL_FILE = "api-auth.json"
 USER = "rendezvous"
 
@@ -32,17 +34,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _write_private(path: Path, payload: dict[str, str]) -> None:
-    """Write ``payload`` readable by this user only (created 0600, never widened)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_suffix(".tmp")
-    scratch.unlink(missing_ok=True)
-    handle = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(handle, "w") as out:
-        json.dump(payload, out)
-    scratch.replace(path)
 
 
 def _read(state_dir: Path) -> dict[str, str]:
@@ -73,7 +64,8 @@ def security_env(state_dir: Path, host: str, port: int, auth: bool = True) -> di
     if auth:
         auth_string = os.environ.get("PREFECT_SERVER_API_AUTH_STRING") or stored_credential(state_dir)
         auth_string = auth_string or f"{USER}:{secrets.token_urlsafe(32)}"
-        _write_private(state_dir / CREDENTIAL_FILE, {"auth_string": auth_string, "api_url": f"{origin}/api"})
+        record = {"auth_string": auth_string, "api_url": f"{origin}/api"}
+        write_private(state_dir / CREDENTIAL_FILE, json.dumps(record).encode())
         env["PREFECT_SERVER_API_AUTH_STRING"] = auth_string
     return env
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from rendezvous.filemodes import write_private
 from rendezvous.trust.identity import IdentityError, check_identity
 
 
@@ -89,9 +89,7 @@ def generate(directory: Path, name: str) -> tuple[Path, str]:
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
     )
-    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(pem)
+    write_private(private, pem, overwrite=False)
     line = openssh_line(key.public_key())
     public.write_text(f"{line} {name}\n")
     return private, f'[approvers.{_toml_key(name)}]\nkey = "{line}"'
