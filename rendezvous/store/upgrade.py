@@ -1,17 +1,19 @@
 """Bring a database made by an older version up to this schema.
 
 ``create_all`` creates missing tables but never adds a column or an index to a table that exists,
-so a home created before one was declared would silently lack it. The role audit's chain columns
-are added here once, the rows already there are chained in order and the upgrade itself is an
-audit row; indexes are added here; a unique index that the stored rows already break is reported
+so a home created before one was declared would silently lack it. Here every declared column a
+table lacks is added (columns declared after a table's first release are nullable), in the same
+transaction as what fills it for the rows already there (``BACKFILLS``: the role audit's chain);
+then every declared index it lacks; a unique index that the stored rows already break is reported
 with the rows, never half-applied.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Index, and_, func, inspect, select, text, update
+from sqlalchemy import Column, Connection, Engine, Index, and_, func, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from rendezvous.store.schema import metadata, role_changes
@@ -26,9 +28,10 @@ class SchemaUpgradeError(RuntimeError):
 
 
 def create_schema(engine: Engine) -> None:
-    """Create missing tables, drop retired indexes, then add the indexes older databases lack."""
+    """Create missing tables, add the columns older databases lack, drop retired indexes, then
+    add the indexes they lack."""
     metadata.create_all(engine)
-    _chain_audit(engine)
+    _add_columns(engine)
     with engine.connect() as conn:
         found = inspect(conn).get_multi_indexes()
     present = {index["name"] for indexes in found.values() for index in indexes}
@@ -47,24 +50,45 @@ def create_schema(engine: Engine) -> None:
                 raise SchemaUpgradeError(_refusal(engine, index)) from exc
 
 
-def _chain_audit(engine: Engine) -> None:
-    """Add the audit's chain columns to a home that predates them and chain its rows, once."""
-    chain_columns = (role_changes.c.decision, role_changes.c.prev_hash, role_changes.c.row_hash)
-    with engine.connect() as conn:
-        present = {column["name"] for column in inspect(conn).get_columns(role_changes.name)}
-    missing = [column for column in chain_columns if column.name not in present]
+def _add_columns(engine: Engine) -> None:
+    """Add the declared columns an older database lacks and fill them, in one transaction."""
+    missing = _missing_columns(engine)
     if not missing:
         return
+    quote = engine.dialect.identifier_preparer
     try:
         with engine.begin() as conn:
             for column in missing:
-                kind = column.type.compile(dialect=engine.dialect)
-                conn.execute(text(f"ALTER TABLE {role_changes.name} ADD COLUMN {column.name} {kind}"))
-            _chain_rows(conn)
+                if not column.nullable:
+                    raise SchemaUpgradeError(
+                        f"{column.table.name}.{column.name} is declared NOT NULL: it cannot be added "
+                        "to the rows of an older database"
+                    )
+                conn.execute(
+                    text(
+                        f"ALTER TABLE {quote.format_table(column.table)} ADD COLUMN "
+                        f"{quote.format_column(column)} {column.type.compile(dialect=engine.dialect)}"
+                    )
+                )
+            for column in missing:
+                backfill = BACKFILLS.get((column.table.name, column.name))
+                if backfill is not None:
+                    backfill(conn)
     except DBAPIError:  # another process upgraded this home meanwhile
-        with engine.connect() as conn:
-            if "row_hash" not in {column["name"] for column in inspect(conn).get_columns(role_changes.name)}:
-                raise
+        if _missing_columns(engine):
+            raise
+
+
+def _missing_columns(engine: Engine) -> list[Column[Any]]:
+    with engine.connect() as conn:
+        found = inspect(conn).get_multi_columns()
+    present = {(table, column["name"]) for (_, table), columns in found.items() for column in columns}
+    return [
+        column
+        for table in metadata.sorted_tables
+        for column in table.columns
+        if (table.name, column.name) not in present
+    ]
 
 
 def _chain_rows(conn: Connection) -> None:
@@ -95,6 +119,12 @@ def _chain_rows(conn: Connection) -> None:
         ended,
         held,
     )
+
+
+BACKFILLS: dict[tuple[str, str], Callable[[Connection], None]] = {
+    (role_changes.name, role_changes.c.row_hash.name): _chain_rows,
+}
+"""What fills an added column for the rows already there, run once, when it is added."""
 
 
 def _refusal(engine: Engine, index: Index) -> str:
