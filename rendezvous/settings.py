@@ -147,7 +147,8 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=3, gt=0)
     task_runner: str = Field(
         default="threads",
-        description="'threads', 'dask' (local cluster) or a Dask scheduler address.",
+        pattern=r"^(threads|dask|([a-z]+://)?[^\s:/]+:[0-9]+)$",
+        description="'threads', 'dask' (local cluster) or a Dask scheduler address (host:port).",
     )
     prefect_api: Literal["local-server", "ephemeral"] = Field(
         default="local-server",

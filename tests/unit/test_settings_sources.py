@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from rendezvous.demo.bootstrap import DemoRefused, wipe_state
 from rendezvous.demo.home import mark_demo_home
@@ -76,3 +77,14 @@ def test_demo_wipes_only_what_its_marker_lists(bare: Path) -> None:
     mark_demo_home(bare, [str(bare / "inbox")])
     assert wipe_state(get_services()) == [str(bare / "inbox")]
     assert not built.exists() and kept.exists()
+
+
+@pytest.mark.parametrize("runner", ["thread", "Dask", "tcp://scheduler", "dask; rm -rf /"])
+def test_a_task_runner_that_is_neither_named_nor_an_address_is_refused_when_read(
+    bare: Path, runner: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RENDEZVOUS_TASK_RUNNER", runner)
+    with pytest.raises(ValidationError, match="task_runner"):
+        Settings()
+    monkeypatch.setenv("RENDEZVOUS_TASK_RUNNER", "tcp://10.0.0.5:8786")
+    assert Settings().task_runner == "tcp://10.0.0.5:8786"
