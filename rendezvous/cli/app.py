@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from rendezvous.cli.console import console, errors, fail
+from rendezvous.cli.console import JsonFlag, console, errors, fail, print_json
 from rendezvous.cli.models import register as register_model_files
 from rendezvous.cli.monitoring import print_monitoring
 from rendezvous.cli.monitoring import register as register_monitoring
@@ -31,13 +31,6 @@ register_model_files(models_app)
 register_monitoring(app)
 register_promotion(app, models_app)
 register_ops(app)
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-
-
-def _print_json(payload: Any) -> None:
-    typer.echo(json.dumps(payload, indent=2, default=str))
-
 
 def _short(path: str) -> str:
     """Paths under RENDEZVOUS_HOME are shown relative to it."""
@@ -90,7 +83,7 @@ def score(
     with errors.status("Scoring the inbox...", spinner="dots"):
         outcomes = run_scoring()
     if json_out:
-        _print_json(outcomes)
+        print_json(outcomes)
     elif outcomes:
         console.print(outcome_table(outcomes, "score-batches"))
         _print_accounting(outcomes)
@@ -182,7 +175,7 @@ def status(json_out: JsonFlag = False) -> None:
     services = get_services()
     report = system_status(services.store, services.registry)
     if json_out:
-        _print_json(report)
+        print_json(report)
         return
     console.print(models_table(report["models"]))
     states = ", ".join(f"{state}: {n}" for state, n in sorted(report["batches_by_state"].items())) or "none"
@@ -236,7 +229,7 @@ def models_list(json_out: JsonFlag = False) -> None:
     """Every registered model and its role."""
     models = [r.summary() for r in get_services().registry.list()]
     if json_out:
-        _print_json(models)
+        print_json(models)
     else:
         console.print(models_table(models))
 
@@ -250,7 +243,7 @@ def batches_show(batch_id: str, json_out: JsonFlag = False) -> None:
     if detail is None:
         raise fail(f"no batch {batch_id!r}", 1, json_out)
     if json_out:
-        _print_json(detail)
+        print_json(detail)
         return
     console.print(
         f"[bold]{terminal(detail['id'])}[/] from {terminal(detail['source'])} ({terminal(detail['format'])}, "
@@ -299,6 +292,6 @@ def batches_list(json_out: JsonFlag = False) -> None:
     services = get_services()
     recent = system_status(services.store, services.registry)["recent_batches"]
     if json_out:
-        _print_json(recent)
+        print_json(recent)
     else:
         console.print(outcome_table([{**b, "source": b["id"]} for b in recent], "Batches"))

@@ -6,6 +6,7 @@ answer (and, with --json, only JSON).
 
 import json
 import sys
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,6 +15,13 @@ from rendezvous.printing import terminal
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 errors = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def print_json(payload: Any) -> None:
+    """The answer of a --json command on stdout (dates and other values as text)."""
+    typer.echo(json.dumps(payload, indent=2, default=str))
 
 
 def fail(message: str, code: int = 1, json_out: bool = False) -> typer.Exit:

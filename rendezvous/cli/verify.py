@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated
-
 import typer
 from rich.table import Table
 
-from rendezvous.cli.console import console
+from rendezvous.cli.console import JsonFlag, console, print_json
 from rendezvous.printing import terminal
 from rendezvous.services import get_services
 
 
-def verify_command(
-    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
+def verify_command(json_out: JsonFlag = False) -> None:
     """Check every invariant (accounting, one score per role, outputs, model files, role audit)."""
     from rendezvous.verify import verify
 
     results = verify(get_services())
     if json_out:
-        typer.echo(json.dumps([r.to_dict() for r in results], indent=2))
+        print_json([r.to_dict() for r in results])
     else:
         table = Table(title="rendezvous verify", title_justify="left")
         for name in ("check", "checked", "breaches", "examples"):
