@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from rendezvous.cli.console import console, errors, fail
-from rendezvous.cli.params import version_name
+from rendezvous.cli.params import key_values, version_name
 from rendezvous.model_files import PICKLE_WARNING, is_skops
 from rendezvous.printing import terminal
 from rendezvous.services import get_services
@@ -66,7 +66,7 @@ def models_register(
     from rendezvous.registry import RegistryError
     from rendezvous.settings import MissingSetting
 
-    metadata = dict(item.split("=", 1) for item in meta or [])
+    metadata = key_values(meta)
     pickled = not is_skops(path)
     if pickled:
         _warn_pickle(str(path))

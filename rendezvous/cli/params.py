@@ -15,3 +15,14 @@ def version_name(value: str | None) -> str | None:
         return checked_name(value)
     except InvalidName as exc:
         raise typer.BadParameter(str(exc)) from exc
+
+
+def key_values(values: list[str] | None) -> dict[str, str]:
+    """Repeated ``key=value`` options as a dict; an item without ``=`` is a usage error naming it."""
+    pairs: dict[str, str] = {}
+    for item in values or []:
+        key, equals, value = item.partition("=")
+        if not equals or not key:
+            raise typer.BadParameter(f"{item!r} is not key=value")
+        pairs[key] = value
+    return pairs

@@ -84,3 +84,15 @@ def test_models_convert_brings_a_home_from_before_skops_up_to_date(home: Path, t
     assert registry.load(converted).predict_proba(request).shape == (1, 2)
     again = runner.invoke(app, ["models", "convert"])
     assert again.exit_code == 0 and "nothing to convert" in _said(again)
+
+
+def test_metadata_that_is_not_key_value_is_a_usage_error_naming_it(home: Path, tmp_path: Path) -> None:
+    sio.dump(_model(), tmp_path / "plain.skops")
+    args = ["models", "register", str(tmp_path / "plain.skops"), "--role", "candidate"]
+    result = runner.invoke(app, [*args, "--meta", "team=risk", "--meta", "owner\x1b[2J"])
+    assert result.exit_code == 2, _said(result)
+    assert "'owner\\x1b[2J' is not key=value" in _said(result)  # named, the escape spelled out
+    assert get_services().registry.list() == []
+    kept = runner.invoke(app, [*args, "--meta", "team=risk", "--meta", "note=a=b"])
+    assert kept.exit_code == 0, kept.stdout
+    assert get_services().registry.list()[0].metadata["note"] == "a=b"
