@@ -15,6 +15,7 @@ from rendezvous.store import Store
 
 if TYPE_CHECKING:
     from rendezvous.enrichment import Preprocess, Reference
+    from rendezvous.validation.contract import Contract
 
 
 @dataclass
@@ -36,7 +37,7 @@ class Services:
     def ledger(self) -> Ledger:
         return Ledger(self.store, self.settings.lease_seconds, self.settings.max_attempts)
 
-    def contract(self):
+    def contract(self) -> Contract:
         from rendezvous.validation import load_contract
 
         return load_contract(Path(self.settings.required("suite_path", "the request contract")))
