@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Connection, String, case, cast, insert, li
 from sqlalchemy.exc import IntegrityError
 
 from rendezvous.names import checked_name, slug
-from rendezvous.owners import owner_is_dead
+from rendezvous.owners import owned_here, owner_is_dead
 from rendezvous.store import Store
 from rendezvous.store.schema import arrivals, batches
 
@@ -86,6 +86,8 @@ class Ledger:
     def _existing(self, conn: Connection, row: Any, name: str, now: datetime) -> Arrival:
         if row.state in TERMINAL:
             if not (row.outputs or {}).get("source_moved"):
+                if not self._move_is_ours_to_finish(row, now):
+                    return Arrival(row.id, "busy", row.state, f"being moved on by {row.claimed_by}")
                 return Arrival(row.id, "finish_move", row.state)
             conn.execute(
                 insert(arrivals).values(batch_id=row.id, source=name, arrived_at=now, outcome="duplicate")
@@ -101,6 +103,18 @@ class Ledger:
         if row.state == "processing" and not self._takeable(row, now):
             return Arrival(row.id, "busy", row.state, f"claimed by {row.claimed_by}")
         return Arrival(row.id, "claimable", row.state)
+
+    def _move_is_ours_to_finish(self, row: Any, now: datetime) -> bool:
+        """A closed batch whose file is still in the inbox: its own run is moving it on right now,
+        unless that run died, is this process (an earlier attempt of it failed), or has had a
+        lease's time. Another live run finishing the move would report the batch as its own."""
+        finished = row.finished_at
+        return (
+            owner_is_dead(row.claimed_by)
+            or owned_here(row.claimed_by)
+            or finished is None
+            or finished + self.lease < now
+        )
 
     def _takeable(self, row: Any, now: datetime) -> bool:
         expires = row.lease_expires

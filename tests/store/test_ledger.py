@@ -99,6 +99,34 @@ def test_finished_content_arriving_again_is_a_duplicate(ledger: Ledger) -> None:
     assert again.status == "duplicate" and "a.csv" in again.detail
 
 
+def test_a_closed_batch_is_moved_on_by_its_own_run_not_by_another_live_one(ledger: Ledger) -> None:
+    """Between its commit and the move of its file, a batch belongs to the run that closed it: a
+    second live run that finished the move would report the batch as committed by itself too."""
+    arrival = ledger.receive("a.csv", "c" * 64, "csv")
+    alive_elsewhere = f"{socket.gethostname()}:1:other"  # pid 1 runs, and it is not this process
+    assert not owner_is_dead(alive_elsewhere)
+    ledger.claim(arrival.batch_id, alive_elsewhere, VERSIONS)
+    with ledger.store.begin() as conn:
+        ledger.finish(
+            conn,
+            arrival.batch_id,
+            alive_elsewhere,
+            "committed",
+            {"rows_in": 1, "rows_scored": 1, "rows_quarantined": 0},
+            None,
+            {},
+        )
+    again = ledger.receive("a.csv", "c" * 64, "csv")
+    assert again.status == "busy" and alive_elsewhere in again.detail
+    with ledger.store.begin() as conn:  # a lease's time later its run is presumed stuck
+        conn.execute(
+            update(batches)
+            .where(batches.c.id == arrival.batch_id)
+            .values(finished_at=datetime.now(UTC) - timedelta(seconds=61))
+        )
+    assert ledger.receive("a.csv", "c" * 64, "csv").status == "finish_move"
+
+
 def test_a_batch_whose_worker_keeps_dying_fails_after_max_attempts(ledger: Ledger) -> None:
     arrival = ledger.receive("poison.csv", "a" * 64, "csv")
     dead = f"{socket.gethostname()}:999999999:dead"
