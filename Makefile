@@ -18,11 +18,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/rendezvous demo
 
-# the suite on two processes (one file's tests stay together), then what must run alone; the
+# the suite on two processes (one file's tests stay together; the 25 slowest listed), then what must run alone; the
 # PostgreSQL tests use the server RENDEZVOUS_TEST_POSTGRES names, else start one (tests/pg_schemas.py)
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n 2 --dist loadfile -m "not serial"
+	$(BIN)/pytest -n 2 --dist loadfile -m "not serial" --durations=25
 	$(BIN)/pytest -m serial
 
 lint: $(STAMP)
