@@ -19,6 +19,14 @@ def describe_profile(profile: dict[str, Any] | None) -> str:
     """One line for people: where the reference came from and how big it is."""
     if profile is None:
         return "none"
+    fallback = profile.get("fallback")
+    if fallback:
+        return (
+            f"fallback sample: {profile.get('n_rows', 0):,} random rows of the "
+            f"{fallback['rows_seen']:,} of its first batches ({', '.join(fallback['batches'])}), "
+            f"{profile.get('created_at', '?')}; no reference was registered "
+            "(`rendezvous models profile VERSION --reference FILE` sets one)"
+        )
     source = profile.get("source") or "unnamed reference"
     return f"{source} ({profile.get('n_rows', 0):,} rows, {profile.get('created_at', '?')})"
 
@@ -40,7 +48,7 @@ def profile_lines(store: Store, registry: Registry) -> list[dict[str, str]]:
             text = describe_profile(record.profile)
         else:
             progress = _pending(store, record.version)
-            text = "none yet: built from the first batches it scores" + (
+            text = "none yet: a fallback sample of the first batches it scores" + (
                 f" ({progress} seen)" if progress else ""
             )
         out.append({"version": record.version, "role": record.role, "profile": text})
