@@ -304,7 +304,9 @@ def test_report_has_every_section_and_works_offline(demo: dict, tmp_path: Path) 
         result = CliRunner().invoke(app, ["report", "-o", str(out)])
         assert result.exit_code == 0, result.stdout
         page = out.read_text()
-        figure = feature_drift_figure(read_metrics(services.store), read_rotations(services.store))
+        figure = feature_drift_figure(
+            read_metrics(services.store), read_rotations(services.store), "scoring time"
+        )
         marks = [shape.x0 for shape in figure.layout.shapes if shape.line.color == ROTATION]
         assert len(marks) == 14  # on every feature's time axis
     finally:
