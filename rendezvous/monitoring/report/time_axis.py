@@ -57,9 +57,14 @@ def place(
     if not axis.request_time:
         return m, perf
     spans = request_midpoints(store)
-    by_batch = spans.set_index("batch_id")["at"]
-    by_source = spans.drop_duplicates("source", keep="last").set_index("source")["at"]
-    m = m.assign(at=m["batch_id"].map(by_batch).fillna(m["at"]))
-    if not perf.empty:
-        perf = perf.assign(at=perf["window"].map(by_source).fillna(perf["at"]))
-    return m, perf
+    by_batch = dict(zip(spans["batch_id"], spans["at"], strict=True))
+    by_source = dict(zip(spans["source"], spans["at"], strict=True))  # a name sent twice: the last
+    return _moved(m, "batch_id", by_batch), _moved(perf, "window", by_source)
+
+
+def _moved(frame: pd.DataFrame, key: str, times: dict[str, pd.Timestamp]) -> pd.DataFrame:
+    """``frame`` with ``at`` taken from ``times`` by ``key`` where known, else kept."""
+    if frame.empty or not times:
+        return frame
+    moved = pd.to_datetime(frame[key].map(times), utc=True)
+    return frame.assign(at=moved.where(moved.notna(), frame["at"]))
