@@ -166,7 +166,8 @@ def test_a_new_user_with_their_own_schema_models_and_reference(new_user: Path, t
         rows = json.loads(cli("drift", name, "--json").stdout)
         alerts = [r for r in rows if r["alert"] or r["metric"] == "monitor_error"]
         features = {r["feature"] for r in alerts if r["feature"]}
-        table.append((name, outcome["rows_scored"], len(alerts), ", ".join(sorted(features)) or "-"))
+        rules = sorted(f"{r['detail'].get('comparison')}: {r['metric']}" for r in alerts if not r["feature"])
+        table.append((name, outcome["rows_scored"], len(alerts), ", ".join(sorted(features)) or "-", rules))
         if drifted:
             assert features == DRIFTED, alerts
         else:
@@ -178,9 +179,9 @@ def test_a_new_user_with_their_own_schema_models_and_reference(new_user: Path, t
         expected = pd.Series(own, index=sent[name]["applicant_id"])
         assert response["score"].tolist() == expected.loc[response["request_id"]].tolist()
 
-    print(f"\n{'batch':<26}{'rows':>6}{'alerts':>8}  drifted features")
-    for name, rows_scored, n_alerts, features in table:
-        print(f"{name:<26}{rows_scored:>6}{n_alerts:>8}  {features}")
+    print(f"\n{'batch':<26}{'rows':>6}{'alerts':>8}  {'drifted features':<18}other alerts")
+    for name, rows_scored, n_alerts, features, rules in table:
+        print(f"{name:<26}{rows_scored:>6}{n_alerts:>8}  {features:<18}{', '.join(rules) or '-'}")
 
     status = json.loads(cli("status", "--json").stdout)["monitoring"]
     profiles = [p["profile"] for p in status["profiles"]]
