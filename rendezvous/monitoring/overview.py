@@ -13,6 +13,7 @@ from rendezvous.store import Store
 from rendezvous.store.schema import batches, metrics
 
 ACTIVE_ROLES = ("live", "canary", "candidate")
+SHOWN_BATCHES = 5  # of a fallback's first batches, named in one line
 
 
 def describe_profile(profile: dict[str, Any] | None) -> str:
@@ -21,9 +22,13 @@ def describe_profile(profile: dict[str, Any] | None) -> str:
         return "none"
     fallback = profile.get("fallback")
     if fallback:
+        batches = fallback["batches"]
+        named = ", ".join(batches[:SHOWN_BATCHES]) + (
+            f" and {len(batches) - SHOWN_BATCHES} more" if len(batches) > SHOWN_BATCHES else ""
+        )
         return (
             f"fallback sample: {profile.get('n_rows', 0):,} random rows of the "
-            f"{fallback['rows_seen']:,} of its first batches ({', '.join(fallback['batches'])}), "
+            f"{fallback['rows_seen']:,} of its first batches ({named}), "
             f"{profile.get('created_at', '?')}; no reference was registered "
             "(`rendezvous models profile VERSION --reference FILE` sets one)"
         )
