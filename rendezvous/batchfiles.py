@@ -145,6 +145,14 @@ def detect_format(name: str) -> str | None:
     return None if codec and fmt == "parquet" else fmt
 
 
+def unknown_format(name: str) -> BadInput:
+    """The refusal of a file whose name says no format this system reads."""
+    return BadInput(
+        f"unknown format of {name!r}; expected one of .csv, .parquet, .jsonl, .ndjson "
+        "(CSV and JSON Lines may be compressed: .gz, .zst, .bz2)"
+    )
+
+
 def open_batch(url: str, max_bytes: int | None = None, setting: str = "max_file_bytes") -> io.IOBase:
     """The file's bytes, decompressed (streamed) when its name ends in a compression suffix,
     refused past ``max_bytes`` of them."""

@@ -19,7 +19,6 @@ from sqlalchemy import func, select
 
 from rendezvous import records
 from rendezvous.batchfiles import (
-    BadInput,
     Limits,
     MalformedRow,
     detect_format,
@@ -27,6 +26,7 @@ from rendezvous.batchfiles import (
     join,
     read_chunks,
     sha256_file,
+    unknown_format,
 )
 from rendezvous.classes import classes_of
 from rendezvous.compression import split_suffix
@@ -212,10 +212,7 @@ def _settle_terminal(services: Services, batch_id: str, name: str, detail: str, 
 def chunks(services: Services, job: BatchJob) -> Iterator[tuple[int, pd.DataFrame, list[MalformedRow]]]:
     """The batch in bounded chunks, read from the immutable archive copy."""
     if job.fmt is None:
-        raise BadInput(
-            f"unknown format of {job.source_name!r}; expected one of .csv, .parquet, .jsonl, .ndjson "
-            "(CSV and JSON Lines may be compressed: .gz, .zst, .bz2)"
-        )
+        raise unknown_format(job.source_name)
     for number, (frame, malformed) in enumerate(
         read_chunks(job.archive_url, job.fmt, services.settings.chunk_rows, Limits.of(services.settings))
     ):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +38,10 @@ from rendezvous.store.schema import models
 
 FILE_KEYS = ("trusted_types", "converted_from")
 """Metadata the registry writes about the stored file; a caller's values for them are dropped."""
+
+
+ProfileMaker = Callable[[Any, "ModelRecord"], dict[str, Any]]
+"""Makes a model's reference profile from its estimator and record (see ``Registry.register``)."""
 
 
 class RegistryError(Exception):
@@ -171,7 +175,7 @@ class Registry:
         role: str,
         version: str | None = None,
         metadata: dict[str, Any] | None = None,
-        profile: dict[str, Any] | None = None,
+        profile: dict[str, Any] | ProfileMaker | None = None,
         actor: str = "registry",
         available_features: Collection[str] | None = None,
         trust_types: Collection[str] = (),
@@ -186,7 +190,9 @@ class Registry:
         ``live`` and ``canary`` may be registered only while empty (bootstrapping a system);
         afterwards they change only through promotion or rollback. With ``available_features``
         (what validated, enriched rows will hold), a model that needs anything else is refused
-        now rather than failing every batch later.
+        now rather than failing every batch later. ``profile`` may be a function of the vetted
+        estimator and its record-to-be (a profile scored by the model itself): it runs before
+        anything is stored, so a reference it cannot profile registers nothing.
         """
         import fsspec  # model files: paid by the commands that read them, not by `models list`
 
@@ -206,7 +212,6 @@ class Registry:
                 )
         digest = sha256_bytes(vetted.data)
         version = _checked_version(version or f"{slug(Path(str(source)).stem, 100, 'model')}-{digest[:8]}")
-        target = self._write(version, digest, vetted.data)
         metadata = {
             **{key: value for key, value in (metadata or {}).items() if key not in FILE_KEYS},
             **_class_metadata(kind, vetted.estimator),
@@ -218,7 +223,7 @@ class Registry:
             "version": version,
             "role": role,
             "shadow": False,
-            "path": target,
+            "path": str(source),  # until stored, below
             "sha256": digest,
             "kind": kind,
             "feature_names": feature_names,
@@ -227,6 +232,9 @@ class Registry:
             "profile": profile,
             "registered_at": datetime.now(UTC),
         }
+        if callable(profile):  # the record as it will be, but for where the file is stored
+            record["profile"] = profile(vetted.estimator, ModelRecord(**{**record, "profile": None}))
+        record["path"] = self._write(version, digest, vetted.data)
         try:
             with self.store.begin() as conn:
                 clash = self._clash(conn, version, role)

@@ -45,7 +45,8 @@ class MissingSetting(ValueError):
     """A step needs a setting that has no neutral default (the schema's suite, a recipe)."""
 
 
-def _config_file() -> Path:
+def config_file() -> Path:
+    """The working directory's settings file (or the one RENDEZVOUS_CONFIG names)."""
     return Path(os.environ.get("RENDEZVOUS_CONFIG", HOME_CONFIG))
 
 
@@ -202,7 +203,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        working = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        working = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
         home = (
             getattr(init_settings, "init_kwargs", {}).get("home")
             or os.environ.get("RENDEZVOUS_HOME")

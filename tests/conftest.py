@@ -40,6 +40,15 @@ def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     get_settings.cache_clear()
 
 
+@pytest.fixture
+def environ_restored() -> Iterator[None]:
+    """The scoring commands set Prefect's defaults in os.environ; keep them out of other tests."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def prefect_api() -> Iterator[None]:
     from prefect.testing.utilities import prefect_test_harness

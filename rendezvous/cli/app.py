@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from rendezvous.cli.console import JsonFlag, console, errors, fail, print_json
+from rendezvous.cli.init import register as register_init
 from rendezvous.cli.models import register as register_model_files
 from rendezvous.cli.monitoring import print_monitoring
 from rendezvous.cli.monitoring import register as register_monitoring
@@ -31,6 +32,7 @@ register_model_files(models_app)
 register_monitoring(app)
 register_promotion(app, models_app)
 register_ops(app)
+register_init(app)
 
 def _short(path: str) -> str:
     """Paths under RENDEZVOUS_HOME are shown relative to it."""

@@ -19,7 +19,8 @@ from rendezvous.printing import terminal
 from rendezvous.services import get_services
 
 if TYPE_CHECKING:
-    from rendezvous.registry import ModelRecord
+    from rendezvous.registry import ModelRecord, ProfileMaker
+    from rendezvous.services import Services
 
 TrustTypes = Annotated[
     list[str] | None,
@@ -50,6 +51,53 @@ def _describe_types(record: ModelRecord) -> str:
     return text
 
 
+ReferenceFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--reference",
+        help="Reference data (CSV, Parquet, JSON Lines; compressed too) the model's drift is "
+        "measured against: its features and the model's own scores on them. Without one, a "
+        "random sample of its first batches is used.",
+    ),
+]
+
+
+def _profile_maker(services: Services, reference: Path) -> ProfileMaker:
+    """Reads the reference file now (refusing a bad one before any model is loaded); the
+    profile is made once the model is vetted, from its own scores of those rows."""
+    from rendezvous.monitoring.reference import model_profile
+    from rendezvous.monitoring.reference_file import read_reference
+
+    frame = read_reference(services, str(reference))
+    settings = services.settings
+
+    def make(estimator: object, record: ModelRecord) -> dict:
+        source = f"reference file {reference.name}"
+        seed = settings.monitoring.features.seed
+        return model_profile(estimator, record, frame, settings.id_column, source, seed).to_dict()
+
+    return make
+
+
+def _refusals() -> tuple[type[Exception], ...]:
+    """What a registration or profiling may be refused for, each said in its message (exit 2)."""
+    from rendezvous.enrichment import EnrichmentError
+    from rendezvous.monitoring.reference_file import ReferenceFileError
+    from rendezvous.registry import RegistryError
+    from rendezvous.scoring import ModelInputError
+    from rendezvous.settings import MissingSetting
+
+    return RegistryError, MissingSetting, ReferenceFileError, ModelInputError, EnrichmentError
+
+
+def _describe_profile(record: ModelRecord) -> str:
+    from rendezvous.monitoring.overview import describe_profile
+
+    if record.profile is None:
+        return "reference: none yet (a fallback sample of its first batches)"
+    return f"reference: {describe_profile(record.profile)}"
+
+
 def models_register(
     path: Path,
     role: Annotated[str, typer.Option(help="live, canary, candidate or retired.")],
@@ -59,12 +107,11 @@ def models_register(
     ] = None,
     meta: Annotated[list[str] | None, typer.Option(help="key=value metadata, repeatable.")] = None,
     trust_types: TrustTypes = None,
+    reference: ReferenceFile = None,
 ) -> None:
     """Register a scikit-learn estimator or pipeline: a .skops file, or your own joblib file
     (loaded once, here, and stored as skops)."""
     from rendezvous.pipeline import available_features
-    from rendezvous.registry import RegistryError
-    from rendezvous.settings import MissingSetting
 
     metadata = key_values(meta)
     pickled = not is_skops(path)
@@ -77,20 +124,40 @@ def models_register(
             role,
             version=version,
             metadata=metadata,
+            profile=_profile_maker(services, reference) if reference else None,
             actor=getpass.getuser(),
             available_features=available_features(services),
             trust_types=_names(trust_types),
             trust_pickle=pickled,
         )
-    except (RegistryError, MissingSetting) as exc:
+    except _refusals() as exc:
         raise fail(f"refused: {exc}", 2) from exc
     console.print(
         terminal(
             f"registered {record.version} as {record.role} (sha256 {record.sha256[:12]} of its skops file, "
             f"{len(record.feature_names)} features, scikit-learn {record.sklearn_version}); "
-            f"{_describe_types(record)}"
+            f"{_describe_types(record)}; {_describe_profile(record)}"
         )
     )
+
+
+def models_profile(
+    version: Annotated[str, typer.Argument(help="The registered model whose reference to replace.")],
+    reference: Annotated[
+        Path, typer.Option("--reference", help="Reference data: CSV, Parquet, JSON Lines (compressed too).")
+    ],
+) -> None:
+    """Replace a model's reference profile with one built from a reference data file (its
+    features, and the model's own scores on them); drift is measured against it from the next batch."""
+    try:
+        services = get_services()
+        registry = services.registry
+        record = registry.get(version)
+        make = _profile_maker(services, reference)
+        registry.set_profile(version, make(registry.load(record), record))
+    except _refusals() as exc:
+        raise fail(f"refused: {exc}", 2) from exc
+    console.print(terminal(f"{version}: {_describe_profile(registry.get(version))}"))
 
 
 def models_convert(
@@ -127,3 +194,4 @@ def models_convert(
 def register(models_app: typer.Typer) -> None:
     models_app.command("register")(models_register)
     models_app.command("convert")(models_convert)
+    models_app.command("profile")(models_profile)

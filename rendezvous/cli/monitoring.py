@@ -53,7 +53,7 @@ def drift(
 ) -> None:
     """Every drift statistic of one batch, alerts first."""
     from rendezvous.monitoring.metrics_store import metric_rows
-    from rendezvous.monitoring.verdict import comparison_of, fmt_number, note_text, rule_text
+    from rendezvous.monitoring.verdict import QUIET_METRICS, comparison_of, fmt_number, note_text, rule_text
 
     rows = metric_rows(get_services().store, batch_id=batch, committed_only=False)
     if not rows:
@@ -65,12 +65,16 @@ def drift(
         return
     when = rows[0]["at"].strftime("%Y-%m-%d %H:%M:%S")
     console.print(f"[bold]{terminal(rows[0]['source'])}[/] ({terminal(latest)}), monitored {when} UTC")
+    for r in rows:
+        if r["metric"] == "reference":
+            note = r["detail"]["profile"]
+            console.print(f"Reference of live {terminal(r['model_version'])}: {terminal(note)}")
     table = Table()
     for name in ("", "comparison", "feature", "metric", "value", "rule", "model", "note"):
         table.add_column(name, overflow="fold")
     rows.sort(key=lambda r: (not r["alert"], comparison_of(r), r["feature"] or ""))
     for r in rows:
-        if r["metric"] in ("n_rows", "profile_rows"):
+        if r["metric"] in QUIET_METRICS:
             continue
         table.add_row(
             "[red]ALERT[/]" if r["alert"] else "",

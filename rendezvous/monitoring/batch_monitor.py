@@ -322,6 +322,10 @@ def monitor_batch(services: Services, job: Any) -> MonitorResult | None:
                 f"{config.first_batches_rows:,} rows seen; feature drift starts after"
             )
 
+    # what the live model was compared with, for `drift` to say (a fallback sample, which batches)
+    rows.append(
+        {"role": "live", "model_version": live.version, "metric": "reference", "detail": {"profile": note}}
+    )
     result = MonitorResult(
         batch_id=job.batch_id,
         source=job.source_name,

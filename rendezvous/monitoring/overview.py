@@ -13,12 +13,25 @@ from rendezvous.store import Store
 from rendezvous.store.schema import batches, metrics
 
 ACTIVE_ROLES = ("live", "canary", "candidate")
+SHOWN_BATCHES = 5  # of a fallback's first batches, named in one line
 
 
 def describe_profile(profile: dict[str, Any] | None) -> str:
     """One line for people: where the reference came from and how big it is."""
     if profile is None:
         return "none"
+    fallback = profile.get("fallback")
+    if fallback:
+        batches = fallback["batches"]
+        named = ", ".join(batches[:SHOWN_BATCHES]) + (
+            f" and {len(batches) - SHOWN_BATCHES} more" if len(batches) > SHOWN_BATCHES else ""
+        )
+        return (
+            f"fallback sample: {profile.get('n_rows', 0):,} random rows of the "
+            f"{fallback['rows_seen']:,} of its first batches ({named}), "
+            f"{profile.get('created_at', '?')}; no reference was registered "
+            "(`rendezvous models profile VERSION --reference FILE` sets one)"
+        )
     source = profile.get("source") or "unnamed reference"
     return f"{source} ({profile.get('n_rows', 0):,} rows, {profile.get('created_at', '?')})"
 
@@ -40,7 +53,7 @@ def profile_lines(store: Store, registry: Registry) -> list[dict[str, str]]:
             text = describe_profile(record.profile)
         else:
             progress = _pending(store, record.version)
-            text = "none yet: built from the first batches it scores" + (
+            text = "none yet: a fallback sample of the first batches it scores" + (
                 f" ({progress} seen)" if progress else ""
             )
         out.append({"version": record.version, "role": record.role, "profile": text})

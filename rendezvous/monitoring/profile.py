@@ -221,6 +221,8 @@ class ReferenceProfile:
     version: int = PROFILE_VERSION
     rows: str | None = field(default=None, repr=False)  # encode_rows of a reference row sample
     pairs: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    # a fallback drawn from the model's first batches: {"batches": [ids], "rows_seen": n}
+    fallback: dict[str, Any] | None = None
 
     @property
     def features(self) -> list[str]:
@@ -239,6 +241,7 @@ class ReferenceProfile:
             "scores": None if self.scores is None else self.scores.to_dict(),
             "rows": self.rows,
             "pairs": self.pairs,
+            "fallback": self.fallback,
         }
 
     @classmethod
@@ -256,6 +259,7 @@ class ReferenceProfile:
             seed=int(d["seed"]),
             rows=d.get("rows"),
             pairs=dict(d.get("pairs") or {}),
+            fallback=d.get("fallback"),
         )
 
     def to_json(self) -> str:

@@ -1,25 +1,33 @@
 """Reference profiles of registered models: from their reference data, or from their first batches.
 
-A profile is made where the reference data is at hand (training, or the demo's bootstrap) and
-stored in the registry, so monitoring never reads training data again. A model registered
-without one (``rendezvous models register`` of a file from elsewhere) gets one from the first
-``first_batches_rows`` rows it scores: each monitored batch records how many rows the model
-scored in it (metric ``profile_rows``); once the committed batches reach the count, the logged
-rows of those batches and the model's scores of them become the profile, marked
-``source = "first batches"``. Drift is then measured from the next batch on.
+A profile is made where the reference data is at hand (training, the demo's bootstrap, or a
+reference file given to `rendezvous models register --reference` / `models profile`) and stored
+in the registry, so monitoring never reads training data again. Every profile of a registered
+model is made by ``model_profile``: its features in the rows, and its own scores on them, by
+``score_frame`` as its bins score.
+
+A model registered without one gets a fallback from its first batches: each monitored batch
+records how many rows the model scored in it (metric ``profile_rows``); once the committed
+batches reach ``first_batches_rows``, a seeded uniform random sample of that many rows of all
+of those batches (not the first rows in file order: a file sorted by time would make July the
+reference) becomes the profile, marked ``source = "first batches"`` with the batches it was
+drawn from. Drift is then measured from the next batch on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from rendezvous.monitoring.batch_rows import log_columns, log_paths, read_log_chunks, version_scores
+from rendezvous.monitoring.batch_rows import log_columns, log_paths, read_log_chunks
 from rendezvous.monitoring.profile import ReferenceProfile, build_profile
 from rendezvous.registry import ModelRecord, Registry
+from rendezvous.scoring import score_frame
 from rendezvous.store import Store
 from rendezvous.store.schema import batches, metrics
 
@@ -49,6 +57,16 @@ def profile_for_model(
     return build_profile(
         frame, numeric, categorical, scores, sample_size=sample_size, seed=seed, source=source
     )
+
+
+def model_profile(
+    estimator: Any, record: ModelRecord, frame: pd.DataFrame, id_column: str, source: str, seed: int = 0
+) -> ReferenceProfile:
+    """A registered model's profile on ``frame``: its features there and its own scores of them.
+
+    Raises ``ModelInputError`` naming the features ``frame`` lacks."""
+    scores = score_frame(estimator, record, frame, id_column)["score"].to_numpy(np.float64)
+    return profile_for_model(frame, record.feature_names, scores, source=source, seed=seed)
 
 
 def load_profile(record: ModelRecord) -> ReferenceProfile | None:
@@ -90,6 +108,21 @@ def first_batches_progress(
     return FirstBatches(seen, rows_wanted, ids)
 
 
+def _sample_rows(chunks: Iterator[pd.DataFrame], size: int, rng: np.random.Generator) -> pd.DataFrame:
+    """A uniform random sample of ``size`` rows of all ``chunks``, in memory one chunk plus the
+    sample (bottom-k: every row draws a key, the ``size`` smallest keys are kept)."""
+    kept: pd.DataFrame | None = None
+    keys = np.empty(0)
+    for chunk in chunks:
+        both = chunk if kept is None else pd.concat([kept, chunk], ignore_index=True)
+        keys = np.concatenate([keys, rng.random(len(chunk))])
+        if len(keys) > size:
+            smallest = np.sort(np.argpartition(keys, size - 1)[:size])
+            both, keys = both.iloc[smallest].reset_index(drop=True), keys[smallest]
+        kept = both
+    return pd.DataFrame() if kept is None else kept
+
+
 def build_first_batches_profile(
     store: Store,
     registry: Registry,
@@ -98,24 +131,18 @@ def build_first_batches_profile(
     id_column: str,
     seed: int = 0,
 ) -> ReferenceProfile:
-    """Profile the first ``rows_wanted`` logged rows the model scored, and store it (every
-    logged column: the profile's row sample must let another model be scored too)."""
-    frames: list[pd.DataFrame] = []
-    taken = 0
-    for batch_id in progress.batch_ids:
-        with store.begin() as conn:
-            paths = log_paths(conn, batch_id)
-        columns = log_columns(paths[0]) if paths else []
-        for chunk in read_log_chunks(paths, columns):
-            frames.append(chunk.iloc[: progress.rows_wanted - taken])
-            taken += len(frames[-1])
-            if taken >= progress.rows_wanted:
-                break
-        if taken >= progress.rows_wanted:
-            break
-    frame = pd.concat(frames, ignore_index=True)
-    ids = frame[id_column].astype("str")
-    scores = version_scores(store, record.version, ids.tolist()).reindex(ids).to_numpy()
-    profile = profile_for_model(frame, record.feature_names, scores, source=FIRST_BATCHES, seed=seed)
+    """Profile a random sample of the rows the model scored in its first batches, and store it
+    (every logged column: the profile's row sample must let another model be scored too)."""
+
+    def logged() -> Iterator[pd.DataFrame]:
+        for batch_id in progress.batch_ids:
+            with store.begin() as conn:
+                paths = log_paths(conn, batch_id)
+            if paths:
+                yield from read_log_chunks(paths, log_columns(paths[0]))
+
+    frame = _sample_rows(logged(), progress.rows_wanted, np.random.default_rng(seed))
+    profile = model_profile(registry.load(record), record, frame, id_column, FIRST_BATCHES, seed)
+    profile.fallback = {"batches": progress.batch_ids, "rows_seen": progress.rows_seen}
     registry.set_profile(record.version, profile.to_dict())
     return profile

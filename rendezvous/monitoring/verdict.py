@@ -18,7 +18,7 @@ DRIFT_EVENT = "rendezvous.drift.detected"
 TABLE_KEY = "drift-table"
 VERDICT_KEY = "drift-verdict"
 # Rows that carry bookkeeping rather than a judgement stay out of the table.
-QUIET_METRICS = frozenset({"n_rows", "profile_rows"})
+QUIET_METRICS = frozenset({"n_rows", "profile_rows", "reference"})
 
 
 def fmt_number(value: Any) -> str:

@@ -15,16 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-
 from rendezvous.importing import load_callable
 from rendezvous.model_files import types_of
-from rendezvous.monitoring.reference import profile_for_model
+from rendezvous.monitoring.reference import model_profile
 from rendezvous.promotion import dataset, evaluation
 from rendezvous.promotion.errors import TrainingError
 from rendezvous.promotion.labels import load_labels, typed_outcomes
 from rendezvous.registry import ModelRecord
-from rendezvous.scoring import score_frame
 from rendezvous.services import Services
 from rendezvous.settings import MissingSetting
 
@@ -165,11 +162,11 @@ def register(
     record = candidate.record
     # The drift reference, as for the demo's models: the newest rows the model did not train
     # on, and its scores on them (scores on training rows are more confident than on new ones).
-    holdout_scores = score_frame(estimator, record, split.holdout, s.id_column)["score"]
-    profile = profile_for_model(
+    profile = model_profile(
+        estimator,
+        record,
         split.holdout,
-        record.feature_names,
-        holdout_scores.to_numpy(dtype=np.float64),
+        s.id_column,
         source=f"train-candidate holdout ({len(split.holdout)} newest labelled rows)",
     )
     # The recipe is configured code this worker has just run to fit the estimator, so the types

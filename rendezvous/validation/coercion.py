@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from pandas.api import types as ptypes
 
 from rendezvous.validation import quarantine as q
-from rendezvous.validation.contract import DTYPES, Contract
+from rendezvous.validation.contract import DTYPES, Contract, Kind
 
 # Booleans as text: what Python, pandas, JSON and most exporters write (case aside).
 BOOLEAN_TEXT = {"true": True, "false": False, "1": True, "0": False}
@@ -29,17 +29,27 @@ def coerce(df: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame, pd.DataF
     for column, kind in contract.kinds.items():
         if column not in df.columns:
             continue  # reported by the table-columns expectation
-        raw = df[column]
-        typed = _TYPERS[kind](raw)
-        bad = raw.notna().to_numpy() & typed.isna().to_numpy()
-        if kind == "integer" and ptypes.is_float_dtype(typed):
-            values = typed.to_numpy()
-            with np.errstate(invalid="ignore"):
-                bad |= np.isfinite(values) & (np.floor(values) != values)
+        typed, bad = _typed(df[column], kind)
         out[column] = typed
         if bad.any():
             found.append(q.failures(np.flatnonzero(bad), column, contract.type_rules[column]))
     return out, (pd.concat(found, ignore_index=True) if found else q.no_failures())
+
+
+def _typed(raw: pd.Series, kind: Kind) -> tuple[pd.Series, np.ndarray]:
+    """The values in ``kind``, and per value whether it was present but not of that kind."""
+    typed = _TYPERS[kind](raw)
+    bad = raw.notna().to_numpy() & typed.isna().to_numpy()
+    if kind == "integer" and ptypes.is_float_dtype(typed):
+        values = typed.to_numpy()
+        with np.errstate(invalid="ignore"):
+            bad |= np.isfinite(values) & (np.floor(values) != values)
+    return typed, bad
+
+
+def reads_as(raw: pd.Series, kind: Kind) -> bool:
+    """Whether every present value would pass a contract declaring the column ``kind``."""
+    return not _typed(raw, kind)[1].any()
 
 
 def finish(valid: pd.DataFrame, contract: Contract) -> pd.DataFrame:

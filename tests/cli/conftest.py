@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from meters import SUITE
-
-
-@pytest.fixture
-def environ_restored() -> Iterator[None]:
-    """The scoring commands set Prefect's defaults in os.environ; keep them out of other tests."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 @pytest.fixture

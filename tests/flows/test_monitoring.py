@@ -29,6 +29,7 @@ from rendezvous.demo.bootstrap import build_demo
 from rendezvous.demo.data import make_customers, make_requests
 from rendezvous.monitoring import batch_monitor
 from rendezvous.monitoring.metrics_store import read_metrics
+from rendezvous.monitoring.profile import decode_rows
 from rendezvous.monitoring.report import build_report
 from rendezvous.monitoring.report.figures import feature_drift_figure
 from rendezvous.monitoring.report.panels import ROTATION
@@ -303,7 +304,9 @@ def test_report_has_every_section_and_works_offline(demo: dict, tmp_path: Path) 
         result = CliRunner().invoke(app, ["report", "-o", str(out)])
         assert result.exit_code == 0, result.stdout
         page = out.read_text()
-        figure = feature_drift_figure(read_metrics(services.store), read_rotations(services.store))
+        figure = feature_drift_figure(
+            read_metrics(services.store), read_rotations(services.store), "scoring time"
+        )
         marks = [shape.x0 for shape in figure.layout.shapes if shape.line.color == ROTATION]
         assert len(marks) == 14  # on every feature's time axis
     finally:
@@ -345,15 +348,26 @@ def test_first_batches_profile_then_drift(own_home: Path) -> None:
     record = get_services().registry.get("own-live")
     assert record.profile["source"] == "first batches" and record.profile["n_rows"] == 1500
     assert record.profile["scores"]["n"] == 1500  # the model's own scores of those rows
+    batch_ids = [first["batch_id"].iloc[0], second["batch_id"].iloc[0]]
+    assert record.profile["fallback"] == {"batches": batch_ids, "rows_seen": 2000}
+    # a random sample of both batches, not their first 1,500 rows in file order
+    sampled = decode_rows(record.profile["rows"])["request_id"].str.rsplit("-", n=1, expand=True)
+    late = (sampled[0] == "own2") & (sampled[1].astype(int) >= 500)  # the second batch's last half
+    assert 250 < late.sum() < 500  # 375 expected; none when the first 1,500 rows were taken
 
-    _drop_batch(own_home, "own-3.csv", 1000, seed=3)
+    # 2,000 rows: at 1,000 the lognormal incomes of this seed are 0.11 reference deviations
+    # (Wasserstein) from the first batches', above the 0.1 limit by chance alone
+    _drop_batch(own_home, "own-3.csv", 2000, seed=3)
     score_batches()
     third = _metrics("own-3.csv")
     assert (third["feature"].notna()).sum() == 14
     assert not third["alert"].any()  # the same population as the first batches
     status = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
     live = next(p for p in status["monitoring"]["profiles"] if p["role"] == "live")
-    assert live["profile"].startswith("first batches (1,500 rows")
+    assert live["profile"].startswith("fallback sample: 1,500 random rows of the 2,000 of its first batches")
+    assert all(batch_id in live["profile"] for batch_id in batch_ids)
+    drift = runner.invoke(app, ["drift", "own-3.csv"]).stdout
+    assert "Reference of live own-live: fallback sample: 1,500 random rows" in " ".join(drift.split())
 
 
 def test_a_monitoring_failure_never_loses_the_batch(own_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -35,7 +35,7 @@ PERFORMANCE_PANELS = [
 ]
 
 
-def feature_drift_figure(m: pd.DataFrame, rotations: pd.DataFrame) -> go.Figure | None:
+def feature_drift_figure(m: pd.DataFrame, rotations: pd.DataFrame, time_label: str) -> go.Figure | None:
     """One panel per feature: its statistic against the live model's reference, per batch."""
     rows = m[m["feature"].notna()].copy()
     if rows.empty:
@@ -50,10 +50,10 @@ def feature_drift_figure(m: pd.DataFrame, rotations: pd.DataFrame) -> go.Figure 
             for method, d in part.groupby("metric")["detail"].first().items()
         )
         panels.append((feature, f"{feature}: {methods}"))
-    return series_plot(rows, panels, rotations, cols=3, group_by="series", panel_height=190)
+    return series_plot(rows, panels, rotations, time_label, cols=3, group_by="series", panel_height=190)
 
 
-def pair_figure(m: pd.DataFrame, rotations: pd.DataFrame) -> go.Figure | None:
+def pair_figure(m: pd.DataFrame, rotations: pd.DataFrame, time_label: str) -> go.Figure | None:
     """Live vs canary (and each shadow vs live) on the same rows, per batch."""
     rows = m[m["feature"].isna() & m["role"].isin(["canary", "shadow"])].copy()
     rows = rows[rows["metric"].isin([k for k, _ in PAIR_PANELS])]
@@ -63,11 +63,11 @@ def pair_figure(m: pd.DataFrame, rotations: pd.DataFrame) -> go.Figure | None:
     rows["series"] = rows["detail"].map(lambda d: (d or {}).get("comparison", ""))
     rows["color"] = rows["role"].map({"canary": CANARY}).fillna(SHADOW)
     return series_plot(
-        rows, PAIR_PANELS, rotations, cols=3, group_by="series", floating=frozenset({"agreement"})
+        rows, PAIR_PANELS, rotations, time_label, cols=3, group_by="series", floating=frozenset({"agreement"})
     )
 
 
-def reference_figure(m: pd.DataFrame, rotations: pd.DataFrame) -> go.Figure | None:
+def reference_figure(m: pd.DataFrame, rotations: pd.DataFrame, time_label: str) -> go.Figure | None:
     """The live model's scores on each batch against its own scores on its reference data."""
     rows = m[m["feature"].isna() & (m["role"] == "live")].copy()
     rows = rows[rows["metric"].isin([k for k, _ in REFERENCE_PANELS])]
@@ -76,7 +76,7 @@ def reference_figure(m: pd.DataFrame, rotations: pd.DataFrame) -> go.Figure | No
     rows["panel"] = rows["metric"]
     rows["series"] = "live " + rows["model_version"].astype("str")
     rows["color"] = LIVE
-    return series_plot(rows, REFERENCE_PANELS, rotations, cols=3, group_by="series")
+    return series_plot(rows, REFERENCE_PANELS, rotations, time_label, cols=3, group_by="series")
 
 
 def _bin_centers(edges: list[float]) -> list[float]:
@@ -139,7 +139,7 @@ def distributions_figure(m: pd.DataFrame) -> go.Figure | None:
     return fig
 
 
-def performance_figure(perf: pd.DataFrame, rotations: pd.DataFrame) -> go.Figure | None:
+def performance_figure(perf: pd.DataFrame, rotations: pd.DataFrame, time_label: str) -> go.Figure | None:
     """Realized figures per batch and model role, once labels have arrived."""
     if perf.empty:
         return None
@@ -157,4 +157,6 @@ def performance_figure(perf: pd.DataFrame, rotations: pd.DataFrame) -> go.Figure
     long["alert"] = False
     long["threshold"] = float("nan")
     present = [(k, t) for k, t in PERFORMANCE_PANELS if k in set(long["panel"])]
-    return series_plot(long, present, rotations, cols=3, group_by="series", floating=frozenset(long["panel"]))
+    return series_plot(
+        long, present, rotations, time_label, cols=3, group_by="series", floating=frozenset(long["panel"])
+    )

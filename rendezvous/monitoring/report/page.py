@@ -23,6 +23,7 @@ from rendezvous.monitoring.performance import realized_performance
 from rendezvous.monitoring.report import figures, tables
 from rendezvous.monitoring.report.period import period_text
 from rendezvous.monitoring.report.rotations import read_rotations
+from rendezvous.monitoring.report.time_axis import place, time_axis
 from rendezvous.services import Services
 
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
@@ -71,9 +72,13 @@ def environment() -> Environment:
 def build_report(services: Services, since: datetime | None = None) -> str:
     """The whole page as one HTML string."""
     store = services.store
-    m = read_metrics(store, since=since)
-    perf = realized_performance(store, since=since, by="batch")
+    axis = time_axis(services.settings.timestamp_column)
+    m, perf = place(
+        read_metrics(store, since=since), realized_performance(store, since=since, by="batch"), store, axis
+    )
     rotations = read_rotations(store)
+    # role changes happen in scoring time: on a request-time axis they are listed, not drawn
+    drawn = rotations.iloc[0:0] if axis.request_time else rotations
     return (
         environment()
         .get_template("drift_report.html")
@@ -84,17 +89,18 @@ def build_report(services: Services, since: datetime | None = None) -> str:
             summary=summarize(m, perf, rotations),
             config=services.settings.monitoring,
             max_histograms=figures.MAX_HISTOGRAMS,
+            time_axis=axis,
             models=tables.models_table(services),
-            batches=tables.batches_table(m),
-            alerts=tables.alerts_table(m),
+            batches=tables.batches_table(m, axis.label),
+            alerts=tables.alerts_table(m, axis.label),
             rotations=tables.rotations_table(rotations),
             performance=tables.performance_table(perf),
             plots={
                 "distributions": plot(figures.distributions_figure(m)),
-                "pair": plot(figures.pair_figure(m, rotations)),
-                "features": plot(figures.feature_drift_figure(m, rotations)),
-                "reference": plot(figures.reference_figure(m, rotations)),
-                "performance": plot(figures.performance_figure(perf, rotations)),
+                "pair": plot(figures.pair_figure(m, drawn, axis.label)),
+                "features": plot(figures.feature_drift_figure(m, drawn, axis.label)),
+                "reference": plot(figures.reference_figure(m, drawn, axis.label)),
+                "performance": plot(figures.performance_figure(perf, drawn, axis.label)),
             },
         )
     )

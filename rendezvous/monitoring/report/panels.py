@@ -153,6 +153,7 @@ def series_plot(
     frame: pd.DataFrame,
     panels: list[tuple[str, str]],
     rotations: pd.DataFrame,
+    time_label: str,
     cols: int,
     group_by: str,
     panel_height: int = 220,
@@ -161,7 +162,8 @@ def series_plot(
     """Small multiples over time: one panel per (``panel`` value, title), alerts in red.
 
     ``frame`` has the columns panel, at, value, source, color, alert, threshold and ``group_by``
-    (one line per value). Panels start at zero (distances, shares) unless named in ``floating``.
+    (one line per value); ``at`` is the time the axes are titled with (``time_label``). Panels
+    start at zero (distances, shares) unless named in ``floating``.
     """
     fig, ncols = subplots([title for _, title in panels], cols, panel_height)
     seen: set[str] = set()
@@ -179,4 +181,5 @@ def series_plot(
     if frame["threshold"].notna().any():
         legend_line(fig, "threshold", THRESHOLD, "dash")
     mark_rotations(fig, rotations, time_span(frame))
+    fig.update_xaxes(title_text=plain(time_label), title_font_size=11, title_standoff=4)
     return fig

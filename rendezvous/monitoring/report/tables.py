@@ -39,9 +39,10 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def alerts_table(m: pd.DataFrame) -> Table:
-    """Every statistic that broke its rule."""
-    table = Table(["time (UTC)", "batch", "comparison", "feature", "metric", "value", "rule", "note"])
+def alerts_table(m: pd.DataFrame, time_label: str) -> Table:
+    """Every statistic that broke its rule, at its batch's time on the report's axis."""
+    headers = ["batch", "comparison", "feature", "metric", "value", "rule", "note"]
+    table = Table([f"{time_label} (UTC)", *headers])
     for row in m[m["alert"]].to_dict("records"):
         table.rows.append(
             Row(
@@ -87,9 +88,9 @@ def _batch_row(part: pd.DataFrame) -> Row:
     return Row(cells, alert=verdict != "ok")
 
 
-def batches_table(m: pd.DataFrame) -> Table:
+def batches_table(m: pd.DataFrame, time_label: str) -> Table:
     """One line per monitored batch: its verdict, drifted features, broken score rules."""
-    headers = ["time (UTC)", "batch", "rows", "verdict", "drifted features", "score alerts"]
+    headers = [f"{time_label} (UTC)", "batch", "rows", "verdict", "drifted features", "score alerts"]
     table = Table([*headers, "live/canary agreement"])
     table.rows = [_batch_row(part) for _, part in m.groupby("batch_id", sort=False)]
     return table
