@@ -60,13 +60,13 @@ def _open(services: Services, candidate: str, keys: dict[str, Path]) -> tuple[An
     return promotion, about, review.propose(services, promotion, about, str(keys["alice"]), None)
 
 
-def _decide(services: Services, keys: dict[str, Path], opened: tuple, kind: str, by: str) -> dict[str, Any]:
+def _decide(services: Services, keys: dict[str, Path], opened: tuple, kind: str, by: str) -> None:
+    """``by`` signs the decision and the run applies it, as the flow does."""
     promotion, about, proposal = opened
     signature = signing.sign(about.fields(kind, by), read_private_key(keys[by]))
     answer = {"decision": kind, "approver": by, "signature": signature}
     decided = review.check_decision(services, promotion, about, proposal, [], answer)
-    document = {"proposal": proposal, "decisions": [decided]}
-    return review.decide(services, promotion, kind, by, "signed", document)
+    review.decide(services, promotion, kind, by, "signed", {"proposal": proposal, "decisions": [decided]})
 
 
 @pytest.fixture
