@@ -8,6 +8,7 @@ the person registering or converting it says they trust it, in their own process
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import tempfile
 import threading
@@ -278,7 +279,8 @@ class Registry:
         """Store a model registered as joblib (a home from before skops) as skops, in place.
 
         Like registering a joblib file, this unpickles it: call it only from the operator's
-        own process, after the warning. The joblib bytes must still match their sha256.
+        own process, after the warning. The joblib bytes must still match their sha256. The new
+        sha256 is audited (`convert`, by the operator's login), as a registration is.
         """
         record = self.get(version)
         if record.stored_as_skops:
@@ -300,6 +302,9 @@ class Registry:
                 .where(models.c.version == version)
                 .values(path=self._write(version, digest, vetted.data), sha256=digest, metadata=metadata)
             )
+            held = current_roles(conn)
+            change = f"{version} stored as skops: sha256 {record.sha256[:12]} -> {digest[:12]}"
+            audit.record(conn, "convert", getpass.getuser(), change, None, held, held)
         return self.get(version)
 
     @staticmethod

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from rendezvous.promotion import audit
+from rendezvous.promotion.errors import ChainBroken
 from rendezvous.store.schema import models
 
 ROLES = ("live", "canary", "candidate", "retired")
@@ -49,6 +50,35 @@ def current_roles(conn: Connection, candidate: str | None = None) -> Roles:
             role = "unaudited" if role in SERVING_ROLES else role or "unregistered"
         roles[role] = candidate
     return roles
+
+
+def disagreements(conn: Connection) -> dict[str, str]:
+    """Model version -> how the models table and the audit disagree on its serving role (a role
+    written by hand, e.g. ``UPDATE models SET role = 'live'``): what `models list` flags.
+
+    A broken chain is a disagreement for every model the table makes live or canary: the audit
+    names nobody until it is restored.
+    """
+    table = table_roles(conn)
+    try:
+        audited = current_roles(conn)
+    except ChainBroken:
+        broken = "the role audit is broken: nobody is {} (`rendezvous verify`)"
+        return {version: broken.format(role) for role, version in table.items() if version}
+    found: dict[str, list[str]] = {}
+    for role in SERVING_ROLES:
+        written, held = table[role], audited[role]
+        if written == held:
+            continue
+        if written:
+            found.setdefault(written, []).append(
+                f"the models table makes it {role}, the audit does not: not served as {role}"
+            )
+        if held:
+            found.setdefault(held, []).append(
+                f"the audit makes it {role}, the models table does not: served as {role}"
+            )
+    return {version: "; ".join(reasons) for version, reasons in found.items()}
 
 
 @dataclass(frozen=True)

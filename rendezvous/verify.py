@@ -20,6 +20,9 @@ from rendezvous.registry import ModelIntegrityError, ModelRecord
 from rendezvous.roles import SERVING_ROLES, table_roles
 from rendezvous.services import Services
 from rendezvous.store.schema import batches, lineage, quarantine, role_changes, scores
+from rendezvous.trust.audit_signatures import signature_breaks
+from rendezvous.trust.consent import policy_of
+from rendezvous.trust.keys import TrustError
 
 _SAMPLE = 10  # breaches listed per check; the count is always complete
 
@@ -228,6 +231,26 @@ def check_role_audit(services: Services) -> CheckResult:
     return result
 
 
+def check_audit_signatures(services: Services) -> CheckResult:
+    """The decisions the audit keeps are their approvers' (rendezvous.trust.audit_signatures): a
+    row with a correct hash but a signature no approver made, or none under signed approvals, is
+    reported by its number, like a broken link."""
+    with services.store.begin() as conn:
+        rows = conn.execute(select(role_changes).order_by(role_changes.c.id)).all()
+    policy = policy_of(services.settings)
+    name = "signed decisions in the audit verify against the approvers file"
+    try:
+        checked, found = signature_breaks(rows, policy.approvers, policy.mode == "signed")
+    except TrustError as exc:  # an unreadable approvers file: nothing can be verified
+        result = CheckResult(name, len(rows))
+        result.add(str(exc))
+        return result
+    result = CheckResult(name, checked)
+    for where in found:
+        result.add(str(where))
+    return result
+
+
 ROLE_CHECKS: tuple[Callable[[Services], CheckResult], ...] = (check_audit_chain, check_role_audit)
 """What every scoring run checks at its end: cheap, and what serving depends on."""
 
@@ -237,6 +260,7 @@ CHECKS: tuple[Callable[[Services], CheckResult], ...] = (
     check_outputs,
     check_model_files,
     *ROLE_CHECKS,
+    check_audit_signatures,
 )
 
 

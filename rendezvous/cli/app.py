@@ -207,19 +207,23 @@ def models_table(models: list[dict[str, Any]]) -> Table:
         "registered",
     ):
         table.add_column(name)
+    flagged = any(m.get("role_disagreement") for m in models)
+    if flagged:
+        table.add_column("role check", style="bold red", overflow="fold")
     for m in models:
         table.add_row(
             *map(
                 terminal,
                 (
                     m["version"],
-                    m["role"],
+                    f"{m['role']} (!)" if m.get("role_disagreement") else m["role"],
                     "yes" if m["shadow"] else "",
                     m["kind"],
                     m["features"],
                     m["sklearn_version"],
                     m["sha256"][:12],
                     m["registered_at"][:19],
+                    *([m.get("role_disagreement") or ""] if flagged else []),
                 ),
             )
         )
@@ -228,12 +232,20 @@ def models_table(models: list[dict[str, Any]]) -> Table:
 
 @models_app.command("list")
 def models_list(json_out: JsonFlag = False) -> None:
-    """Every registered model and its role."""
-    models = [r.summary() for r in get_services().registry.list()]
+    """Every registered model and its role; a role the models table and the audit disagree on
+    (written by hand: the audit's is the one served) is flagged, `role_disagreement` in --json."""
+    from rendezvous.roles import disagreements
+
+    services = get_services()
+    with services.store.begin() as conn:
+        flags = disagreements(conn)
+    models = [{**r.summary(), "role_disagreement": flags.get(r.version)} for r in services.registry.list()]
     if json_out:
         print_json(models)
     else:
         console.print(models_table(models))
+        if flags:
+            errors.print("[red](!) the models table and the role audit disagree: `rendezvous verify`[/]")
 
 
 @batches_app.command("show")

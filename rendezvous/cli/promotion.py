@@ -167,17 +167,30 @@ def models_history(json_out: JsonFlag = False) -> None:
         _json(rows)
         return
     table = Table(title="Role audit", title_justify="left")
-    for name in ("id", "at (UTC)", "action", "actor", "before", "after", "comment", "flow run"):
+    for name in ("id", "at (UTC)", "action", "actor", "signed by", "before", "after", "comment", "flow run"):
         table.add_column(name, overflow="fold")
     for r in rows:
         table.add_row(
             *map(terminal, (r["id"], r["at"].replace("T", " ").rstrip("Z"), r["action"], r["actor"])),
+            _signers_text(r),
             _roles_text(r["before"]),
             _roles_text(r["after"]),
             terminal(r["comment"] or ""),
             terminal((r["flow_run_id"] or "")[:8]),
         )
     console.print(table)
+
+
+def _signers_text(row: dict[str, Any]) -> str:
+    """Who signed the row's decisions, with their key's fingerprint (`verify` re-checks them); a
+    refusal's attempt is not shown here: it did not count."""
+    from rendezvous.trust.audit_signatures import DECIDED, documents
+
+    if row["action"] not in DECIDED:
+        return ""
+    docs = documents(row["action"], row["decision"])
+    signed = [d for d in docs if isinstance(d, dict) and d.get("signature")]
+    return "\n".join(terminal(f"{d.get('kind')} {d.get('by')} {d.get('key')}") for d in signed)
 
 
 def _roles_text(roles: dict[str, Any]) -> str:
@@ -419,7 +432,12 @@ def _decide(
                 name = check_identity(name, "approver")
             except IdentityError as refused:
                 raise fail(f"refused: {refused}", 2) from refused
-            rotation.decline(store, promotion, "reject", name, comment or "its run no longer waited")
+            signed = (  # signed approvals: the rejection is kept signed, as the run would keep it
+                {"proposal": None, "decisions": [signing.signed(about.fields("reject", name), private)]}
+                if private is not None
+                else None
+            )
+            rotation.decline(store, promotion, "reject", name, comment or "its run no longer waited", signed)
             console.print(
                 f"run {terminal(run_id)} no longer waits; promotion #{promotion.id} closed, nothing changed"
             )

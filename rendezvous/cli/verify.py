@@ -11,7 +11,8 @@ from rendezvous.services import get_services
 
 
 def verify_command(json_out: JsonFlag = False) -> None:
-    """Check every invariant (accounting, one score per role, outputs, model files, role audit)."""
+    """Check every invariant (accounting, one score per role, outputs, model files, role audit and
+    its signed decisions)."""
     from rendezvous.verify import verify
 
     results = verify(get_services())

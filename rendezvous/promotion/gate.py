@@ -95,8 +95,6 @@ def open_promotion(
                     expires_at=now + timedelta(seconds=hold_seconds),
                 )
             ).inserted_primary_key[0]
-            proposal = f"promotion #{new_id} of {candidate}"
-            audit.record(conn, "propose", owner, proposal, flow_run_id, roles, roles)
     except IntegrityError as exc:
         holder = open_promotions(store)
         who = (
@@ -109,6 +107,21 @@ def open_promotion(
             f"{who} is waiting for a decision; approve or reject it first"
         ) from exc
     return get(store, new_id)
+
+
+def record_proposal(store: Store, promotion: Promotion, document: dict[str, Any] | None) -> dict[str, Any]:
+    """The proposal's audit row, once the report it is about exists: by the proposer its document
+    names (signed: the name the approvers file gives the key, the signature kept in the row), or
+    by the process that opened the promotion when nobody is named. PromotionClosed if it is not
+    open any more."""
+    with store.begin() as conn:
+        state = conn.execute(select(promotions.c.state).where(promotions.c.id == promotion.id)).scalar()
+        if state != OPEN:
+            raise PromotionClosed(f"promotion #{promotion.id} is {state}, not open; nothing proposed")
+        held = role_rules.current_roles(conn, promotion.candidate)
+        actor = document["by"] if document else promotion.owner or "unnamed"
+        proposal = f"promotion #{promotion.id} of {promotion.candidate}"
+        return audit.record(conn, "propose", actor, proposal, promotion.flow_run_id, held, held, document)
 
 
 def _abandon_stale(store: Store, now: datetime) -> None:

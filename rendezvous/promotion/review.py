@@ -112,13 +112,17 @@ def subject(services: Services, promotion: Promotion, report: dict[str, Any]) ->
 def propose(
     services: Services, promotion: Promotion, about: Subject, key_file: str | None, name: str | None
 ) -> dict[str, Any] | None:
-    """The proposal document (signed with ``key_file`` when given); refused and audited if the
-    policy does not accept it (signed mode without a key, a key not in the approvers file)."""
+    """The proposal document (signed with ``key_file`` when given), audited as the `propose` row
+    by the proposer it names; refused and audited if the policy does not accept it (signed mode
+    without a key, a key not in the approvers file, an unreadable name)."""
     try:
-        return policy_of(services.settings).propose(about, Path(key_file) if key_file else None, name)
+        document = policy_of(services.settings).propose(about, Path(key_file) if key_file else None, name)
     except TrustError as exc:
-        rotation.refuse(services.store, promotion, "proposal", f"proposal refused: {exc}")
+        who = rotation.shown(name) if name else "unverified proposer"
+        rotation.refuse(services.store, promotion, who, f"proposal refused: {exc}")
         raise ApprovalRefused(f"proposal refused: {exc}") from exc
+    gate.record_proposal(services.store, promotion, document)
+    return document
 
 
 def check_decision(

@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -52,7 +53,7 @@ def parse_public_key(text: str) -> Ed25519PublicKey:
             if data.startswith(b"-----BEGIN")
             else serialization.load_ssh_public_key(data)
         )
-    except (ValueError, TypeError, IndexError) as exc:
+    except (ValueError, TypeError, IndexError, UnsupportedAlgorithm) as exc:  # 'not a key': an unknown type
         raise TrustError(f"not a public key: {exc}") from exc
     if not isinstance(key, Ed25519PublicKey):
         raise TrustError(f"a {type(key).__name__}, not an Ed25519 key")

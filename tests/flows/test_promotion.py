@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pandas as pd
 import pytest
@@ -36,7 +36,8 @@ from rendezvous.promotion import audit, gate, review
 from rendezvous.promotion.labels import add_labels, read_label_file
 from rendezvous.services import forget_services, get_services
 from rendezvous.settings import get_settings
-from rendezvous.store.schema import batches, promotions, scores
+from rendezvous.store.schema import batches, promotions, role_changes, scores
+from rendezvous.trust.audit_signatures import signature_breaks
 from rendezvous.trust.keys import generate, read_approvers
 from rendezvous.trust.signing import report_hash
 
@@ -466,6 +467,8 @@ def test_signed_approval_rotates_and_the_audit_keeps_the_decision(
              "key": keys["bob"].fingerprint}
         ]
         assert (change["action"], change["actor"]) == ("promote", "bob")
+        (proposed,) = _rows(run["run_id"], "propose")  # the signed proposer's row, not host:pid
+        assert (proposed["actor"], proposed["decision"]) == ("alice", change["decision"]["proposal"])
 
         unsigned = runner.invoke(app, ["rollback", "--by", "carol", "--reason", "alerts"])
         assert unsigned.exit_code == 2 and "--key" in unsigned.stderr
@@ -519,6 +522,28 @@ def test_a_signature_replayed_from_another_candidate_is_refused(
         resume_flow_run(run["run_id"], run_input=form)
         thread.join()
     _refused(run["run_id"], out, before, "not bob's")
+
+
+def test_a_signed_rejection_of_a_run_that_no_longer_waits_is_kept_signed(
+    home: Path, approvers: dict[str, Path]
+) -> None:
+    """The run died while waiting: `rendezvous reject` closes its promotion itself, signed."""
+    candidate = _fresh_candidate("cand-dead-run")
+    with _signed(approvers):
+        services = get_services()
+        promotion = review.start(services, candidate, str(uuid4()))  # no such Prefect run
+        gate.attach_report(services.store, promotion.id, {"verdict": "undecided"})
+        result = CliRunner().invoke(
+            app, ["reject", promotion.flow_run_id, "--key", str(approvers["carol"]), "--comment", "dead"]
+        )
+        assert result.exit_code == 0 and "no longer waits" in result.output, result.output
+        (change,) = _rows(promotion.flow_run_id, "reject")
+        assert change["actor"] == "carol" and change["decision"]["decisions"][0]["signature"]
+        ours = role_changes.c.flow_run_id == promotion.flow_run_id  # the module's other keys are gone
+        with services.store.begin() as conn:
+            rows = conn.execute(select(role_changes).where(ours)).all()
+        keys = read_approvers(approvers["carol"].parents[1] / "approvers.toml")
+        assert signature_breaks(rows, keys, signed=True) == (1, [])  # its reject row, signed by carol
 
 
 def test_an_approval_over_a_replaced_report_is_refused(home: Path, approvers: dict[str, Path]) -> None:

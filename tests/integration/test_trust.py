@@ -1,14 +1,18 @@
 """Attacks on the API, against real servers: an approval posted without the credential, a page of
-another origin reading the API, a run that replaces the worker's command."""
+another origin open in a real (headless) browser reading the API and approving, a run that
+replaces the worker's command."""
 
 from __future__ import annotations
 
 import base64
+import functools
+import http.server
 import json
 import os
 import re
 import shlex
 import stat
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -17,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import headless
 import pytest
 from conftest import ROOT, STARTUP_SECONDS, Operator, free_port
 from prefect import get_client
@@ -66,9 +71,11 @@ def _call(url: str, method: str = "GET", headers: dict[str, str] | None = None, 
         return refused
 
 
-@pytest.fixture
-def rendezvous_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Operator, Path]]:
-    """`rendezvous server` as the README starts it, on a free port, its state under tmp_path."""
+@pytest.fixture(scope="module")
+def rendezvous_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Operator, Path]]:
+    """`rendezvous server` as the README starts it, on a free port, its state under a temporary
+    folder; one for the module's tests."""
+    tmp_path = tmp_path_factory.mktemp("rendezvous-server")
     port = free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     env = {
@@ -79,13 +86,15 @@ def rendezvous_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     }
     ops = Operator(tmp_path, api_url, env)
     server = ops.start("rendezvous", "server", "--port", str(port))
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while not _answers(api_url):
-        assert server.poll() is None, ops.logs()
-        assert time.monotonic() < deadline, ops.logs()
-        time.sleep(0.5)
-    yield ops, tmp_path / "home" / "prefect"
-    ops.stop_all()
+    try:  # a server that never answered is stopped too
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not _answers(api_url):
+            assert server.poll() is None, ops.logs()
+            assert time.monotonic() < deadline, ops.logs()
+            time.sleep(0.5)
+        yield ops, tmp_path / "home" / "prefect"
+    finally:
+        ops.stop_all()
 
 
 def _answers(api_url: str) -> bool:
@@ -127,3 +136,101 @@ def test_the_server_rendezvous_starts_is_not_open(rendezvous_server: tuple[Opera
     # this home's commands find the credential themselves
     ops.env["PREFECT_API_URL"] = api
     assert json.loads(ops.run("rendezvous", "approvals", "--json")) == []
+
+
+# ---- a page of another origin, in a real browser ---------------------------------------------
+
+PAGE = Path(__file__).parent / "pages" / "approve_from_a_page.html"
+RECORDED = "window.attempt.then(() => document.getElementById('result').textContent)"
+"""What the page wrote into its DOM once its attempts ended."""
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[headless.Browser]:
+    """Headless Chromium with a fresh profile; the tests skip where none is installed."""
+    binary = headless.chromium()
+    if binary is None:
+        pytest.skip("no chromium on this machine (Debian: apt-get install chromium); CI installs it")
+    with headless.browser(binary, tmp_path_factory.mktemp("chromium")) as running:
+        yield running
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Requests are not logged to the test's output."""
+
+
+@pytest.fixture
+def other_origin(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A plain web server on another loopback port (another origin), serving ``tmp_path``."""
+    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{server.server_address[1]}", tmp_path
+        server.shutdown()
+
+
+def _credential(state: Path) -> str:
+    return json.loads((state / "api-auth.json").read_text())["auth_string"]
+
+
+def _authorised(api: str, credential: str) -> dict[str, str]:
+    basic = {"Authorization": "Basic " + base64.b64encode(credential.encode()).decode()}
+    token = json.load(_call(f"{api}/csrf-token?client=test", headers=basic))["token"]
+    return {**basic, "Prefect-Csrf-Token": token, "Prefect-Csrf-Client": "test"}
+
+
+def _paused_run(api: str, credential: str) -> tuple[str, str]:
+    """A `promote-model` run paused on the server, and its name, which no page is told."""
+    headers = _authorised(api, credential)
+    flow = json.load(_call(f"{api}/flows/", "POST", headers, {"name": "promote-model"}))
+    name = f"promote-{uuid4().hex}"
+    run = json.load(_call(f"{api}/flow_runs/", "POST", headers, {"flow_id": flow["id"], "name": name}))
+    paused = {"state": {"type": "PAUSED", "name": "Paused"}, "force": True}
+    assert _call(f"{api}/flow_runs/{run['id']}/set_state", "POST", headers, paused).status in (200, 201)
+    assert _state(api, credential, run["id"]) == "PAUSED"
+    return run["id"], name
+
+
+def _state(api: str, credential: str, run_id: str) -> str:
+    run = json.load(_call(f"{api}/flow_runs/{run_id}", headers=_authorised(api, credential)))
+    return run["state"]["type"]
+
+
+def _page(api: str, run_id: str, credential: str | None) -> str:
+    text = PAGE.read_text().replace("__API__", api).replace("__RUN__", run_id)
+    return text.replace("__CREDENTIAL__", json.dumps(credential))
+
+
+def test_a_page_of_another_origin_cannot_list_or_approve_paused_runs(
+    rendezvous_server: tuple[Operator, Path], browser: headless.Browser, other_origin: tuple[str, Path]
+) -> None:
+    ops, state = rendezvous_server
+    credential = _credential(state)
+    run_id, name = _paused_run(ops.api_url, credential)
+    origin, folder = other_origin
+    (folder / "page.html").write_text(_page(ops.api_url, run_id, None))
+    seen = json.loads(browser.evaluate(browser.open(f"{origin}/page.html"), RECORDED))
+    for call in ("csrf", "list", "resume"):  # CORS: the browser withholds every answer
+        assert "Failed to fetch" in seen[call].get("blocked", ""), seen
+    assert seen["blind_resume"] == {"status": 0, "type": "opaque", "body": ""}, seen  # sent, unreadable
+    assert name not in json.dumps(seen)
+    assert _state(ops.api_url, credential, run_id) == "PAUSED"  # the server refused it: no credential
+
+
+def test_the_same_page_on_the_servers_own_origin_with_the_credential_lists_and_resumes(
+    rendezvous_server: tuple[Operator, Path], browser: headless.Browser
+) -> None:
+    """The control: what the page is denied above is what the API gives its own origin's UI."""
+    ops, state = rendezvous_server
+    credential = _credential(state)
+    run_id, name = _paused_run(ops.api_url, credential)
+    tab = browser.open(f"{ops.api_url}/health")  # a document of the server's origin
+    page = json.dumps(_page(ops.api_url, run_id, credential))
+    browser.evaluate(tab, f"document.open(); document.write({page}); document.close()")
+    seen = json.loads(browser.evaluate(tab, RECORDED))
+    assert seen["csrf"]["status"] == 200, seen
+    assert seen["list"]["status"] == 200 and name in seen["list"]["body"], seen
+    assert seen["resume"]["status"] in (200, 201), seen  # accepted
+    assert _state(ops.api_url, credential, run_id) != "PAUSED"

@@ -17,7 +17,7 @@ from sqlalchemy import insert, select, text, update
 
 from rendezvous import roles
 from rendezvous.promotion import audit, gate, rotation
-from rendezvous.promotion.errors import ChainBroken, PromotionError
+from rendezvous.promotion.errors import ChainBroken, PromotionClosed, PromotionError
 from rendezvous.registry import Registry
 from rendezvous.services import Services
 from rendezvous.settings import Settings
@@ -125,11 +125,14 @@ def test_every_registration_shadow_switch_and_abandonment_is_in_the_chain(regist
     registry.set_shadow("evil-1", True, actor="dora")
     registry.set_shadow("evil-1", False, actor="dora")
     promotion = gate.open_promotion(registry.store, "evil-1", "run-1", hold_seconds=600)
+    gate.record_proposal(registry.store, promotion, {"kind": "proposal", "by": "erin"})
     assert gate.abandon(registry.store, promotion.id, "promote-model", "the run failed")
+    with pytest.raises(PromotionClosed):  # nothing is proposed on a closed promotion
+        gate.record_proposal(registry.store, promotion, {"kind": "proposal", "by": "erin"})
     events = [(r["action"], r["actor"]) for r in audit.history(registry.store)]
     assert events[:3] == [("register", "ann")] * 3
     assert events[3:5] == [("shadow on", "dora"), ("shadow off", "dora")]
-    assert [action for action, _ in events[5:]] == ["propose", "abandon"]
+    assert events[5:] == [("propose", "erin"), ("abandon", "promote-model")]
     assert _breaches(registry, check_audit_chain) == []
 
 

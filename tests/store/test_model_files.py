@@ -4,6 +4,7 @@ store's files or rows; a skops file loads only with the types recorded at regist
 
 from __future__ import annotations
 
+import getpass
 import os
 import re
 from pathlib import Path
@@ -19,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sqlalchemy import update
 
+from rendezvous.promotion import audit
 from rendezvous.registry import (
     ModelFormatError,
     ModelIntegrityError,
@@ -173,6 +175,10 @@ def test_a_home_from_before_skops_is_converted_by_its_operator(registry: Registr
     assert converted.path.endswith(".skops") and converted.role == "live"
     assert converted.metadata["converted_from"]["sha256"] == sha256_bytes(pickle_path.read_bytes())
     assert registry.load(converted).predict_proba(_frame(1)[0]).shape == (80, 2)
+    last = audit.history(registry.store)[-1]  # its new sha256 is in the audit, as a registration is
+    assert (last["action"], last["actor"]) == ("convert", getpass.getuser())
+    old_sha = sha256_bytes(pickle_path.read_bytes())
+    assert f"sha256 {old_sha[:12]} -> {converted.sha256[:12]}" in last["comment"]
     with pytest.raises(RegistryError, match="skops already"):
         registry.convert("old")
 

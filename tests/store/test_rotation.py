@@ -58,7 +58,10 @@ def _roles(registry: Registry) -> dict[str, str]:
 
 
 def _open(registry: Registry, candidate: str = "X1", run: str | None = "run-1") -> gate.Promotion:
-    return gate.open_promotion(registry.store, candidate, run, hold_seconds=600)
+    """An open promotion and its (unnamed) proposal, as the flow makes them once its report exists."""
+    promotion = gate.open_promotion(registry.store, candidate, run, hold_seconds=600)
+    gate.record_proposal(registry.store, promotion, None)
+    return promotion
 
 
 def test_approval_rotates_three_roles_and_audits_in_one_step(registry: Registry) -> None:
