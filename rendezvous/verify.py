@@ -251,8 +251,13 @@ def check_audit_signatures(services: Services) -> CheckResult:
     return result
 
 
-ROLE_CHECKS: tuple[Callable[[Services], CheckResult], ...] = (check_audit_chain, check_role_audit)
-"""What every scoring run checks at its end: cheap, and what serving depends on."""
+ROLE_CHECKS: tuple[Callable[[Services], CheckResult], ...] = (
+    check_audit_chain,
+    check_role_audit,
+    check_audit_signatures,
+)
+"""What every scoring run checks at its end: cheap, and what serving depends on (a row with a
+correct hash but a replayed or forged decision names who serves, so it fails the run too)."""
 
 CHECKS: tuple[Callable[[Services], CheckResult], ...] = (
     check_accounting,
@@ -260,7 +265,6 @@ CHECKS: tuple[Callable[[Services], CheckResult], ...] = (
     check_outputs,
     check_model_files,
     *ROLE_CHECKS,
-    check_audit_signatures,
 )
 
 

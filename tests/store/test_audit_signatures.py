@@ -18,7 +18,7 @@ from rendezvous.services import Services
 from rendezvous.settings import Settings
 from rendezvous.trust import signing
 from rendezvous.trust.keys import generate, read_private_key
-from rendezvous.verify import check_audit_chain, check_audit_signatures
+from rendezvous.verify import ROLE_CHECKS, check_audit_chain, check_audit_signatures, verify
 
 REPORT = {"candidate": "X1", "verdict": "approve"}
 
@@ -103,6 +103,8 @@ def test_a_replayed_approval_in_an_appended_row_is_reported_naming_it(services: 
         f"audit row #{forged}: repeats a signature of audit row #{_promote_row_id(services)} "
         "(a replayed decision)",
     ]
+    at_end_of_scoring = {check.name: check.ok for check in verify(services, ROLE_CHECKS)}
+    assert at_end_of_scoring["signed decisions in the audit verify against the approvers file"] is False
 
 
 def _promote_row_id(services: Services) -> int:
