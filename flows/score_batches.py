@@ -7,12 +7,13 @@ The run is renamed after the batches it took, so the UI still lists runs by batc
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Self
 
 from prefect import flow, get_run_logger
-from prefect.futures import wait
+from prefect.futures import PrefectFuture, wait
 
 from rendezvous.batchfiles import BadInput
 from rendezvous.pipeline import BatchJob, Outcome, chunks
@@ -44,10 +45,20 @@ class BatchesFailed(ExceptionGroup, RuntimeError):
 
 
 def score_one(job: BatchJob) -> Outcome:
-    """One claimed batch: per chunk validate+enrich, then the bins in parallel; then commit."""
+    """One claimed batch: per chunk validate+enrich, then the bins in parallel and the rendezvous
+    of their answers; then, once every bin has finished, commit.
+
+    With a response deadline, a chunk's response does not wait for a model past it (nor does any
+    chunk wait for the shadows): those bins finish in the background, the response is published
+    once every chunk is answered, and the batch commits when their scores are logged.
+    """
     services = get_services()
+    settings = services.settings
+    seconds = settings.response_deadline_seconds
+    deadline = None if seconds is None else time.monotonic() + seconds
     rejected: str | None = None
-    progress = observability.ProgressArtifact(job, services.settings.chunk_rows)
+    late: list[PrefectFuture] = []
+    progress = observability.ProgressArtifact(job, settings.chunk_rows)
     try:
         for chunk, frame, malformed in chunks(services, job):
             progress.chunk(len(frame) + len(malformed))
@@ -58,22 +69,37 @@ def score_one(job: BatchJob) -> Outcome:
             rejected = prepared.rejected_reason
             if rejected or prepared.enriched.empty:
                 continue
-            futures = [
-                scoring.score_bin.submit(job, role, record, prepared) for role, record in job.scorers()
-            ]
-            futures.append(scoring.log_bin.submit(job, prepared))
-            futures.append(scoring.dev_copy_bin.submit(job, prepared))
-            wait(futures)
-            for future in futures:
+            bins = {
+                role: scoring.score_bin.submit(job, role, record, prepared) for role, record in job.scorers()
+            }
+            copies = [scoring.log_bin.submit(job, prepared), scoring.dev_copy_bin.submit(job, prepared)]
+            answers, pending = scoring.answers_in_time(bins, len(prepared.enriched), deadline)
+            scoring.respond(job, prepared, answers, pending)
+            waiting = [future for role, future in bins.items() if role not in answers]
+            if deadline is None:
+                copies.extend(waiting)  # no deadline: the shadows are waited for per chunk, as ever
+            else:
+                late.extend(waiting)
+            wait(copies)
+            for future in copies:
                 future.result()
+        if late and not rejected:
+            scoring.publish_response(job)
+        wait(late)
+        for future in late:
+            future.result()
         progress.finish()
         if not rejected:
             # return_state: a monitoring failure is recorded by the task and never fails the batch
             monitoring.monitor_batch(job, return_state=True)
-        return scoring.commit(job, rejected)
+        outcome = scoring.commit(job, rejected)
+        observability.report_fallback(outcome)
+        return outcome
     except BadInput as exc:
+        wait(late)  # a model past the deadline must not log scores of a batch closed meanwhile
         return scoring.reject_unreadable(job, str(exc))
     except Exception as exc:
+        wait(late)
         scoring.release(job, f"{type(exc).__name__}: {exc}")
         raise
 
