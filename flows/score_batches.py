@@ -75,11 +75,10 @@ def score_one(job: BatchJob) -> Outcome:
             copies = [scoring.log_bin.submit(job, prepared), scoring.dev_copy_bin.submit(job, prepared)]
             answers, pending = scoring.answers_in_time(bins, len(prepared.enriched), deadline)
             scoring.respond(job, prepared, answers, pending)
-            waiting = [future for role, future in bins.items() if role not in answers]
-            if deadline is None:
-                copies.extend(waiting)  # no deadline: the shadows are waited for per chunk, as ever
-            else:
-                late.extend(waiting)
+            for role, future in bins.items():
+                if role not in answers:  # no deadline: the shadows are waited for per chunk, as ever
+                    running = deadline is not None and not future.state.is_final()
+                    (late if running else copies).append(future)
             wait(copies)
             for future in copies:
                 future.result()

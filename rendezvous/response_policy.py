@@ -81,9 +81,10 @@ def choose(
         unanswered.update({role: pd.Series(NOT_IN_TIME, index=np.flatnonzero(missing)) for role in waited})
     first_pending = min((order.index(role) for role in waited), default=len(order))
     late_ranks = [rank for rank, role in enumerate(ranks) if order.index(role) > first_pending]
+    counts = {role: int((chosen == rank).sum()) for rank, role in enumerate(ranks)}
     return Choice(
         response=response,
         unanswered=unanswered,
-        served_by={role: int((chosen == rank).sum()) for rank, role in enumerate(ranks)},
+        served_by={role: counts.get(role, 0) for role in order if role in answers or role in pending},
         late=int(np.isin(chosen, late_ranks).sum()),
     )

@@ -66,7 +66,7 @@ def test_rows_served_past_a_pending_preferred_model_are_late() -> None:
 
     choice = choose(ORDER, {"canary": canary}, 3, pending=("live",))
 
-    assert choice.served_by == {"canary": 2} and choice.late == 2
+    assert choice.served_by == {"live": 0, "canary": 2} and choice.late == 2
     assert choice.unanswered["live"].to_dict() == {2: NOT_IN_TIME}
     assert choice.unanswered["canary"].to_dict() == {2: "score is nan"}
     # the preferred model in hand, a less preferred one pending: nothing is late
