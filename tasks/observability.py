@@ -104,8 +104,13 @@ def report_fallback(outcome: Outcome) -> None:
     try:
         emit_event(
             FALLBACK_EVENT,
-            resource={"prefect.resource.id": f"rendezvous.batch.{outcome.batch_id}"},
+            resource={
+                "prefect.resource.id": f"rendezvous.batch.{outcome.batch_id}",
+                "prefect.resource.name": outcome.source,
+            },
             payload={
+                "batch_id": outcome.batch_id,
+                "source": outcome.source,
                 "served_by": outcome.served_by,
                 "rows_late": outcome.rows_late,
                 "rows_in": outcome.rows_in,

@@ -11,7 +11,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 from faulty_models import register_faulty
+from prefect.events.schemas.automations import AutomationCore
+from prefect.events.schemas.events import Resource
 from typer.testing import CliRunner
 
 from flows.score_batches import score_batches
@@ -19,6 +22,7 @@ from rendezvous.batchfiles import sha256_file
 from rendezvous.cli import app
 from rendezvous.demo.data import make_requests
 from rendezvous.ledger import batch_id_for
+from rendezvous.monitoring.report import build_report
 from rendezvous.response_policy import NO_MODEL_ANSWERED
 from rendezvous.services import forget_services, get_services
 from rendezvous.settings import get_settings
@@ -27,6 +31,7 @@ from tasks import observability
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 ROWS, NAME = 40, "fallback.csv"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _request_batch(home: Path) -> tuple[pd.DataFrame, Path]:
@@ -101,6 +106,10 @@ def _checked(outcome: dict[str, Any], expected: pd.Series, events: list[dict[str
     (event,) = events
     assert event["event"] == "rendezvous.fallback"
     assert event["payload"]["served_by"] == outcome["served_by"]
+    spec = yaml.safe_load((ROOT / "automations" / "fallback-alert.yaml").read_text())
+    automation = AutomationCore.model_validate(spec)  # the shipped automation matches the event
+    assert automation.trigger.expect == {event["event"]}
+    assert automation.trigger.match.matches(Resource.model_validate(event["resource"]))
 
 
 def test_rows_the_live_model_raises_on_are_served_by_the_canary(
@@ -146,6 +155,9 @@ def test_a_live_model_failing_every_row_does_not_stop_the_batch(
     _checked(run["outcome"], pd.Series("canary", index=frame.index, dtype=object), events)
     status = CliRunner().invoke(app, ["status"])
     assert f"served by live 0, canary {ROWS}; 0 late" in status.output
+    page = build_report(get_services())
+    fallbacks = page[page.index('<section id="fallbacks">') :]
+    assert run["outcome"]["batch_id"] in fallbacks and "No fallback" not in fallbacks
 
 
 def test_a_live_model_past_the_deadline_is_logged_after_the_response(
