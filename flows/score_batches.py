@@ -57,7 +57,8 @@ def score_one(job: BatchJob) -> Outcome:
     seconds = settings.response_deadline_seconds
     deadline = None if seconds is None else time.monotonic() + seconds
     rejected: str | None = None
-    late: list[PrefectFuture] = []
+    late: list[PrefectFuture] = []  # bins past the deadline, still running
+    in_flight: list[PrefectFuture] = []  # the chunk's bins
     progress = observability.ProgressArtifact(job, settings.chunk_rows)
     try:
         for chunk, frame, malformed in chunks(services, job):
@@ -73,20 +74,21 @@ def score_one(job: BatchJob) -> Outcome:
                 role: scoring.score_bin.submit(job, role, record, prepared) for role, record in job.scorers()
             }
             copies = [scoring.log_bin.submit(job, prepared), scoring.dev_copy_bin.submit(job, prepared)]
+            in_flight = [*bins.values(), *copies]
             answers, pending = scoring.answers_in_time(bins, len(prepared.enriched), deadline)
             scoring.respond(job, prepared, answers, pending)
             for role, future in bins.items():
                 if role not in answers:  # no deadline: the shadows are waited for per chunk, as ever
                     running = deadline is not None and not future.state.is_final()
                     (late if running else copies).append(future)
-            wait(copies)
-            for future in copies:
-                future.result()
+            _settle(copies)
+            # a late bin holds its chunk until it finishes: the finished ones let theirs go
+            finished = [future.state.is_final() for future in late]
+            _settle([future for future, done in zip(late, finished, strict=True) if done])
+            late = [future for future, done in zip(late, finished, strict=True) if not done]
         if late and not rejected:
             scoring.publish_response(job)
-        wait(late)
-        for future in late:
-            future.result()
+        _settle(late)
         progress.finish()
         if not rejected:
             # return_state: a monitoring failure is recorded by the task and never fails the batch
@@ -95,12 +97,19 @@ def score_one(job: BatchJob) -> Outcome:
         observability.report_fallback(outcome)
         return outcome
     except BadInput as exc:
-        wait(late)  # a model past the deadline must not log scores of a batch closed meanwhile
+        wait([*in_flight, *late])  # no bin may log scores of a batch closed meanwhile
         return scoring.reject_unreadable(job, str(exc))
     except Exception as exc:
-        wait(late)
+        wait([*in_flight, *late])
         scoring.release(job, f"{type(exc).__name__}: {exc}")
         raise
+
+
+def _settle(futures: list[PrefectFuture]) -> None:
+    """Wait for the futures; a task that failed for good raises here."""
+    wait(futures)
+    for future in futures:
+        future.result()
 
 
 @flow(name="score-batches", task_runner=RunnerFromSettings(), log_prints=False)

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -159,6 +159,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Calls a model gets on smaller and smaller slices of a chunk it raised on, to "
         "isolate the rows it cannot score.",
+    )
+    api_token: SecretStr | None = Field(
+        default=None, description="Bearer token of the request API; none: loopback clients only."
+    )
+    api_max_body_bytes: int = Field(default=64 << 20, gt=0, description="A request body sent to the API.")
+    api_max_wait_seconds: float = Field(
+        default=60.0, gt=0, description="The longest a response call is held (?wait=)."
     )
     lease_seconds: int = Field(default=900, gt=0)
     max_attempts: int = Field(default=3, gt=0)

@@ -70,6 +70,7 @@ def register_faulty(
     model = services.registry.load(wrapped)
     faulty = Faulty(model, **how)
     faulty.classes_, faulty.feature_names_in_ = model.classes_, model.feature_names_in_
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{version}.skops"
     sio.dump(faulty, path)
     return services.registry.register(

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from rendezvous.cli.api import register as register_api
 from rendezvous.cli.console import JsonFlag, console, errors, fail, print_json
 from rendezvous.cli.models import register as register_model_files
 from rendezvous.cli.monitoring import print_monitoring
@@ -31,6 +32,7 @@ register_model_files(models_app)
 register_monitoring(app)
 register_promotion(app, models_app)
 register_ops(app)
+register_api(app)
 
 def _short(path: str) -> str:
     """Paths under RENDEZVOUS_HOME are shown relative to it."""
