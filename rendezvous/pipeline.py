@@ -41,6 +41,7 @@ from rendezvous.request_time import UNPARSABLE_TIMESTAMP, partition_dates, reque
 from rendezvous.response_policy import NO_MODEL_ANSWERED, choose
 from rendezvous.scoring import score_frame
 from rendezvous.services import Services
+from rendezvous.settings import MissingSetting
 from rendezvous.status import added_up
 from rendezvous.store.schema import lineage
 from rendezvous.validation import BATCH_REJECTED, validate
@@ -169,6 +170,9 @@ def intake(services: Services, name: str) -> BatchJob | Outcome:
     if arrival.status in ("duplicate", "finish_move"):
         return _settle_terminal(services, arrival.batch_id, name, arrival.detail, arrival.status)
     live, canary, shadows = services.registry.serving_set()
+    if canary is None and settings.response_roles == ("canary",):
+        # checked before the claim: the file waits in the inbox for a canary, or another order
+        raise MissingSetting("RENDEZVOUS_RESPONSE_ORDER names only the canary, and no model is canary")
     owner = new_owner()
     attempt = services.ledger.claim(
         arrival.batch_id,
