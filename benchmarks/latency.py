@@ -1,7 +1,10 @@
 """Micro-batch latency: a 1k-row file lands in the inbox; how long until its response is in the
 outbox? One warm process (`rendezvous score --watch`), many batches; median and 95th percentile.
+With ``--via api``, the batch is sent to `rendezvous api` instead (POST /v1/batches) and the
+round trip runs until GET .../response?wait= returns it.
 
     python benchmarks/latency.py --batches 30
+    python benchmarks/latency.py --batches 30 --via api
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 from bench import ROOT, prepare_home
 from workload import batch_file
 
@@ -30,11 +34,40 @@ def wait_for(path: Path, timeout: float) -> float:
     return time.perf_counter()
 
 
+def start_api(env: dict[str, str], port: int) -> subprocess.Popen:
+    """`rendezvous api` on loopback (no token needed there), once it answers."""
+    api = subprocess.Popen([sys.executable, "-m", "rendezvous.cli", "api", "--port", str(port)],
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.perf_counter() + 60
+    while time.perf_counter() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/v1/batches/none", timeout=1)
+            return api
+        except httpx.TransportError:
+            time.sleep(0.1)
+    api.terminate()
+    raise TimeoutError("rendezvous api did not start in 60 s")
+
+
+def api_round_trip(port: int, content: bytes) -> float:
+    """Seconds from sending the body to holding its response."""
+    base = f"http://127.0.0.1:{port}/v1/batches"
+    sent = time.perf_counter()
+    batch = httpx.post(base, content=content, headers={"content-type": "text/csv"}, timeout=60)
+    batch.raise_for_status()
+    answer = httpx.get(f"{base}/{batch.json()['batch_id']}/response", params={"wait": 60}, timeout=90)
+    if answer.status_code != 200:
+        raise RuntimeError(f"no response: {answer.status_code} {answer.text}")
+    return time.perf_counter() - sent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batches", type=int, default=30)
     parser.add_argument("--rows", type=int, default=1_000)
     parser.add_argument("--home", type=Path, default=ROOT / "var" / "bench-latency")
+    parser.add_argument("--via", choices=("inbox", "api"), default="inbox")
+    parser.add_argument("--port", type=int, default=8765, help="the API's port with --via api")
     args = parser.parse_args()
     prepare_home(args.home)
     env = {**os.environ, "RENDEZVOUS_HOME": str(args.home), "PREFECT_HOME": str(args.home / "prefect")}
@@ -44,10 +77,16 @@ def main() -> None:
     inbox, outbox, done = (args.home / name for name in ("inbox", "outbox", "done"))
     data = args.home.parent / "bench-latency-data"
     latencies = []
+    api = start_api(env, args.port) if args.via == "api" else None
     try:
         for index in range(args.batches + 1):  # the first one warms the watcher up
             source = batch_file(data, args.rows, seed=10_000 + index)
             content = source.read_bytes()
+            if api is not None:
+                took = api_round_trip(args.port, content)
+                if index:
+                    latencies.append(took)
+                continue
             name = f"micro-{index:04d}.csv"
             response = outbox / batch_id_for(name, hashlib.sha256(content).hexdigest()) / "response.csv"
             (inbox / f"{name}.part").write_bytes(content)
@@ -58,10 +97,13 @@ def main() -> None:
             if index:
                 latencies.append(answered - landed)
     finally:
-        watcher.terminate()
-        watcher.wait(timeout=30)
+        for process in (watcher, api):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
     p95 = statistics.quantiles(latencies, n=20, method="inclusive")[-1]
-    print(f"{args.rows}-row micro-batches, {len(latencies)} batches: landing -> response "
+    trip = "POST -> response" if api is not None else "landing -> response"
+    print(f"{args.rows}-row micro-batches, {len(latencies)} batches: {trip} "
           f"median {statistics.median(latencies):.2f} s, p95 {p95:.2f} s, max {max(latencies):.2f} s")
 
 

@@ -7,12 +7,13 @@ The run is renamed after the batches it took, so the UI still lists runs by batc
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Self
 
 from prefect import flow, get_run_logger
-from prefect.futures import wait
+from prefect.futures import PrefectFuture, wait
 
 from rendezvous.batchfiles import BadInput
 from rendezvous.pipeline import BatchJob, Outcome, chunks
@@ -44,10 +45,21 @@ class BatchesFailed(ExceptionGroup, RuntimeError):
 
 
 def score_one(job: BatchJob) -> Outcome:
-    """One claimed batch: per chunk validate+enrich, then the bins in parallel; then commit."""
+    """One claimed batch: per chunk validate+enrich, then the bins in parallel and the rendezvous
+    of their answers; then, once every bin has finished, commit.
+
+    With a response deadline, a chunk's response does not wait for a model past it (nor does any
+    chunk wait for the shadows): those bins finish in the background, the response is published
+    once every chunk is answered, and the batch commits when their scores are logged.
+    """
     services = get_services()
+    settings = services.settings
+    seconds = settings.response_deadline_seconds
+    deadline = None if seconds is None else time.monotonic() + seconds
     rejected: str | None = None
-    progress = observability.ProgressArtifact(job, services.settings.chunk_rows)
+    late: list[PrefectFuture] = []  # bins past the deadline, still running
+    in_flight: list[PrefectFuture] = []  # the chunk's bins
+    progress = observability.ProgressArtifact(job, settings.chunk_rows)
     try:
         for chunk, frame, malformed in chunks(services, job):
             progress.chunk(len(frame) + len(malformed))
@@ -58,24 +70,46 @@ def score_one(job: BatchJob) -> Outcome:
             rejected = prepared.rejected_reason
             if rejected or prepared.enriched.empty:
                 continue
-            futures = [
-                scoring.score_bin.submit(job, role, record, prepared) for role, record in job.scorers()
-            ]
-            futures.append(scoring.log_bin.submit(job, prepared))
-            futures.append(scoring.dev_copy_bin.submit(job, prepared))
-            wait(futures)
-            for future in futures:
-                future.result()
+            bins = {
+                role: scoring.score_bin.submit(job, role, record, prepared) for role, record in job.scorers()
+            }
+            copies = [scoring.log_bin.submit(job, prepared), scoring.dev_copy_bin.submit(job, prepared)]
+            in_flight = [*bins.values(), *copies]
+            answers, pending = scoring.answers_in_time(bins, len(prepared.enriched), deadline)
+            scoring.respond(job, prepared, answers, pending)
+            for role, future in bins.items():
+                if role not in answers:  # no deadline: the shadows are waited for per chunk, as ever
+                    running = deadline is not None and not future.state.is_final()
+                    (late if running else copies).append(future)
+            _settle(copies)
+            # a late bin holds its chunk until it finishes: the finished ones let theirs go
+            finished = [future.state.is_final() for future in late]
+            _settle([future for future, done in zip(late, finished, strict=True) if done])
+            late = [future for future, done in zip(late, finished, strict=True) if not done]
+        if late and not rejected:
+            scoring.publish_response(job)
+        _settle(late)
         progress.finish()
         if not rejected:
             # return_state: a monitoring failure is recorded by the task and never fails the batch
             monitoring.monitor_batch(job, return_state=True)
-        return scoring.commit(job, rejected)
+        outcome = scoring.commit(job, rejected)
+        observability.report_fallback(outcome)
+        return outcome
     except BadInput as exc:
+        wait([*in_flight, *late])  # no bin may log scores of a batch closed meanwhile
         return scoring.reject_unreadable(job, str(exc))
     except Exception as exc:
+        wait([*in_flight, *late])
         scoring.release(job, f"{type(exc).__name__}: {exc}")
         raise
+
+
+def _settle(futures: list[PrefectFuture]) -> None:
+    """Wait for the futures; a task that failed for good raises here."""
+    wait(futures)
+    for future in futures:
+        future.result()
 
 
 @flow(name="score-batches", task_runner=RunnerFromSettings(), log_prints=False)

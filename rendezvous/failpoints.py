@@ -20,6 +20,7 @@ SCORING_POINTS = (
     "in-shadow-bin",
     "in-log-bin",
     "in-dev-copy-bin",
+    "after-response",
     "before-publish",
     "after-publish",
     "after-commit",

@@ -203,7 +203,7 @@ class Ledger:
         batch_id: str,
         owner: str,
         state: str,
-        counts: dict[str, int],
+        counts: dict[str, Any],
         reason: str | None,
         outputs: dict[str, Any],
     ) -> None:

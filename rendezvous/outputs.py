@@ -147,14 +147,25 @@ class BatchOutputs:
             with fs.open(part, "wb") as handle:
                 pq.write_table(table.filter(pc.equal(day, value)), handle)
 
+    def publish_response(self) -> str | None:
+        """Join the staged response parts into the response file, then drop them (so that one
+        published before the commit, at the deadline, is not written again); idempotent."""
+        fs, staging = filesystem(self.staging)
+        parts = sorted(fs.glob(f"{staging}/response-*")) if fs.exists(staging) else []
+        if parts:
+            concatenate(parts, self.response_url, self.fmt)
+            for part in parts:
+                fs.rm(part)
+        response_fs, response = filesystem(self.response_url)
+        return self.response_url if response_fs.exists(response) else None
+
     def publish(self, rejects: pd.DataFrame) -> dict[str, str]:
         """Move staged outputs into place; idempotent, so a crash here is repaired by a re-run."""
         fs, staging = filesystem(self.staging)
-        parts = sorted(fs.glob(f"{staging}/response-*")) if fs.exists(staging) else []
         outputs: dict[str, str] = {}
-        if parts:
-            concatenate(parts, self.response_url, self.fmt)
-            outputs["response"] = self.response_url
+        response = self.publish_response()
+        if response:
+            outputs["response"] = response
         if not rejects.empty:
             shown = defuse_formulas(rejects) if self.fmt == "csv" else rejects  # people open it
             write_table(shown, self.rejects_url, self.fmt)

@@ -30,6 +30,7 @@ from rendezvous.batchfiles import (
 )
 from rendezvous.classes import classes_of
 from rendezvous.compression import split_suffix
+from rendezvous.containment import score_contained
 from rendezvous.enrichment import enrich
 from rendezvous.failpoints import crash_point
 from rendezvous.ledger import TERMINAL
@@ -37,8 +38,11 @@ from rendezvous.outputs import BatchOutputs, move_source
 from rendezvous.owners import new_owner
 from rendezvous.registry import ModelRecord
 from rendezvous.request_time import UNPARSABLE_TIMESTAMP, partition_dates, request_range, unparsable
+from rendezvous.response_policy import NO_MODEL_ANSWERED, choose
 from rendezvous.scoring import score_frame
 from rendezvous.services import Services
+from rendezvous.settings import MissingSetting
+from rendezvous.status import added_up
 from rendezvous.store.schema import lineage
 from rendezvous.validation import BATCH_REJECTED, validate
 from rendezvous.validation import quarantine as q
@@ -92,6 +96,9 @@ class Outcome:
     rows_quarantined: int = 0
     reason: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
+    served_by: dict[str, int] = field(default_factory=dict)
+    rows_late: int = 0
+
 
 
 @dataclass
@@ -163,6 +170,9 @@ def intake(services: Services, name: str) -> BatchJob | Outcome:
     if arrival.status in ("duplicate", "finish_move"):
         return _settle_terminal(services, arrival.batch_id, name, arrival.detail, arrival.status)
     live, canary, shadows = services.registry.serving_set()
+    if canary is None and settings.response_roles == ("canary",):
+        # checked before the claim: the file waits in the inbox for a canary, or another order
+        raise MissingSetting("RENDEZVOUS_RESPONSE_ORDER names only the canary, and no model is canary")
     owner = new_owner()
     attempt = services.ledger.claim(
         arrival.batch_id,
@@ -391,42 +401,91 @@ def quarantine_all(services: Services, job: BatchJob, chunk: int, frame: pd.Data
         )
 
 
-def score_bin(services: Services, job: BatchJob, role: str, record: ModelRecord, prepared: Prepared) -> int:
-    """Score the chunk with one model and log the scores; the live bin also stages the response.
+def score_bin(
+    services: Services, job: BatchJob, role: str, record: ModelRecord, prepared: Prepared
+) -> pd.DataFrame:
+    """Score the chunk with one model, log what it said, and return its answer for the rendezvous.
 
-    The response is staged before the scores commit, in their transaction: a failed write rolls
-    the scores back, so a retry of this bin starts from nothing instead of hitting its own rows.
+    Rows the model raised on are isolated by asking it again on halves of the chunk, and logged
+    without a score: the log holds one line per request per model, whatever the model said.
     """
     estimator = services.registry.load(record)
-    scored = score_frame(estimator, record, prepared.enriched, services.settings.id_column)
+    id_column = services.settings.id_column
+    scored, errors = score_contained(
+        lambda rows: score_frame(estimator, record, rows, id_column),
+        prepared.enriched,
+        services.settings.max_model_slices,
+    )
+    scored["request_id"] = prepared.enriched[id_column].astype("str").to_numpy()
     with services.store.begin() as conn:
-        written = records.write_scores(services.store, conn, job.batch_id, role, record.version, scored)
-        if role == "live":
-            ids = _response_ids(services, prepared, scored)
-            labels = _response_labels(estimator, scored)
-            response = scored.assign(request_id=ids, label=labels, model_version=record.version)
-            job.outputs(services).stage_response(prepared.chunk, response)
+        records.write_scores(services.store, conn, job.batch_id, role, record.version, scored)
         crash_point(f"in-{role}-bin")
-    return written
+    labels = _response_labels(estimator, scored)
+    return scored.assign(label=labels, model_version=record.version, error=errors)
 
 
-def _response_ids(services: Services, prepared: Prepared, scored: pd.DataFrame) -> pd.Series:
+def respond(
+    services: Services,
+    job: BatchJob,
+    prepared: Prepared,
+    answers: dict[str, pd.DataFrame],
+    pending: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Stage the chunk's response from the models' answers in hand (``pending``: the models that
+    had not answered by the deadline); a row no model answered is quarantined with every model's
+    reason. The counts go to the lineage, where the commit adds them up."""
+    settings = services.settings
+    choice = choose(settings.response_roles, answers, len(prepared.enriched), pending)
+    response = choice.response
+    positions = response.index.to_numpy()
+    response = response.assign(request_id=_response_ids(services, prepared).iloc[positions].to_numpy())
+    versions = {role: record.version for role, record in job.scorers()}
+    unanswered = [
+        q.of_rows(
+            prepared.rows.iloc[reasons.index],
+            settings.id_column,
+            NO_MODEL_ANSWERED,
+            value=f"{role} {versions[role]}: " + reasons.astype("str"),
+        )
+        for role, reasons in choice.unanswered.items()
+    ]
+    detail = {"served_by": choice.served_by, "late": choice.late, "pending": list(pending)}
+    rows = len(prepared.enriched)
+    step = {"step": "rendezvous", "rows_in": rows, "rows_out": len(response), "detail": detail}
+    with services.store.begin() as conn:
+        records.write_quarantine(services.store, conn, job.batch_id, pd.concat(unanswered or [q.empty()]))
+        records.write_lineage(conn, job.batch_id, prepared.chunk, [step])
+        job.outputs(services).stage_response(prepared.chunk, response.reset_index(drop=True))
+    return detail
+
+
+def publish_response(services: Services, job: BatchJob) -> str | None:
+    """Publish the response before the commit, when models still to be logged are past the
+    deadline: the requester has the answer, the batch closes once every model's scores are in."""
+    published = job.outputs(services).publish_response()
+    crash_point("after-response")
+    return published
+
+
+def _response_ids(services: Services, prepared: Prepared) -> pd.Series:
     """Ids in the response as the contract declares them (an integer id stays an integer, from
     any format); an id of no declared type is answered as the text it is stored as."""
     id_column = services.settings.id_column
-    if id_column not in services.contract().kinds:
-        return scored["request_id"]
-    return prepared.enriched[id_column].reset_index(drop=True)
+    ids = prepared.enriched[id_column].reset_index(drop=True)
+    return ids if id_column in services.contract().kinds else ids.astype("str")
 
 
 def _response_labels(estimator: Any, scored: pd.DataFrame) -> pd.Series:
     """Predicted labels as the model's own classes (integers stay integers in a Parquet or JSON
-    Lines response, as a CSV reader would see them); stored scores keep the classes' text."""
+    Lines response, as a CSV reader would see them); stored scores keep the classes' text. Rows
+    the model did not score have no label."""
     classes = getattr(estimator, "classes_", None)
-    if classes is None or scored["label"].isna().any():
+    if classes is None:
         return scored["label"]
     native = np.asarray(classes)
     by_text = dict(zip(classes_of(estimator).names, native.tolist(), strict=True))
+    if scored["label"].isna().any():
+        return pd.Series([by_text.get(text) for text in scored["label"]], dtype=object, name="label")
     return pd.Series(scored["label"].map(by_text).to_numpy(dtype=native.dtype), name="label")
 
 
@@ -489,12 +548,18 @@ def _close(services: Services, job: BatchJob, rejected_reason: str | None) -> No
     with services.store.begin() as conn:
         if rejected_reason:
             records.quarantine_rejected_scores(conn, job.batch_id, rejected_reason)
-        counted = records.counts(conn, job.batch_id)
         rows_in = conn.execute(
             select(func.coalesce(func.sum(lineage.c.rows_in), 0)).where(
                 lineage.c.batch_id == job.batch_id, lineage.c.step == "read"
             )
         ).scalar_one()
+        served = Served() if rejected_reason else _served(conn, job.batch_id)
+        counted = {
+            "rows_quarantined": records.counts(conn, job.batch_id)["rows_quarantined"],
+            "rows_scored": served.rows,
+            "served_by": served.by_role,
+            "rows_late": served.late,
+        }
         if rows_in != counted["rows_scored"] + counted["rows_quarantined"]:
             raise AccountingError(
                 f"batch {job.batch_id}: {rows_in} rows in, {counted['rows_scored']} scored, "
@@ -512,6 +577,26 @@ def _close(services: Services, job: BatchJob, rejected_reason: str | None) -> No
         services.ledger.finish(
             conn, job.batch_id, job.owner, state, {"rows_in": rows_in, **counted}, reason, published
         )
+
+
+@dataclass(frozen=True)
+class Served:
+    """The batch's response: rows answered, by which role, and how many past the deadline."""
+
+    rows: int = 0
+    by_role: dict[str, int] = field(default_factory=dict)
+    late: int = 0
+
+
+def _served(conn: Any, batch_id: str) -> Served:
+    """The chunks' rendezvous steps added up (one lineage row per chunk)."""
+    steps = conn.execute(
+        select(lineage.c.rows_out, lineage.c.detail).where(
+            lineage.c.batch_id == batch_id, lineage.c.step == "rendezvous"
+        )
+    ).all()
+    by_role = added_up(detail["served_by"] for _, detail in steps)
+    return Served(sum(rows for rows, _ in steps), by_role, sum(detail["late"] for _, detail in steps))
 
 
 def _all_scored_before(conn: Any, batch_id: str) -> str | None:
@@ -560,4 +645,6 @@ def _outcome(row: Any) -> Outcome:
         rows_quarantined=row.rows_quarantined,
         reason=row.reason,
         outputs={k: v for k, v in (row.outputs or {}).items() if isinstance(v, str)},
+        served_by=row.served_by or {},
+        rows_late=row.rows_late or 0,
     )

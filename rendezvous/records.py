@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import ColumnElement, Connection, distinct, func, insert, literal, select, text
 
+from rendezvous.response_policy import NO_MODEL_ANSWERED
 from rendezvous.store import Store
 from rendezvous.store.schema import lineage, quarantine, scores
 from rendezvous.validation.quarantine import BATCH_REJECTED, QUARANTINE_COLUMNS
@@ -174,7 +175,16 @@ def quarantine_rejected_scores(conn: Connection, batch_id: str, reason: str) -> 
                 scores.c.request_id,
                 literal(BATCH_REJECTED),
                 literal(reason),
-            ).where(scores.c.batch_id == batch_id, scores.c.role == "live"),
+            ).where(
+                scores.c.batch_id == batch_id,
+                scores.c.role == "live",
+                # a row no model answered is in the quarantine already, with every model's reason
+                scores.c.request_id.not_in(
+                    select(quarantine.c.request_id).where(
+                        quarantine.c.batch_id == batch_id, quarantine.c.rule == NO_MODEL_ANSWERED
+                    )
+                ),
+            ),
         )
     ).rowcount
     conn.execute(scores.delete().where(scores.c.batch_id == batch_id))

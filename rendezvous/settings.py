@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -144,6 +144,30 @@ class Settings(BaseSettings):
         default=32 << 20, gt=0, description="A chunk ends at chunk_rows rows or this many bytes of values."
     )
     dev_copy: Literal["raw", "enriched"] = "enriched"
+    response_order: str = Field(
+        default="live,canary",
+        pattern=r"^(live|canary)(,(live|canary))?$",
+        description="Which models may answer a request, most preferred first (shadows never do).",
+    )
+    response_deadline_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="Seconds after a batch starts scoring when its response is published from the "
+        "models that have answered; none: wait for every preferred model.",
+    )
+    max_model_slices: int = Field(
+        default=64,
+        ge=1,
+        description="Calls a model gets on smaller and smaller slices of a chunk it raised on, to "
+        "isolate the rows it cannot score.",
+    )
+    api_token: SecretStr | None = Field(
+        default=None, description="Bearer token of the request API; none: loopback clients only."
+    )
+    api_max_body_bytes: int = Field(default=64 << 20, gt=0, description="A request body sent to the API.")
+    api_max_wait_seconds: float = Field(
+        default=60.0, gt=0, description="The longest a response call is held (?wait=)."
+    )
     lease_seconds: int = Field(default=900, gt=0)
     max_attempts: int = Field(default=3, gt=0)
     task_runner: str = Field(
@@ -186,6 +210,11 @@ class Settings(BaseSettings):
         for name in LOCATIONS:
             setattr(self, name, _under_home(home, getattr(self, name)))
         return self
+
+    @property
+    def response_roles(self) -> tuple[str, ...]:
+        """The roles that may answer, most preferred first, each once."""
+        return tuple(dict.fromkeys(self.response_order.split(",")))
 
     def required(self, name: str, purpose: str) -> str:
         """The value of a setting without a neutral default, or an error naming what to set."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -30,6 +31,9 @@ def system_status(store: Store, registry: Registry) -> dict[str, Any]:
         duplicates = conn.execute(
             select(func.count()).select_from(arrivals).where(arrivals.c.outcome == "duplicate")
         ).scalar_one()
+        served = conn.execute(select(batches.c.served_by).where(batches.c.served_by.is_not(None))).scalars()
+        served_by = added_up(served)
+        late = conn.execute(select(func.coalesce(func.sum(batches.c.rows_late), 0))).scalar_one()
         recent = conn.execute(
             select(batches).order_by(batches.c.received_at.desc()).limit(20)
         ).all()
@@ -46,10 +50,21 @@ def system_status(store: Store, registry: Registry) -> dict[str, Any]:
             "rows_in": int(totals[0]),
             "rows_scored": int(totals[1]),
             "rows_quarantined": int(totals[2]),
+            "served_by": served_by,
+            "rows_late": int(late),
         },
         "recent_batches": [batch_summary(row) for row in recent],
         "monitoring": monitoring_overview(store, registry),
     }
+
+
+def added_up(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    """Rows per role over batches."""
+    total: dict[str, int] = {}
+    for served in counts:
+        for role, rows in served.items():
+            total[role] = total.get(role, 0) + rows
+    return total
 
 
 def batch_summary(row: Any) -> dict[str, Any]:
@@ -60,6 +75,8 @@ def batch_summary(row: Any) -> dict[str, Any]:
         "rows_in": row.rows_in,
         "rows_scored": row.rows_scored,
         "rows_quarantined": row.rows_quarantined,
+        "served_by": row.served_by or {},
+        "rows_late": row.rows_late or 0,
         "reason": row.reason,
         "live_version": row.live_version,
         "canary_version": row.canary_version,

@@ -83,22 +83,43 @@ def check_accounting(services: Services) -> CheckResult:
                 .group_by(lineage.c.batch_id)
             ).all()
         )
+        given = _given_to_models(conn)
     result = CheckResult("every row accounted for (rows in = scored + quarantined)", len(rows))
     for row in rows:
         actual_scored, actual_held = scored.get(row.id, 0), held.get(row.id, 0)
+        logged = given.get(row.id, (row.rows_scored, row.rows_scored))
+        if row.state == "committed" and (actual_scored, row.rows_scored) != logged:
+            result.add(
+                f"{row.id}: the models were given {logged[0]} rows and answered {logged[1]}, but the "
+                f"store holds {actual_scored} live scores and the ledger {row.rows_scored} rows scored"
+            )
         if row.rows_in != row.rows_scored + row.rows_quarantined:
             result.add(
                 f"{row.id}: ledger says {row.rows_in} in, {row.rows_scored} scored, "
                 f"{row.rows_quarantined} quarantined"
             )
-        if (actual_scored, actual_held) != (row.rows_scored, row.rows_quarantined):
+        if actual_held != row.rows_quarantined:
             result.add(
-                f"{row.id}: ledger counts ({row.rows_scored}, {row.rows_quarantined}) but the store "
-                f"holds ({actual_scored} live scores, {actual_held} quarantined rows)"
+                f"{row.id}: ledger counts {row.rows_quarantined} quarantined but the store holds "
+                f"{actual_held} quarantined rows"
             )
         if int(read.get(row.id) or 0) != row.rows_in:
             result.add(f"{row.id}: lineage read {read.get(row.id) or 0} rows, ledger says {row.rows_in}")
     return result
+
+
+def _given_to_models(conn: Any) -> dict[str, tuple[int, int]]:
+    """Per batch, the rows its models were given (each logs one line per row, scored or not) and
+    the rows the response answered: its rendezvous steps added up. A batch committed before the
+    response policy has none; its live model's rows were its response."""
+    return {
+        batch_id: (int(given), int(answered))
+        for batch_id, given, answered in conn.execute(
+            select(lineage.c.batch_id, func.sum(lineage.c.rows_in), func.sum(lineage.c.rows_out))
+            .where(lineage.c.step == "rendezvous")
+            .group_by(lineage.c.batch_id)
+        ).all()
+    }
 
 
 def check_one_score_per_role(services: Services) -> CheckResult:
@@ -120,6 +141,7 @@ def check_one_score_per_role(services: Services) -> CheckResult:
             )
         ).all()
         ledger = {r.id: r for r in conn.execute(select(batches)).all()}
+        given = _given_to_models(conn)
     result = CheckResult("one score per request per role", len(per_role))
     for request_id, role, version, n in repeated:
         result.add(f"request {request_id} has {n} {role} scores from {version}")
@@ -138,9 +160,10 @@ def check_one_score_per_role(services: Services) -> CheckResult:
         missing = expected - set(by_model)
         if missing:
             result.add(f"{batch_id}: no scores from {sorted(missing)}")
+        rows = given.get(batch_id, (row.rows_scored,))[0]
         for (role, version), n in by_model.items():
-            if n != row.rows_scored:
-                result.add(f"{batch_id}: {n} {role} scores from {version}, {row.rows_scored} rows scored")
+            if n != rows:
+                result.add(f"{batch_id}: {n} {role} scores from {version}, {rows} rows given to the models")
             if role in ("live", "canary") and (role, version) not in expected:
                 result.add(f"{batch_id}: {role} scored by {version}, not the pinned pair")
     return result
@@ -152,6 +175,7 @@ def check_outputs(services: Services) -> CheckResult:
     with services.store.begin() as conn:
         rows = conn.execute(select(batches).where(batches.c.state == "committed")).all()
         steps = {(b, s) for b, s in conn.execute(select(lineage.c.batch_id, lineage.c.step).distinct()).all()}
+        given = _given_to_models(conn)
     result = CheckResult("committed batches have archive, response, dev copy, lineage", len(rows))
     dev_fs, dev_root = filesystem(settings.dev_url)
     for row in rows:
@@ -172,8 +196,9 @@ def check_outputs(services: Services) -> CheckResult:
             result.add(f"{row.id}: response file missing ({response})")
         parts = dev_fs.glob(f"{dev_root}/date=*/{row.id}-*.parquet")
         dev_rows = sum(pq.ParquetFile(dev_fs.open(p, "rb")).metadata.num_rows for p in parts)
-        if dev_rows != row.rows_scored:
-            result.add(f"{row.id}: dev copy holds {dev_rows} rows, {row.rows_scored} were scored")
+        scored = given.get(row.id, (row.rows_scored,))[0]  # a row no model answered was scored too
+        if dev_rows != scored:
+            result.add(f"{row.id}: dev copy holds {dev_rows} rows, {scored} were given to the models")
     return result
 
 

@@ -10,12 +10,15 @@ from contextlib import contextmanager
 from uuid import UUID
 
 from prefect import get_client, get_run_logger, tags
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect.events import emit_event
 from prefect.runtime import flow_run
 
-from rendezvous.pipeline import BatchJob
+from rendezvous.pipeline import BatchJob, Outcome
 from rendezvous.printing import markdown
 from rendezvous.progress import BatchProgress, estimate_rows
+from rendezvous.response_policy import fell_back
+from rendezvous.services import get_services
 
 PROGRESS_KEY = "batch-progress"
 
@@ -88,3 +91,44 @@ def _expected_rows(job: BatchJob) -> int | None:
     except Exception as exc:  # the bar is sized by the chunks seen instead
         get_run_logger().warning("cannot estimate the rows of %s: %s", job.source_name, exc)
         return None
+
+
+FALLBACK_EVENT = "rendezvous.fallback"
+
+
+def report_fallback(outcome: Outcome) -> None:
+    """A batch some of whose rows the preferred model did not answer (in time): an event an
+    automation can page on, and the rows per role on the run page."""
+    if not fell_back(outcome.served_by, outcome.rows_late, get_services().settings.response_roles):
+        return
+    try:
+        emit_event(
+            FALLBACK_EVENT,
+            resource={
+                "prefect.resource.id": f"rendezvous.batch.{outcome.batch_id}",
+                "prefect.resource.name": outcome.source,
+            },
+            payload={
+                "batch_id": outcome.batch_id,
+                "source": outcome.source,
+                "served_by": outcome.served_by,
+                "rows_late": outcome.rows_late,
+                "rows_in": outcome.rows_in,
+            },
+        )
+        create_markdown_artifact(served_by_markdown(outcome), description=f"who answered {outcome.batch_id}")
+    except Exception as exc:
+        get_run_logger().warning("fallback of %s not reported: %s", outcome.batch_id, exc)
+
+
+def served_by_markdown(outcome: Outcome) -> str:
+    """The batch's response rows per role that served them, and the rows served late."""
+    lines = [
+        f"### Response of {markdown(outcome.batch_id)}: {outcome.rows_scored} rows answered",
+        "",
+        "| served by | rows |",
+        "| --- | --- |",
+        *(f"| {markdown(role)} | {rows} |" for role, rows in outcome.served_by.items()),
+        f"| late (a preferred model past the deadline) | {outcome.rows_late} |",
+    ]
+    return "\n".join(lines)

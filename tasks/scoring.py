@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pandas as pd
 from prefect import get_client, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture, as_completed, wait
 from prefect.runtime import flow_run
 
 from rendezvous import pipeline
 from rendezvous.batchfiles import MalformedRow, list_batches
 from rendezvous.pipeline import BatchJob, Outcome, Prepared
 from rendezvous.registry import ModelRecord
+from rendezvous.response_policy import every_row_answered
 from rendezvous.services import get_services
 
 
@@ -41,8 +46,37 @@ def quarantine_all(job: BatchJob, chunk: int, frame: pd.DataFrame, reason: str) 
     retries=1,
     retry_delay_seconds=1,
 )
-def score_bin(job: BatchJob, role: str, record: ModelRecord, prepared: Prepared) -> int:
+def score_bin(job: BatchJob, role: str, record: ModelRecord, prepared: Prepared) -> pd.DataFrame:
     return pipeline.score_bin(get_services(), job, role, record, prepared)
+
+
+def answers_in_time(
+    bins: dict[str, PrefectFuture[pd.DataFrame]], rows: int, deadline: float | None
+) -> tuple[dict[str, pd.DataFrame], tuple[str, ...]]:
+    """The answers of the models that may serve, and the ones still pending: every one, or, once
+    the ``deadline`` (a ``time.monotonic()`` instant) passed, as soon as the finished models
+    answer every row (one more model at a time). A bin that failed for good raises here."""
+    order = [role for role in get_services().settings.response_roles if role in bins]
+    timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+    wait([bins[role] for role in order], timeout=timeout)
+    while True:
+        finished = {role: bins[role].result() for role in order if bins[role].state.is_final()}
+        pending = tuple(role for role in order if role not in finished)
+        if not pending or (finished and every_row_answered(finished.values(), rows)):
+            return finished, pending
+        next(as_completed([bins[role] for role in pending]))
+
+
+@task(name="rendezvous", task_run_name="rendezvous-{job.batch_id}-{prepared.chunk}", cache_policy=NO_CACHE)
+def respond(
+    job: BatchJob, prepared: Prepared, answers: dict[str, pd.DataFrame], pending: tuple[str, ...]
+) -> dict[str, Any]:
+    return pipeline.respond(get_services(), job, prepared, answers, pending)
+
+
+@task(name="publish-response", task_run_name="publish-response-{job.batch_id}", cache_policy=NO_CACHE)
+def publish_response(job: BatchJob) -> str | None:
+    return pipeline.publish_response(get_services(), job)
 
 
 @task(

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from rendezvous.cli.api import register as register_api
 from rendezvous.cli.console import JsonFlag, console, errors, fail, print_json
 from rendezvous.cli.init import register as register_init
 from rendezvous.cli.models import register as register_model_files
@@ -33,6 +34,7 @@ register_monitoring(app)
 register_promotion(app, models_app)
 register_ops(app)
 register_init(app)
+register_api(app)
 
 def _short(path: str) -> str:
     """Paths under RENDEZVOUS_HOME are shown relative to it."""
@@ -185,13 +187,19 @@ def status(json_out: JsonFlag = False) -> None:
     console.print(f"Batches: {states}; duplicates received: {report['duplicates_received']}")
     console.print(
         f"Rows: {totals['rows_in']} in, {totals['rows_scored']} scored, "
-        f"{totals['rows_quarantined']} quarantined"
+        f"{totals['rows_quarantined']} quarantined; {served_text(totals['served_by'], totals['rows_late'])}"
     )
     if report["recent_batches"]:
         console.print(
             outcome_table([{**b, "source": b["id"]} for b in report["recent_batches"]], "Recent batches")
         )
     print_monitoring(console, report["monitoring"])
+
+
+def served_text(served_by: dict[str, int], late: int) -> str:
+    """``served by live 180, canary 20; 5 late``: who answered the response rows."""
+    roles = ", ".join(f"{terminal(role)} {rows}" for role, rows in served_by.items()) or "no model yet"
+    return f"served by {roles}; {late} late"
 
 
 def models_table(models: list[dict[str, Any]]) -> Table:
@@ -268,6 +276,8 @@ def batches_show(batch_id: str, json_out: JsonFlag = False) -> None:
         f"{detail['rows_quarantined']}; live {terminal(detail['live_version'])}, canary "
         f"{terminal(detail['canary_version'])}"
     )
+    if detail["served_by"]:
+        console.print(served_text(detail["served_by"], detail["rows_late"]))
     if detail["reason"]:
         console.print(f"reason: {terminal(detail['reason'])}")
     steps = Table(title="Lineage")

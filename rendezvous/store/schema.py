@@ -33,6 +33,10 @@ batches = Table(
     Column("rows_in", Integer, nullable=False, default=0),
     Column("rows_scored", Integer, nullable=False, default=0),
     Column("rows_quarantined", Integer, nullable=False, default=0),
+    # The response's rows per role that served them, and how many a model past the deadline
+    # might have served instead (NULL: committed before the response policy existed).
+    Column("served_by", JSON),
+    Column("rows_late", Integer),
     Column("reason", Text),
     Column("live_version", String(200)),
     Column("canary_version", String(200)),

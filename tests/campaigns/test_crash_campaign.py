@@ -3,26 +3,32 @@ registered so that its bin runs too); each kill is checked to have happened at t
 rerun recovers the batch and every invariant is checked before the next kill.
 
 RENDEZVOUS_CAMPAIGN_KILLS sets the count: by default each point once; more go round the points
-again (`make campaign`). Points passed once per chunk die at the 1st, 2nd or 3rd pass in rotation."""
+again (`make campaign`). Points passed once per chunk die at the 1st, 2nd or 3rd pass in rotation.
+The kill between a response published at the deadline and the late bins' commit (after-response)
+runs with a deadline and a shadow that answers only once the response is out."""
 
 from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from children import start_scoring
+from faulty_models import register_faulty
 from prefect.settings import PREFECT_API_URL
 from sqlalchemy import func, select
 
 from flows.score_batches import score_batches
-from rendezvous.batchfiles import read_chunks
+from rendezvous.batchfiles import read_chunks, sha256_file
 from rendezvous.demo.bootstrap import build_demo
 from rendezvous.demo.data import make_customers, make_requests
 from rendezvous.failpoints import SCORING_POINTS as POINTS
+from rendezvous.ledger import batch_id_for
 from rendezvous.services import Services, forget_services, get_services
 from rendezvous.settings import get_settings
 from rendezvous.store.engine import dispose_all
@@ -55,6 +61,34 @@ def write_batch(folder: Path, kill: int, customers: pd.DataFrame) -> str:
     else:
         frame.to_json(folder / name, orient="records", lines=True)
     return name
+
+
+@contextmanager
+def late_shadow(home: Path, name: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """For the block: a response deadline, and in place of the campaign's shadow one that answers
+    batch ``name`` only once its response is published; the environment a child needs for it."""
+    services = get_services()
+    response = home / "outbox" / batch_id_for(name, sha256_file(str(home / "inbox" / name)))
+    fmt = name.rsplit(".", 1)[1]
+    version = f"late-shadow-{fmt}-{tmp_path.name}"[:60]
+    canary = services.registry.by_role("canary")
+    answer_after = str(response / f"response.{fmt}")
+    register_faulty(services, canary, "candidate", version, tmp_path, mode="late", wait_for=answer_after)
+    services.registry.set_shadow("crash-shadow", False)
+    services.registry.set_shadow(version, True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RENDEZVOUS_RESPONSE_DEADLINE_SECONDS", "0.05")
+        get_settings.cache_clear()
+        forget_services()
+        try:
+            tests = str(Path(__file__).parents[1])  # where the child imports the shadow's type from
+            yield {"RENDEZVOUS_RESPONSE_DEADLINE_SECONDS": "0.05", "PYTHONPATH": tests}
+        finally:
+            get_settings.cache_clear()
+            forget_services()
+    services = get_services()
+    services.registry.set_shadow(version, False)
+    services.registry.set_shadow("crash-shadow", True)
 
 
 def assert_recovered_once(services: Services, name: str) -> None:
@@ -100,16 +134,20 @@ def test_sigkill_at_every_crash_point_then_rerun_keeps_every_invariant(
     for kill in range(KILLS):
         name, spec = write_batch(home / "inbox", kill, customers), crash_spec(kill)
         log = tmp_path / f"kill-{kill}.log"
-        with log.open("wb") as stderr:
-            code = start_scoring({**env, "RENDEZVOUS_CRASH_AT": spec}, stderr=stderr).wait(timeout=300)
-        said = log.read_text(errors="replace")
-        assert code == -signal.SIGKILL, f"{spec}: not killed (exit {code}):\n{said[-3000:]}"
-        assert f"crash point {spec} reached" in said, f"{spec}: killed elsewhere:\n{said[-3000:]}"
-        fired.append(spec)
+        with ExitStack() as stack:
+            late = spec == "after-response"
+            extra = stack.enter_context(late_shadow(home, name, tmp_path / f"kill-{kill}")) if late else {}
+            with log.open("wb") as stderr:
+                child = start_scoring({**env, **extra, "RENDEZVOUS_CRASH_AT": spec}, stderr=stderr)
+                code = child.wait(timeout=300)
+            said = log.read_text(errors="replace")
+            assert code == -signal.SIGKILL, f"{spec}: not killed (exit {code}):\n{said[-3000:]}"
+            assert f"crash point {spec} reached" in said, f"{spec}: killed elsewhere:\n{said[-3000:]}"
+            fired.append(spec)
 
-        dispose_all()  # the killed process's batch is recovered by a plain rerun
-        forget_services()
-        score_batches()
+            dispose_all()  # the killed process's batch is recovered by a plain rerun
+            forget_services()
+            score_batches()
         services = get_services()
         assert not any((home / "inbox").iterdir()), f"{spec}: the rerun left the inbox"
         assert_recovered_once(services, name)

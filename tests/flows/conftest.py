@@ -99,13 +99,14 @@ def trained_demo(tmp_path_factory: pytest.TempPathFactory) -> object:
 @pytest.fixture
 def seed_demo(trained_demo: object) -> SeedDemo:
     """Lay the demo out in the current settings' locations with the models trained once: the
-    reference table, the same live and canary files (registered anew, sha256-checked) and,
-    unless ``rows`` is None, the demo inbox; returns the inbox file names."""
+    reference table, the same live and canary files (registered anew, sha256-checked; ``roles``
+    registers one under another role, {"live": "candidate"}) and, unless ``rows`` is None, the
+    demo inbox; returns the inbox file names."""
     from rendezvous.demo.batches import write_demo_inbox
     from rendezvous.demo.bootstrap import local_folder
     from rendezvous.services import get_services
 
-    def seed(rows: int | None = 200) -> list[str]:
+    def seed(rows: int | None = 200, roles: dict[str, str] | None = None) -> list[str]:
         services = get_services()
         settings = services.settings
         with fsspec.open(trained_demo.reference_url, "rb") as handle:
@@ -115,7 +116,7 @@ def seed_demo(trained_demo: object) -> SeedDemo:
         for record in trained_demo.models:
             services.registry.register(
                 record.path,
-                record.role,
+                (roles or {}).get(record.role, record.role),
                 version=record.version,
                 metadata=record.metadata,
                 profile=record.profile,

@@ -92,8 +92,11 @@ def test_response_holds_live_scores_and_canary_is_logged(demo: dict[str, dict]) 
     services = get_services()
     outcome = demo["loans-2026-11-01.csv"]
     response = pd.read_csv(outcome["outputs"]["response"])
-    assert list(response.columns) == ["request_id", "score", "label", "model_version"]
+    assert list(response.columns) == ["request_id", "score", "label", "model_version", "served_by"]
     assert response["model_version"].unique().tolist() == ["demo-live-v1"]
+    assert response["served_by"].unique().tolist() == ["live"]
+    assert outcome["served_by"] == {"live": outcome["rows_scored"], "canary": 0}
+    assert outcome["rows_late"] == 0
     assert response["score"].between(0, 1).all()
     with services.store.begin() as conn:
         roles = dict(

@@ -21,6 +21,7 @@ from plotly.offline import get_plotlyjs
 from rendezvous.monitoring.metrics_store import read_metrics
 from rendezvous.monitoring.performance import realized_performance
 from rendezvous.monitoring.report import figures, tables
+from rendezvous.monitoring.report.fallbacks import fallbacks_table
 from rendezvous.monitoring.report.period import period_text
 from rendezvous.monitoring.report.rotations import read_rotations
 from rendezvous.monitoring.report.time_axis import place, time_axis
@@ -94,6 +95,7 @@ def build_report(services: Services, since: datetime | None = None) -> str:
             batches=tables.batches_table(m, axis.label),
             alerts=tables.alerts_table(m, axis.label),
             rotations=tables.rotations_table(rotations),
+            fallbacks=fallbacks_table(store, services.settings.response_roles, since),
             performance=tables.performance_table(perf),
             plots={
                 "distributions": plot(figures.distributions_figure(m)),
