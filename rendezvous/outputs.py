@@ -17,6 +17,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from rendezvous.batchfiles import filesystem, join
+from rendezvous.scorelog.files import MANIFEST_KEY, AttemptScores
 
 EXTENSIONS = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}
 # What a spreadsheet runs as a formula: these first, after any leading white space (a cell
@@ -99,10 +100,12 @@ def concatenate(parts: list[str], target: str, fmt: str) -> None:
 
 
 class BatchOutputs:
-    """Staged outputs of one batch: response parts and dev-copy parts, published at commit."""
+    """Staged outputs of one batch: response parts, dev-copy parts and this attempt's score
+    files, published at commit (the score files by the ledger listing them)."""
 
-    def __init__(self, outbox_url: str, dev_url: str, batch_id: str, fmt: str) -> None:
+    def __init__(self, outbox_url: str, dev_url: str, batch_id: str, fmt: str, scores: AttemptScores) -> None:
         self.batch_id = batch_id
+        self.scores = scores
         self.fmt = fmt if fmt in EXTENSIONS else "csv"
         self.outbox_url = outbox_url
         self.dev_url = dev_url
@@ -120,6 +123,7 @@ class BatchOutputs:
 
     def reset(self) -> None:
         """Forget what an earlier attempt staged or published for this batch."""
+        self.scores.reset()
         for url in (self.staging, self.dev_staging, self.final_dir):
             fs, path = filesystem(url)
             if fs.exists(path):
@@ -147,11 +151,13 @@ class BatchOutputs:
             with fs.open(part, "wb") as handle:
                 pq.write_table(table.filter(pc.equal(day, value)), handle)
 
-    def publish(self, rejects: pd.DataFrame) -> dict[str, str]:
+    def publish(self, rejects: pd.DataFrame) -> dict[str, object]:
         """Move staged outputs into place; idempotent, so a crash here is repaired by a re-run."""
         fs, staging = filesystem(self.staging)
         parts = sorted(fs.glob(f"{staging}/response-*")) if fs.exists(staging) else []
-        outputs: dict[str, str] = {}
+        outputs: dict[str, object] = {}
+        if self.scores.names():
+            outputs[MANIFEST_KEY] = self.scores.manifest()
         if parts:
             concatenate(parts, self.response_url, self.fmt)
             outputs["response"] = self.response_url

@@ -37,6 +37,7 @@ from rendezvous.outputs import BatchOutputs, move_source
 from rendezvous.owners import new_owner
 from rendezvous.registry import ModelRecord
 from rendezvous.request_time import UNPARSABLE_TIMESTAMP, partition_dates, request_range, unparsable
+from rendezvous.scorelog.files import AttemptScores
 from rendezvous.scoring import score_frame
 from rendezvous.services import Services
 from rendezvous.store.schema import lineage
@@ -70,7 +71,8 @@ class BatchJob:
 
     def outputs(self, services: Services) -> BatchOutputs:
         s = services.settings
-        return BatchOutputs(s.outbox_url, s.dev_url, self.batch_id, self.fmt or "csv")
+        scores = AttemptScores(s.archive_url, self.batch_id, self.attempt)
+        return BatchOutputs(s.outbox_url, s.dev_url, self.batch_id, self.fmt or "csv", scores)
 
     def scorers(self) -> list[tuple[str, ModelRecord]]:
         pairs = [("live", self.live)]
@@ -325,9 +327,12 @@ def _one_row_per_request(
     id_column = services.settings.id_column
     unstorable = records.unstorable_ids(valid[id_column])
     storable = valid.loc[unstorable.isna()]
-    in_batch, scored_elsewhere = records.seen_before(services.store, job.batch_id, storable[id_column])
-    if services.settings.id_scope == "batch":  # ids name requests within their batch only
-        scored_elsewhere = pd.Series(False, index=storable.index)
+    in_batch, scored_elsewhere = records.seen_before(
+        services.store,
+        job.outputs(services).scores,
+        storable[id_column],
+        across_batches=services.settings.id_scope != "batch",  # else ids name requests within a batch
+    )
     repeated = _repeated_in_chunk(frame, storable, id_column) | in_batch
     scored_elsewhere &= ~repeated
     held = [
@@ -397,19 +402,19 @@ def quarantine_all(services: Services, job: BatchJob, chunk: int, frame: pd.Data
 def score_bin(services: Services, job: BatchJob, role: str, record: ModelRecord, prepared: Prepared) -> int:
     """Score the chunk with one model and log the scores; the live bin also stages the response.
 
-    The response is staged before the scores commit, in their transaction: a failed write rolls
-    the scores back, so a retry of this bin starts from nothing instead of hitting its own rows.
+    Both are files of this attempt named by the chunk: a retry of this bin overwrites them, and
+    nothing is read before the commit lists them.
     """
     estimator = services.registry.load(record)
     scored = score_frame(estimator, record, prepared.enriched, services.settings.id_column)
-    with services.store.begin() as conn:
-        written = records.write_scores(services.store, conn, job.batch_id, role, record.version, scored)
-        if role == "live":
-            ids = _response_ids(services, prepared, scored)
-            labels = _response_labels(estimator, scored)
-            response = scored.assign(request_id=ids, label=labels, model_version=record.version)
-            job.outputs(services).stage_response(prepared.chunk, response)
-        crash_point(f"in-{role}-bin")
+    outputs = job.outputs(services)
+    written = records.write_scores(outputs.scores, prepared.chunk, role, record.version, scored)
+    if role == "live":
+        ids = _response_ids(services, prepared, scored)
+        labels = _response_labels(estimator, scored)
+        response = scored.assign(request_id=ids, label=labels, model_version=record.version)
+        outputs.stage_response(prepared.chunk, response)
+    crash_point(f"in-{role}-bin")
     return written
 
 
@@ -491,8 +496,8 @@ def _close(services: Services, job: BatchJob, rejected_reason: str | None) -> No
     outputs = job.outputs(services)
     with services.store.begin() as conn:
         if rejected_reason:
-            records.quarantine_rejected_scores(conn, job.batch_id, rejected_reason)
-        counted = records.counts(conn, job.batch_id)
+            records.quarantine_rejected_scores(services.store, conn, outputs.scores, rejected_reason)
+        counted = records.counts(conn, job.batch_id, 0 if rejected_reason else outputs.scores.count())
         rows_in = conn.execute(
             select(func.coalesce(func.sum(lineage.c.rows_in), 0)).where(
                 lineage.c.batch_id == job.batch_id, lineage.c.step == "read"
@@ -509,6 +514,8 @@ def _close(services: Services, job: BatchJob, rejected_reason: str | None) -> No
         reason = rejected_reason or ("no rows (empty or header only)" if rows_in == 0 else None)
         if state == "rejected":
             outputs.reset()
+        elif services.settings.id_scope != "batch":
+            records.record_scored_ids(services.store, conn, job.batch_id, outputs.scores)
         crash_point("before-publish")
         published = outputs.publish(records.rejects_frame(conn, job.batch_id))
         crash_point("after-publish")

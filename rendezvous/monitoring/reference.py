@@ -20,6 +20,7 @@ from sqlalchemy import select
 from rendezvous.monitoring.batch_rows import log_columns, log_paths, read_log_chunks, version_scores
 from rendezvous.monitoring.profile import ReferenceProfile, build_profile
 from rendezvous.registry import ModelRecord, Registry
+from rendezvous.scorelog.files import AttemptScores
 from rendezvous.store import Store
 from rendezvous.store.schema import batches, metrics
 
@@ -97,9 +98,11 @@ def build_first_batches_profile(
     progress: FirstBatches,
     id_column: str,
     seed: int = 0,
+    staged: AttemptScores | None = None,
 ) -> ReferenceProfile:
     """Profile the first ``rows_wanted`` logged rows the model scored, and store it (every
-    logged column: the profile's row sample must let another model be scored too)."""
+    logged column: the profile's row sample must let another model be scored too); the batch
+    being monitored has its scores in ``staged``, not committed yet."""
     frames: list[pd.DataFrame] = []
     taken = 0
     for batch_id in progress.batch_ids:
@@ -115,7 +118,7 @@ def build_first_batches_profile(
             break
     frame = pd.concat(frames, ignore_index=True)
     ids = frame[id_column].astype("str")
-    scores = version_scores(store, record.version, ids.tolist()).reindex(ids).to_numpy()
+    scores = version_scores(store, record.version, ids.tolist(), staged).reindex(ids).to_numpy()
     profile = profile_for_model(frame, record.feature_names, scores, source=FIRST_BATCHES, seed=seed)
     registry.set_profile(record.version, profile.to_dict())
     return profile

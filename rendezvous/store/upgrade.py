@@ -21,6 +21,14 @@ from rendezvous.store.schema import metadata, role_changes
 _GROUPS_SHOWN = 5
 RETIRED_INDEXES = ("uq_scores_request_role_model",)
 """Indexes an older version declared and this one does not: dropped where found (names are ours)."""
+LEGACY_SCORES = "scores"
+"""The SQL table older versions kept every score in: ``rendezvous.scorelog.migrate`` moves it into
+score files at first open (it needs the home's file locations, which the store does not know)."""
+
+
+def has_legacy_scores(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return inspect(conn).has_table(LEGACY_SCORES)
 
 
 class SchemaUpgradeError(RuntimeError):
