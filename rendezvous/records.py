@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import ColumnElement, Connection, distinct, func, insert, select, text
+from sqlalchemy.exc import IntegrityError
 
 from rendezvous.scorelog.files import AttemptScores
 from rendezvous.store import Store
@@ -24,12 +25,22 @@ def write_scores(staged: AttemptScores, chunk: int, role: str, version: str, sco
     return staged.write(chunk, role, version, scored[["request_id", "score", "label"]])
 
 
+class ScoredMeanwhile(RuntimeError):
+    """Another batch committed a score of some of this batch's ids while it was being scored."""
+
+
 def record_scored_ids(store: Store, conn: Connection, batch_id: str, staged: AttemptScores) -> int:
     """The batch's live-scored ids into the narrow id table, in the commit's transaction: an id
-    another batch committed meanwhile breaks its primary key and fails this commit (retried later,
-    the id is then found scored and quarantined)."""
+    another batch committed meanwhile breaks its primary key and fails this commit, which stays
+    claimable; its next attempt finds the id scored and quarantines it."""
     ids = staged.read(["request_id"], role="live").column("request_id").to_pandas()
-    return store.bulk_insert(conn, scored_ids, pd.DataFrame({"request_id": ids}), {"batch_id": batch_id})
+    try:
+        return store.bulk_insert(conn, scored_ids, pd.DataFrame({"request_id": ids}), {"batch_id": batch_id})
+    except (IntegrityError, store.engine.dialect.loaded_dbapi.IntegrityError) as exc:  # COPY: the driver's
+        raise ScoredMeanwhile(
+            f"batch {batch_id}: another batch committed scores of some of its request ids meanwhile; "
+            "it stays claimable, and its next attempt quarantines them as already scored"
+        ) from exc
 
 
 MAX_ID_LENGTH = scored_ids.c.request_id.type.length  # what the id (and quarantine) tables keep
