@@ -9,22 +9,25 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rendezvous.batchfiles import filesystem, join
 
+_ONE_VALUE = pa.dictionary(pa.int32(), pa.string())  # batch, role, model: one value per file
 SCHEMA = pa.schema(
     [
-        ("batch_id", pa.string()),
+        ("batch_id", _ONE_VALUE),
         ("request_id", pa.string()),
-        ("role", pa.string()),
-        ("model_version", pa.string()),
+        ("role", _ONE_VALUE),
+        ("model_version", _ONE_VALUE),
         ("score", pa.float64()),
         ("label", pa.string()),
     ]
 )
+_DICTIONARY = ["batch_id", "role", "model_version", "label"]  # not the ids: each is unique
 MANIFEST_KEY = "score_log"  # in the ledger's outputs: {"url": folder, "files": [names]}
 
 
@@ -43,28 +46,25 @@ def write_file(url: str, table: pa.Table) -> None:
     fs, path = filesystem(url)
     fs.makedirs(fs._parent(path), exist_ok=True)
     with fs.open(f"{path}.tmp", "wb") as handle:
-        pq.write_table(table, handle)
+        pq.write_table(table, handle, use_dictionary=_DICTIONARY)
     fs.mv(f"{path}.tmp", path)
 
 
 def as_table(batch_id: str, role: str, version: str, scored: pd.DataFrame) -> pa.Table:
-    """Scores (request_id, score, label) with their batch, role and model as columns."""
+    """Scores (request_id, score, label) with their batch, role and model as columns (dictionary
+    encoded: one value and n indexes, not n strings)."""
     n = len(scored)
-    return pa.table(
-        {
-            "batch_id": pa.array([batch_id] * n, pa.string()),
-            "request_id": pa.array(scored["request_id"].astype("str"), pa.string(), from_pandas=True),
-            "role": pa.array([role] * n, pa.string()),
-            "model_version": pa.array([version] * n, pa.string()),
-            "score": pa.array(scored["score"].astype("float64"), pa.float64(), from_pandas=True),
-            "label": pa.array(_text(scored["label"]), pa.string(), from_pandas=True),
-        },
-        schema=SCHEMA,
+    own = pa.Table.from_pandas(
+        scored[["request_id", "score", "label"]].astype({"request_id": "str", "score": "float64"}),
+        preserve_index=False,
     )
 
+    def constant(value: str) -> pa.DictionaryArray:
+        return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value], pa.string()))
 
-def _text(values: pd.Series) -> pd.Series:
-    return values.astype("str").where(values.notna(), None)
+    label = own["label"] if own["label"].type != pa.null() else pa.nulls(n, pa.string())
+    columns = [constant(batch_id), own["request_id"], constant(role), constant(version), own["score"], label]
+    return pa.Table.from_arrays(columns, names=SCHEMA.names).cast(SCHEMA)
 
 
 class AttemptScores:
