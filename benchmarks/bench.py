@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from history import score_history, time_reads
 from rich.console import Console
 from rich.table import Table
 from workload import batch_file
@@ -63,6 +64,10 @@ def main() -> None:
     parser.add_argument("--ten-million", action="store_true", help="add a 10M-row batch")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--home", type=Path, default=ROOT / "var" / "bench")
+    parser.add_argument(
+        "--history", type=int, metavar="N", help="instead: N consecutive batches into one home, and reads"
+    )
+    parser.add_argument("--history-rows", type=int, default=1_000_000, help="rows per history batch")
     args = parser.parse_args()
     sizes = args.rows + ([10_000_000] if args.ten_million else [])
     env = {**os.environ, "RENDEZVOUS_HOME": str(args.home), "PREFECT_HOME": str(args.home / "prefect")}
@@ -70,6 +75,9 @@ def main() -> None:
     with console.status("Preparing the bench home (demo models and reference data)..."):
         prepare_home(args.home)
     data = args.home.parent / "bench-data"
+    if args.history:
+        history(data, env, args.history, args.history_rows)
+        return
     results: list[dict] = []
     for rows in sizes:
         runs: dict[str, list[dict]] = {"bare": [], "flow": []}
@@ -85,6 +93,36 @@ def main() -> None:
             f"{rows:,} rows: bare {results[-1]['bare_s']:.2f} s, flow {results[-1]['flow_s']:.2f} s"
         )
     report(results)
+
+
+def history(data: Path, env: dict[str, str], batches: int, rows: int) -> None:
+    """The history series and the read timings, printed and saved beside the size series."""
+    with console.status(f"{batches} batches of {rows:,} rows into one home..."):
+        series = score_history(measure, data, env, batches, rows)
+    title = f"History: {batches} x {rows:,} rows into one home ({machine()})"
+    table = Table(title=title, title_justify="left")
+    for name in ("batch", "flow s", "peak RSS"):
+        table.add_column(name, justify="right")
+    for run in series:
+        table.add_row(str(run["batch"]), f"{run['seconds']:.2f}", f"{run['peak_rss_mb']:,.0f} MB")
+    console.print(table)
+    if len(series) > 1:
+        growth = series[-1]["seconds"] / series[1]["seconds"]
+        console.print(f"last / second batch: {growth:.2f}x (target <= 1.10x)")
+    with console.status("Timing the reads over the history..."):
+        reads = time_reads(data, env, batches, rows)
+    title = f"Reads over {batches * rows:,} scored rows (target <= 10 s each)"
+    table = Table(title=title, title_justify="left")
+    table.add_column("command")
+    table.add_column("seconds", justify="right")
+    for name, seconds in reads.items():
+        table.add_row(name, f"{seconds:.2f}")
+    console.print(table)
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    record = {"machine": machine(), "rows_per_batch": rows, "series": series, "reads": reads}
+    (out / "history.json").write_text(json.dumps(record, indent=2))
+    console.print(f"Results: {out / 'history.json'}")
 
 
 def summarise(rows: int, runs: dict[str, list[dict]]) -> dict:

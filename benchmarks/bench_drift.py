@@ -37,8 +37,8 @@ from rendezvous.monitoring import (
     summary_drift,
 )
 from rendezvous.monitoring.batch_rows import batch_scores, read_log_chunks
-from rendezvous.store import Store
-from rendezvous.store.schema import scores as scores_table
+from rendezvous.records import write_scores
+from rendezvous.scorelog.files import AttemptScores
 
 NUMERIC = [
     "loan_amount", "term_months", "interest_rate", "annual_income", "employment_years",
@@ -118,14 +118,9 @@ def streamed_step(
         part = slice(start, start + CHUNK_ROWS)
         batch.iloc[part].assign(request_id=ids.iloc[part].to_numpy()).to_parquet(path)
         paths.append(str(path))
-    store = Store(f"sqlite:///{folder / 'scores.db'}")
-    with store.begin() as conn:
-        for role, values in (("live", live), ("canary", canary)):
-            frame = pd.DataFrame(
-                {"batch_id": "bench", "request_id": ids, "role": role, "model_version": role,
-                 "score": values, "label": "0"}
-            )  # fmt: skip
-            store.bulk_insert(conn, scores_table, frame)
+    staged = AttemptScores(str(folder), "bench", 1)
+    for role, values in (("live", live), ("canary", canary)):
+        write_scores(staged, 0, role, role, pd.DataFrame({"request_id": ids, "score": values, "label": "0"}))
 
     def step() -> None:
         builder = SketchBuilder(NUMERIC, CATEGORICAL, 50_000, 0, id_column="request_id")
@@ -133,7 +128,7 @@ def streamed_step(
             builder.add(chunk)
         summary = builder.summary()
         ids = summary.sample_ids[:SCORE_ROWS]
-        sampled = batch_scores(store, "bench", ids).reindex(ids)
+        sampled = batch_scores(staged, ids).reindex(ids)
         summary_drift(summary, profile)
         compare_scores(sampled["live"].to_numpy(), sampled["canary"].to_numpy())
 

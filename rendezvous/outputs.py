@@ -17,6 +17,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from rendezvous.batchfiles import filesystem, join
+from rendezvous.scorelog.files import MANIFEST_KEY, AttemptScores
 
 EXTENSIONS = {"csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}
 # What a spreadsheet runs as a formula: these first, after any leading white space (a cell
@@ -98,11 +99,18 @@ def concatenate(parts: list[str], target: str, fmt: str) -> None:
     fs.mv(tmp, path)
 
 
-class BatchOutputs:
-    """Staged outputs of one batch: response parts and dev-copy parts, published at commit."""
+def response_url(outbox_url: str, batch_id: str, fmt: str) -> str:
+    """Where a batch's response is published (in the format it arrived in; CSV if unknown)."""
+    return join(outbox_url, batch_id, f"response.{EXTENSIONS.get(fmt, 'csv')}")
 
-    def __init__(self, outbox_url: str, dev_url: str, batch_id: str, fmt: str) -> None:
+
+class BatchOutputs:
+    """Staged outputs of one batch: response parts, dev-copy parts and this attempt's score
+    files, published at commit (the score files by the ledger listing them)."""
+
+    def __init__(self, outbox_url: str, dev_url: str, batch_id: str, fmt: str, scores: AttemptScores) -> None:
         self.batch_id = batch_id
+        self.scores = scores
         self.fmt = fmt if fmt in EXTENSIONS else "csv"
         self.outbox_url = outbox_url
         self.dev_url = dev_url
@@ -112,7 +120,7 @@ class BatchOutputs:
 
     @property
     def response_url(self) -> str:
-        return join(self.final_dir, f"response.{EXTENSIONS[self.fmt]}")
+        return response_url(self.outbox_url, self.batch_id, self.fmt)
 
     @property
     def rejects_url(self) -> str:
@@ -120,6 +128,7 @@ class BatchOutputs:
 
     def reset(self) -> None:
         """Forget what an earlier attempt staged or published for this batch."""
+        self.scores.reset()
         for url in (self.staging, self.dev_staging, self.final_dir):
             fs, path = filesystem(url)
             if fs.exists(path):
@@ -159,10 +168,12 @@ class BatchOutputs:
         response_fs, response = filesystem(self.response_url)
         return self.response_url if response_fs.exists(response) else None
 
-    def publish(self, rejects: pd.DataFrame) -> dict[str, str]:
+    def publish(self, rejects: pd.DataFrame) -> dict[str, object]:
         """Move staged outputs into place; idempotent, so a crash here is repaired by a re-run."""
         fs, staging = filesystem(self.staging)
-        outputs: dict[str, str] = {}
+        outputs: dict[str, object] = {}
+        if self.scores.names():
+            outputs[MANIFEST_KEY] = self.scores.manifest()
         response = self.publish_response()
         if response:
             outputs["response"] = response

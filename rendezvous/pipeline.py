@@ -39,6 +39,7 @@ from rendezvous.owners import new_owner
 from rendezvous.registry import ModelRecord
 from rendezvous.request_time import UNPARSABLE_TIMESTAMP, partition_dates, request_range, unparsable
 from rendezvous.response_policy import NO_MODEL_ANSWERED, choose
+from rendezvous.scorelog.files import AttemptScores
 from rendezvous.scoring import score_frame
 from rendezvous.services import Services
 from rendezvous.settings import MissingSetting
@@ -74,7 +75,8 @@ class BatchJob:
 
     def outputs(self, services: Services) -> BatchOutputs:
         s = services.settings
-        return BatchOutputs(s.outbox_url, s.dev_url, self.batch_id, self.fmt or "csv")
+        scores = AttemptScores(s.archive_url, self.batch_id, self.attempt)
+        return BatchOutputs(s.outbox_url, s.dev_url, self.batch_id, self.fmt or "csv", scores)
 
     def scorers(self) -> list[tuple[str, ModelRecord]]:
         pairs = [("live", self.live)]
@@ -332,9 +334,12 @@ def _one_row_per_request(
     id_column = services.settings.id_column
     unstorable = records.unstorable_ids(valid[id_column])
     storable = valid.loc[unstorable.isna()]
-    in_batch, scored_elsewhere = records.seen_before(services.store, job.batch_id, storable[id_column])
-    if services.settings.id_scope == "batch":  # ids name requests within their batch only
-        scored_elsewhere = pd.Series(False, index=storable.index)
+    in_batch, scored_elsewhere = records.seen_before(
+        services.store,
+        job.outputs(services).scores,
+        storable[id_column],
+        across_batches=services.settings.id_scope != "batch",  # else ids name requests within a batch
+    )
     repeated = _repeated_in_chunk(frame, storable, id_column) | in_batch
     scored_elsewhere &= ~repeated
     held = [
@@ -407,7 +412,9 @@ def score_bin(
     """Score the chunk with one model, log what it said, and return its answer for the rendezvous.
 
     Rows the model raised on are isolated by asking it again on halves of the chunk, and logged
-    without a score: the log holds one line per request per model, whatever the model said.
+    without a score: the log holds one line per request per model, whatever the model said. The
+    scores are a file of this attempt named by the chunk: a retry of this bin overwrites it, and
+    nothing reads it before the commit lists it.
     """
     estimator = services.registry.load(record)
     id_column = services.settings.id_column
@@ -417,9 +424,8 @@ def score_bin(
         services.settings.max_model_slices,
     )
     scored["request_id"] = prepared.enriched[id_column].astype("str").to_numpy()
-    with services.store.begin() as conn:
-        records.write_scores(services.store, conn, job.batch_id, role, record.version, scored)
-        crash_point(f"in-{role}-bin")
+    records.write_scores(job.outputs(services).scores, prepared.chunk, role, record.version, scored)
+    crash_point(f"in-{role}-bin")
     labels = _response_labels(estimator, scored)
     return scored.assign(label=labels, model_version=record.version, error=errors)
 
@@ -547,7 +553,7 @@ def _close(services: Services, job: BatchJob, rejected_reason: str | None) -> No
     outputs = job.outputs(services)
     with services.store.begin() as conn:
         if rejected_reason:
-            records.quarantine_rejected_scores(conn, job.batch_id, rejected_reason)
+            records.quarantine_rejected_scores(services.store, conn, outputs.scores, rejected_reason)
         rows_in = conn.execute(
             select(func.coalesce(func.sum(lineage.c.rows_in), 0)).where(
                 lineage.c.batch_id == job.batch_id, lineage.c.step == "read"
@@ -555,8 +561,7 @@ def _close(services: Services, job: BatchJob, rejected_reason: str | None) -> No
         ).scalar_one()
         served = Served() if rejected_reason else _served(conn, job.batch_id)
         counted = {
-            "rows_quarantined": records.counts(conn, job.batch_id)["rows_quarantined"],
-            "rows_scored": served.rows,
+            **records.counts(conn, job.batch_id, served.rows),
             "served_by": served.by_role,
             "rows_late": served.late,
         }
@@ -571,6 +576,8 @@ def _close(services: Services, job: BatchJob, rejected_reason: str | None) -> No
         reason = rejected_reason or ("no rows (empty or header only)" if rows_in == 0 else None)
         if state == "rejected":
             outputs.reset()
+        elif services.settings.id_scope != "batch":
+            records.record_scored_ids(services.store, conn, job.batch_id, outputs.scores)
         crash_point("before-publish")
         published = outputs.publish(records.rejects_frame(conn, job.batch_id))
         crash_point("after-publish")

@@ -11,22 +11,40 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import ColumnElement, Connection, distinct, func, insert, literal, select, text
+from sqlalchemy import ColumnElement, Connection, distinct, func, insert, select, text
+from sqlalchemy.exc import IntegrityError
 
 from rendezvous.response_policy import NO_MODEL_ANSWERED
+from rendezvous.scorelog.files import AttemptScores
 from rendezvous.store import Store
-from rendezvous.store.schema import lineage, quarantine, scores
+from rendezvous.store.schema import lineage, quarantine, scored_ids
 from rendezvous.validation.quarantine import BATCH_REJECTED, QUARANTINE_COLUMNS
 
 
-def write_scores(
-    store: Store, conn: Connection, batch_id: str, role: str, version: str, scored: pd.DataFrame
-) -> int:
-    constants = {"batch_id": batch_id, "role": role, "model_version": version}
-    return store.bulk_insert(conn, scores, scored[["request_id", "score", "label"]], constants)
+def write_scores(staged: AttemptScores, chunk: int, role: str, version: str, scored: pd.DataFrame) -> int:
+    """One model's scores of one chunk, as a file of the attempt's score log (read once committed)."""
+    return staged.write(chunk, role, version, scored[["request_id", "score", "label"]])
 
 
-MAX_ID_LENGTH = scores.c.request_id.type.length  # what the scores (and quarantine) tables keep
+class ScoredMeanwhile(RuntimeError):
+    """Another batch committed a score of some of this batch's ids while it was being scored."""
+
+
+def record_scored_ids(store: Store, conn: Connection, batch_id: str, staged: AttemptScores) -> int:
+    """The batch's live-scored ids into the narrow id table, in the commit's transaction: an id
+    another batch committed meanwhile breaks its primary key and fails this commit, which stays
+    claimable; its next attempt finds the id scored and quarantines it."""
+    ids = staged.read(["request_id"], role="live").column("request_id").to_pandas()
+    try:
+        return store.bulk_insert(conn, scored_ids, pd.DataFrame({"request_id": ids}), {"batch_id": batch_id})
+    except (IntegrityError, store.engine.dialect.loaded_dbapi.IntegrityError) as exc:  # COPY: the driver's
+        raise ScoredMeanwhile(
+            f"batch {batch_id}: another batch committed scores of some of its request ids meanwhile; "
+            "it stays claimable, and its next attempt quarantines them as already scored"
+        ) from exc
+
+
+MAX_ID_LENGTH = scored_ids.c.request_id.type.length  # what the id (and quarantine) tables keep
 ID_TOO_LONG, ID_HAS_NUL = "request_id_too_long", "request_id_has_nul"
 
 
@@ -115,31 +133,37 @@ def write_lineage(conn: Connection, batch_id: str, chunk: int, steps: Iterable[d
         conn.execute(insert(lineage), rows)
 
 
-def seen_before(store: Store, batch_id: str, request_ids: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Which of these ids an earlier row of this batch carried (scored, or quarantined with its
-    id as sent), and which another batch's live score holds already.
+def seen_before(
+    store: Store, staged: AttemptScores, request_ids: pd.Series, across_batches: bool = True
+) -> tuple[pd.Series, pd.Series]:
+    """Which of these ids an earlier row of this batch carried (scored in this attempt, or
+    quarantined with its id as sent), and which another batch committed a score of already
+    (``across_batches``; under id scope "batch" there is no such check).
 
-    One set-based query either way: an array parameter on PostgreSQL, a temporary table joined
-    on the scores and quarantine indexes on SQLite (3x faster than IN-lists at 250k ids).
+    Set-based either way, costing what the batch holds, not the history: the attempt's own
+    score files, and the quarantine and scored-id indexes joined on the candidates (an array
+    parameter on PostgreSQL, a temporary table on SQLite: 3x faster than IN-lists at 250k ids).
     Quarantined ids the store had to alter (cut, NUL spelled out) are not the ids that were sent.
     """
     ids = request_ids.dropna().astype("str").unique().tolist()
     here: set[str] = set()
     elsewhere: set[str] = set()
     if ids:
-        params = {"batch": batch_id, "altered_1": ID_TOO_LONG, "altered_2": ID_HAS_NUL}
+        scored_here = staged.read(["request_id"], role="live").column("request_id")
+        here.update(pc.filter(scored_here, pc.is_in(scored_here, value_set=pa.array(ids))).to_pylist())
+        query = _SEEN_SQL + (_SCORED_ELSEWHERE_SQL if across_batches else "")
+        params = {"batch": staged.batch_id, "altered_1": ID_TOO_LONG, "altered_2": ID_HAS_NUL}
         with store.begin() as conn:
             if store.is_postgres:
-                query = _SEEN_SQL.format(candidates="unnest(CAST(:ids AS text[])) AS c(request_id)")
-                rows = conn.execute(text(query), {**params, "ids": ids}).all()
+                candidates = "unnest(CAST(:ids AS text[])) AS c(request_id)"
+                rows = conn.execute(text(query.format(candidates=candidates)), {**params, "ids": ids}).all()
             else:
                 cursor = conn.connection.driver_connection.cursor()
                 try:
                     cursor.execute("CREATE TEMP TABLE IF NOT EXISTS candidate_ids (request_id TEXT)")
                     cursor.execute("DELETE FROM candidate_ids")
                     cursor.executemany("INSERT INTO candidate_ids VALUES (?)", zip(ids, strict=True))
-                    query = _SEEN_SQL.format(candidates="candidate_ids AS c")
-                    rows = cursor.execute(query, params).fetchall()
+                    rows = cursor.execute(query.format(candidates="candidate_ids AS c"), params).fetchall()
                     cursor.execute("DELETE FROM candidate_ids")
                 finally:
                     cursor.close()
@@ -149,12 +173,14 @@ def seen_before(store: Store, batch_id: str, request_ids: pd.Series) -> tuple[pd
 
 
 _SEEN_SQL = """
-SELECT s.request_id, s.batch_id = :batch FROM {candidates}
-  JOIN scores s ON s.request_id = c.request_id AND s.role = 'live'
-UNION ALL
 SELECT q.request_id, TRUE FROM {candidates}
   JOIN quarantine q ON q.request_id = c.request_id AND q.batch_id = :batch
   AND q.rule NOT IN (:altered_1, :altered_2)
+"""
+_SCORED_ELSEWHERE_SQL = """
+UNION ALL
+SELECT s.request_id, s.batch_id = :batch FROM {candidates}
+  JOIN scored_ids s ON s.request_id = c.request_id
 """
 
 
@@ -165,35 +191,24 @@ def _among(request_ids: pd.Series, found: set[str]) -> pd.Series:
     return pd.Series(hit.to_numpy(zero_copy_only=False), index=request_ids.index) & request_ids.notna()
 
 
-def quarantine_rejected_scores(conn: Connection, batch_id: str, reason: str) -> int:
-    """When a batch is rejected after some chunks scored, those rows move to quarantine."""
-    moved = conn.execute(
-        insert(quarantine).from_select(
-            ["batch_id", "request_id", "rule", "value"],
-            select(
-                scores.c.batch_id,
-                scores.c.request_id,
-                literal(BATCH_REJECTED),
-                literal(reason),
-            ).where(
-                scores.c.batch_id == batch_id,
-                scores.c.role == "live",
-                # a row no model answered is in the quarantine already, with every model's reason
-                scores.c.request_id.not_in(
-                    select(quarantine.c.request_id).where(
-                        quarantine.c.batch_id == batch_id, quarantine.c.rule == NO_MODEL_ANSWERED
-                    )
-                ),
-            ),
-        )
-    ).rowcount
-    conn.execute(scores.delete().where(scores.c.batch_id == batch_id))
-    return moved
+def quarantine_rejected_scores(
+    store: Store, conn: Connection, staged: AttemptScores, reason: str
+) -> int:
+    """When a batch is rejected after some chunks scored, those rows move to quarantine (their
+    files are then reset with the batch's other outputs, never published); a row no model
+    answered is in the quarantine already, with every model's reason."""
+    ids = staged.read(["request_id"], role="live").column("request_id").to_pandas()
+    unanswered = select(quarantine.c.request_id).where(
+        quarantine.c.batch_id == staged.batch_id, quarantine.c.rule == NO_MODEL_ANSWERED
+    )
+    ids = ids[~ids.isin(set(conn.execute(unanswered).scalars()))]
+    moved = pd.DataFrame({"request_id": ids, "rule": BATCH_REJECTED, "value": reason})
+    return store.bulk_insert(conn, quarantine, moved, {"batch_id": staged.batch_id})
 
 
 def erase_batch_rows(conn: Connection, batch_id: str) -> None:
     """Remove every row-level record of a batch (an earlier attempt's, or an unreadable file's)."""
-    for table in (scores, quarantine, lineage):
+    for table in (quarantine, lineage):
         conn.execute(table.delete().where(table.c.batch_id == batch_id))
 
 
@@ -206,10 +221,8 @@ def quarantined_rows() -> ColumnElement[int]:
     return func.count(distinct(quarantine.c.row)) + func.count() - func.count(quarantine.c.row)
 
 
-def counts(conn: Connection, batch_id: str) -> dict[str, int]:
-    scored = conn.execute(
-        select(func.count()).where(scores.c.batch_id == batch_id, scores.c.role == "live")
-    ).scalar_one()
+def counts(conn: Connection, batch_id: str, scored: int) -> dict[str, int]:
+    """The ledger's counts: ``scored`` live scores (from the score files), the rows quarantined."""
     quarantined = conn.execute(
         select(quarantined_rows()).select_from(quarantine).where(quarantine.c.batch_id == batch_id)
     ).scalar_one()
@@ -227,16 +240,15 @@ def earlier_scorers(
     if other:
         return None
     earlier = (
-        select(scores.c.batch_id)
+        select(scored_ids.c.batch_id)
         .distinct()
-        .join(quarantine, quarantine.c.request_id == scores.c.request_id)
+        .join(quarantine, quarantine.c.request_id == scored_ids.c.request_id)
         .where(
             quarantine.c.batch_id == batch_id,
             quarantine.c.rule == rule,
-            scores.c.role == "live",
-            scores.c.batch_id != batch_id,
+            scored_ids.c.batch_id != batch_id,
         )
-        .order_by(scores.c.batch_id)
+        .order_by(scored_ids.c.batch_id)
         .limit(limit)
     )
     found = list(conn.execute(earlier).scalars())

@@ -23,7 +23,7 @@ from rendezvous import submissions
 from rendezvous.batchfiles import BadInput, filesystem
 from rendezvous.ledger import TERMINAL
 from rendezvous.names import InvalidName, checked_name
-from rendezvous.outputs import BatchOutputs
+from rendezvous.outputs import response_url
 from rendezvous.server_auth import is_loopback
 from rendezvous.services import Services, get_services
 from rendezvous.status import batch_summary
@@ -160,10 +160,10 @@ def _response(services: Services, batch_id: str) -> Response | dict[str, Any]:
     row = services.ledger.get(batch_id)
     if row is not None:
         settings = services.settings
-        outputs = BatchOutputs(settings.outbox_url, settings.dev_url, batch_id, row.format)
-        fs, path = filesystem(outputs.response_url)
+        fmt = row.format if row.format in MEDIA else "csv"
+        fs, path = filesystem(response_url(settings.outbox_url, batch_id, fmt))
         if fs.exists(path):  # published at commit, or at the deadline before it
-            return Response(fs.cat_file(path), media_type=MEDIA[outputs.fmt])
+            return Response(fs.cat_file(path), media_type=MEDIA[fmt])
         if row.state in TERMINAL:
             why = row.reason or "no row was answered"
             raise HTTPException(409, f"batch {batch_id} is {row.state} without a response: {why}")

@@ -12,6 +12,7 @@ from rendezvous.ledger import Ledger
 from rendezvous.registry import Registry
 from rendezvous.settings import Settings, get_settings
 from rendezvous.store import Store
+from rendezvous.store.upgrade import has_legacy_scores
 
 if TYPE_CHECKING:
     from rendezvous.enrichment import Preprocess, Reference
@@ -27,7 +28,12 @@ class Services:
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.settings.database_url)
+        store = Store(self.settings.database_url)
+        if has_legacy_scores(store.engine):  # a home an older version made: its scores become files
+            from rendezvous.scorelog.migrate import migrate_score_table
+
+            migrate_score_table(store, self.settings.archive_url, self.settings.id_scope != "batch")
+        return store
 
     @cached_property
     def registry(self) -> Registry:

@@ -18,8 +18,10 @@ from rendezvous.promotion import audit
 from rendezvous.records import quarantined_rows
 from rendezvous.registry import ModelIntegrityError, ModelRecord
 from rendezvous.roles import SERVING_ROLES, table_roles
+from rendezvous.scorelog import read as scorelog
+from rendezvous.scorelog.files import MANIFEST_KEY
 from rendezvous.services import Services
-from rendezvous.store.schema import batches, lineage, quarantine, role_changes, scores
+from rendezvous.store.schema import batches, lineage, quarantine, role_changes
 from rendezvous.trust.audit_signatures import signature_breaks
 from rendezvous.trust.consent import policy_of
 from rendezvous.trust.keys import TrustError
@@ -64,13 +66,6 @@ def check_accounting(services: Services) -> CheckResult:
     """Rows in = scored + quarantined, per batch, in the ledger and in the row-level tables."""
     with services.store.begin() as conn:
         rows = conn.execute(select(batches).where(batches.c.state.in_(("committed", "rejected")))).all()
-        scored = dict(
-            conn.execute(
-                select(scores.c.batch_id, func.count())
-                .where(scores.c.role == "live")
-                .group_by(scores.c.batch_id)
-            ).all()
-        )
         held = dict(
             conn.execute(
                 select(quarantine.c.batch_id, quarantined_rows()).group_by(quarantine.c.batch_id)
@@ -84,6 +79,7 @@ def check_accounting(services: Services) -> CheckResult:
             ).all()
         )
         given = _given_to_models(conn)
+    scored = _rows(scorelog.query(services.store, _LIVE_PER_BATCH, roles=["live"]))
     result = CheckResult("every row accounted for (rows in = scored + quarantined)", len(rows))
     for row in rows:
         actual_scored, actual_held = scored.get(row.id, 0), held.get(row.id, 0)
@@ -122,38 +118,37 @@ def _given_to_models(conn: Any) -> dict[str, tuple[int, int]]:
     }
 
 
+_LIVE_PER_BATCH = "SELECT batch_id, count(*) FROM scores GROUP BY batch_id"
+_PER_MODEL = "SELECT batch_id, role, model_version, count(*) FROM scores GROUP BY ALL"
+_REPEATED = """
+SELECT request_id, role, model_version, count(*) AS n FROM scores
+GROUP BY request_id, role, model_version{per_batch} HAVING count(*) > 1 LIMIT {limit}
+"""
+
+
+def _rows(table: Any) -> dict[Any, Any]:
+    columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
+    return {tuple(key) if len(key) > 1 else key[0]: n for *key, n in zip(*columns, strict=True)}
+
+
 def check_one_score_per_role(services: Services) -> CheckResult:
-    """Exactly one score per request per role per model, and the same requests in every role."""
+    """Exactly one score per request per role per model, and the same requests in every role,
+    over the score files of the committed batches (DuckDB: one scan of three columns)."""
+    # under id scope "batch" a request is an id within its batch
+    per_batch = ", batch_id" if services.settings.id_scope == "batch" else ""
+    repeated = scorelog.query(services.store, _REPEATED.format(per_batch=per_batch, limit=_SAMPLE))
+    per_role = [(*key, n) for key, n in _rows(scorelog.query(services.store, _PER_MODEL)).items()]
     with services.store.begin() as conn:
-        # under id scope "batch" a request is an id within its batch
-        key = [scores.c.request_id, scores.c.role, scores.c.model_version]
-        if services.settings.id_scope == "batch":
-            key.append(scores.c.batch_id)
-        repeated = conn.execute(
-            select(*key[:3], func.count())
-            .group_by(*key)
-            .having(func.count() > 1)
-            .limit(_SAMPLE)
-        ).all()
-        per_role = conn.execute(
-            select(scores.c.batch_id, scores.c.role, scores.c.model_version, func.count()).group_by(
-                scores.c.batch_id, scores.c.role, scores.c.model_version
-            )
-        ).all()
         ledger = {r.id: r for r in conn.execute(select(batches)).all()}
         given = _given_to_models(conn)
     result = CheckResult("one score per request per role", len(per_role))
-    for request_id, role, version, n in repeated:
+    for request_id, role, version, n in zip(*(c.to_pylist() for c in repeated.columns), strict=True):
         result.add(f"request {request_id} has {n} {role} scores from {version}")
     counts: dict[str, dict[tuple[str, str], int]] = {}
     for batch_id, role, version, n in per_role:
         counts.setdefault(batch_id, {})[(role, version)] = n
     for batch_id, by_model in counts.items():
-        row = ledger.get(batch_id)
-        if row is None or row.state != "committed":
-            if row is None or row.state in ("rejected", "failed"):
-                result.add(f"{batch_id}: scores kept for a batch that is {row.state if row else 'unknown'}")
-            continue
+        row = ledger[batch_id]  # the score log is read through the committed batches' manifests
         expected = {("live", row.live_version)}
         if row.canary_version:
             expected.add(("canary", row.canary_version))
@@ -170,7 +165,7 @@ def check_one_score_per_role(services: Services) -> CheckResult:
 
 
 def check_outputs(services: Services) -> CheckResult:
-    """Every committed batch has its raw archive, response, dev copy and lineage."""
+    """Every committed batch has its raw archive, response, score files, dev copy and lineage."""
     settings = services.settings
     with services.store.begin() as conn:
         rows = conn.execute(select(batches).where(batches.c.state == "committed")).all()
@@ -194,12 +189,24 @@ def check_outputs(services: Services) -> CheckResult:
         fs, path = filesystem(response) if response else (None, None)
         if not response or not fs.exists(path):
             result.add(f"{row.id}: response file missing ({response})")
+        for missing in _missing_score_files(outputs):
+            result.add(f"{row.id}: score file missing ({missing})")
         parts = dev_fs.glob(f"{dev_root}/date=*/{row.id}-*.parquet")
         dev_rows = sum(pq.ParquetFile(dev_fs.open(p, "rb")).metadata.num_rows for p in parts)
         scored = given.get(row.id, (row.rows_scored,))[0]  # a row no model answered was scored too
         if dev_rows != scored:
             result.add(f"{row.id}: dev copy holds {dev_rows} rows, {scored} were given to the models")
     return result
+
+
+def _missing_score_files(outputs: dict[str, Any]) -> list[str]:
+    """The score files the ledger lists for a batch that are not there (none listed: all)."""
+    manifest = outputs.get(MANIFEST_KEY)
+    if not manifest:
+        return ["no score files listed"]
+    fs, folder = filesystem(manifest["url"])
+    present = {p.rsplit("/", 1)[-1] for p in fs.ls(folder, detail=False)} if fs.exists(folder) else set()
+    return [join(manifest["url"], name) for name in manifest["files"] if name not in present]
 
 
 def _archived(services: Services, row: Any) -> str | None:

@@ -43,6 +43,7 @@ from rendezvous.monitoring.scores import ScoreComparison, compare_scores, score_
 from rendezvous.monitoring.sketch import BatchSummary, SketchBuilder
 from rendezvous.monitoring.thresholds import METHODS
 from rendezvous.registry import ModelRecord
+from rendezvous.scorelog.files import AttemptScores
 from rendezvous.services import Services
 
 PAIR_METRICS = ("quantile_shift", "ks", "psi", "agreement", "mean_abs_diff", "mean_diff")
@@ -185,10 +186,11 @@ def _summarize(
 
 
 def _profile_progress(
-    services: Services, record: ModelRecord, role: str, batch_id: str, n_rows: int
+    services: Services, record: ModelRecord, role: str, staged: AttemptScores, n_rows: int
 ) -> tuple[list[dict[str, Any]], ReferenceProfile | None]:
     """Count this batch towards a profile-less model's first-batches profile; build it when due."""
     config = services.settings.monitoring
+    batch_id = staged.batch_id
     progress: FirstBatches = first_batches_progress(
         services.store, record.version, batch_id, n_rows, config.first_batches_rows
     )
@@ -253,7 +255,7 @@ def monitor_batch(services: Services, job: Any) -> MonitorResult | None:
     # The sketch's sample is uniform and in no particular order: its first rows are one too.
     ids = summary.sample_ids[: config.score_sample_rows]
     every_row = summary.n_rows <= config.score_sample_rows
-    scores = batch_scores(services.store, job.batch_id, None if every_row else ids)
+    scores = batch_scores(job.outputs(services).scores, None if every_row else ids)
     scores = scores.reindex(pd.Index(ids, dtype="str"))
 
     rows: list[dict[str, Any]] = []
@@ -311,7 +313,9 @@ def monitor_batch(services: Services, job: Any) -> MonitorResult | None:
         current = live if record.version == live.version else services.registry.get(record.version)
         if current.profile is not None:
             continue
-        progress_rows, built = _profile_progress(services, current, role, job.batch_id, summary.n_rows)
+        progress_rows, built = _profile_progress(
+            services, current, role, job.outputs(services).scores, summary.n_rows
+        )
         rows += progress_rows
         if built is not None and record.version == live.version:
             note = f"{describe_profile(built.to_dict())}: built from this batch, drift from the next"

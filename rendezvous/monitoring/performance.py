@@ -1,8 +1,8 @@
 """Realized performance: once labels arrive, how well each model role actually did.
 
-Scores (per role, as the batch was scored) joined with the ``labels`` table by request id, per
-batch, day or week, with the number of labelled rows behind every figure. Days and weeks are
-request time (the dev copy's date partition, filed by the timestamp column) when a timestamp
+Scores (per role, as the batch was scored, from the score log) joined with the ``labels`` table
+by request id, per batch, day or week, with the number of labelled rows behind every figure. Days
+and weeks are request time (the dev copy's date partition, filed by the timestamp column) when a timestamp
 column is set, scoring time otherwise: a backfill of months is not one day. Classifiers: ROC AUC,
 log loss, accuracy and the observed positive rate; regressors: RMSE, MAE and R². Computed by
 ``rendezvous.metrics``, as promotion's figures are, on outcomes and labels stored in the
@@ -23,9 +23,11 @@ from rendezvous.batchfiles import filesystem
 from rendezvous.classes import recorded_classes
 from rendezvous.metrics import figures
 from rendezvous.promotion.dataset import PARTITION_COLUMN
+from rendezvous.promotion.labels import load_labels
 from rendezvous.registry import Registry
+from rendezvous.scorelog import read as scorelog
 from rendezvous.store import Store
-from rendezvous.store.schema import batches, labels, models, scores
+from rendezvous.store.schema import batches, models
 
 Window = Literal["batch", "day", "week"]
 COLUMNS = [
@@ -46,41 +48,26 @@ COLUMNS = [
 
 
 def labelled_scores(store: Store, since: datetime | None = None) -> pd.DataFrame:
-    """Every score of a committed batch whose request has a label, with the batch's time."""
-    query = (
-        select(
-            scores.c.batch_id,
-            scores.c.request_id,
-            batches.c.source,
-            batches.c.finished_at,
-            scores.c.role,
-            scores.c.model_version,
-            scores.c.score,
-            scores.c.label,
-            labels.c.outcome,
-        )
-        .join(labels, labels.c.request_id == scores.c.request_id)
-        .join(batches, batches.c.id == scores.c.batch_id)
-        .where(batches.c.state == "committed")
+    """Every score of a committed batch whose request has a label, with the batch's time.
+
+    The labels and the batches are read from SQL, the scores from the score log (only the
+    files of the batches finished since ``since``), joined in DuckDB."""
+    batch_query = select(batches.c.id, batches.c.source, batches.c.finished_at).where(
+        batches.c.state == "committed"
     )
     if since is not None:
-        query = query.where(batches.c.finished_at >= since)
+        batch_query = batch_query.where(batches.c.finished_at >= since)
     with store.begin() as conn:
-        rows = conn.execute(query).all()
-    frame = pd.DataFrame(
-        rows,
-        columns=[
-            "batch_id",
-            "request_id",
-            "source",
-            "finished_at",
-            "role",
-            "model_version",
-            "score",
-            "label",
-            "outcome",
-        ],
-    )
+        ledger = pd.DataFrame(conn.execute(batch_query).all(), columns=["batch_id", "source", "finished_at"])
+    frame = scorelog.query(
+        store,
+        "SELECT s.batch_id, s.request_id, b.source, b.finished_at, s.role, s.model_version, s.score, "
+        "s.label, l.outcome FROM scores s JOIN known l ON l.request_id = s.request_id "
+        "JOIN ledger b ON b.batch_id = s.batch_id",
+        batch_ids=ledger["batch_id"].tolist(),
+        known=load_labels(store),
+        ledger=ledger.assign(finished_at=pd.to_datetime(ledger["finished_at"], utc=True)),
+    ).to_pandas()
     frame["finished_at"] = pd.to_datetime(frame["finished_at"], utc=True)
     frame["score"] = frame["score"].astype("float64")
     return frame

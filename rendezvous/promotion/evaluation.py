@@ -16,14 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sklearn
-from sqlalchemy import select
 
 from rendezvous.classes import model_classes
 from rendezvous.metrics import figures, finite
+from rendezvous.promotion.labels import load_labels
 from rendezvous.registry import ModelRecord, inspect_estimator
+from rendezvous.scorelog import read as scorelog
 from rendezvous.scoring import score_frame
 from rendezvous.store import Store
-from rendezvous.store.schema import labels, scores
 
 Compared = dict[str, tuple[ModelRecord, Any]]
 """Models to judge together, by name (candidate, live, canary): the record and the estimator."""
@@ -101,27 +101,15 @@ def logged_scores(store: Store, candidate: str) -> pd.DataFrame:
     """Requests the candidate scored in shadow, one row each, with the scores logged for them
     by live and canary and the outcome if it has arrived: ``{role}_score``, ``{role}_label``,
     ``{role}_version`` for role in shadow, live, canary, and ``outcome``."""
-    shadowed = select(scores.c.request_id).where(
-        scores.c.role == "shadow", scores.c.model_version == candidate
-    )
-    query = select(
-        scores.c.request_id, scores.c.role, scores.c.model_version, scores.c.score, scores.c.label
-    ).where(
-        scores.c.request_id.in_(shadowed),
-        scores.c.role.in_(("live", "canary", "shadow")),
-        (scores.c.role != "shadow") | (scores.c.model_version == candidate),
-    )
-    with store.begin() as conn:
-        rows = pd.DataFrame(
-            conn.execute(query).all(),
-            columns=["request_id", "role", "model_version", "score", "label"],
-        )
-        outcomes = pd.DataFrame(
-            conn.execute(
-                select(labels.c.request_id, labels.c.outcome).where(labels.c.request_id.in_(shadowed))
-            ).all(),
-            columns=["request_id", "outcome"],
-        )
+    rows = scorelog.query(
+        store,
+        "SELECT request_id, role, model_version, score, label FROM scores WHERE role IN "
+        "('live', 'canary', 'shadow') AND (role != 'shadow' OR model_version = $1) AND request_id IN "
+        "(SELECT request_id FROM scores WHERE role = 'shadow' AND model_version = $1)",
+        [candidate],
+    ).to_pandas()
+    known = load_labels(store)
+    outcomes = known[known["request_id"].isin(rows["request_id"])]
     rows = rows.drop_duplicates(["request_id", "role"]).rename(columns={"model_version": "version"})
     wide = pd.DataFrame({"request_id": rows["request_id"].drop_duplicates()})
     for role in ("shadow", "live", "canary"):

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -28,8 +29,9 @@ from rendezvous.batchfiles import filesystem, join
 from rendezvous.classes import normalise_outcomes, outcome_text, recorded_classes
 from rendezvous.outputs import write_table
 from rendezvous.registry import Registry
+from rendezvous.scorelog import read as scorelog
 from rendezvous.store import Store
-from rendezvous.store.schema import labels, quarantine, scores
+from rendezvous.store.schema import labels, quarantine
 
 REJECT_COLUMNS = ["request_id", "outcome", "reason", "detail"]
 _SLICE = 5_000
@@ -103,16 +105,16 @@ def _lookup(conn: Connection, column: object, ids: list[str], *where: object) ->
     return found
 
 
-def _live_versions(conn: Connection, ids: list[str]) -> dict[str, str]:
-    """The live model that scored each request (the one whose classes its outcome must be)."""
-    found: dict[str, str] = {}
-    for start in range(0, len(ids), _SLICE):
-        part = ids[start : start + _SLICE]
-        query = select(scores.c.request_id, scores.c.model_version).where(
-            scores.c.request_id.in_(part), scores.c.role == "live"
-        )
-        found.update(dict(conn.execute(query).all()))
-    return found
+def _live_versions(store: Store, ids: list[str]) -> dict[str, str]:
+    """The live model that scored each request (the one whose classes its outcome must be): one
+    scan of the committed live score files, joined with the ids in DuckDB."""
+    found = scorelog.query(
+        store,
+        "SELECT DISTINCT s.request_id, s.model_version FROM scores s JOIN wanted w USING (request_id)",
+        roles=["live"],
+        wanted=pa.table({"request_id": pa.array(ids, pa.string())}),
+    )
+    return dict(zip(found["request_id"].to_pylist(), found["model_version"].to_pylist(), strict=True))
 
 
 def _as_classes(
@@ -189,8 +191,8 @@ def _add_labels(
     rows = rows[~contradicting]
     ids = rows["request_id"].tolist()
     now = datetime.now(UTC)
+    scored = _live_versions(store, ids)
     with store.begin() as conn:
-        scored = _live_versions(conn, ids)
         known = rows["request_id"].isin(scored.keys())
         unknown = rows[~known]
         quarantined = _lookup(conn, quarantine.c.request_id, unknown["request_id"].tolist())

@@ -59,21 +59,16 @@ arrivals = Table(
     Column("outcome", String(16), nullable=False),
 )
 
-scores = Table(
-    "scores",
+# The ids scored under RENDEZVOUS_ID_SCOPE=global, one row each, written by the commit of the
+# batch that scored them: the primary key makes "scored once across batches" the database's rule
+# (two batches committing one id: the second fails and is retried, finding it scored). The
+# scores themselves are files (rendezvous.scorelog); this table stays as narrow as the check.
+scored_ids = Table(
+    "scored_ids",
     metadata,
+    Column("request_id", String(512), primary_key=True),
     Column("batch_id", String(200), nullable=False),
-    Column("request_id", String(512), nullable=False),
-    Column("role", String(16), nullable=False),
-    Column("model_version", String(200), nullable=False),
-    Column("score", Float),
-    Column("label", String(64)),
-    # A request is scored once per model and batch; once per model across batches is the
-    # pipeline's rule under RENDEZVOUS_ID_SCOPE=global (the default), not the table's.
-    Index(
-        "uq_scores_request_role_model_batch", "request_id", "role", "model_version", "batch_id", unique=True
-    ),
-    Index("ix_scores_batch_role", "batch_id", "role"),
+    sqlite_with_rowid=False,
 )
 
 quarantine = Table(

@@ -19,8 +19,14 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from rendezvous.store.schema import metadata, role_changes
 
 _GROUPS_SHOWN = 5
-RETIRED_INDEXES = ("uq_scores_request_role_model",)
-"""Indexes an older version declared and this one does not: dropped where found (names are ours)."""
+LEGACY_SCORES = "scores"
+"""The SQL table older versions kept every score in: ``rendezvous.scorelog.migrate`` moves it into
+score files at first open (it needs the home's file locations, which the store does not know)."""
+
+
+def has_legacy_scores(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return inspect(conn).has_table(LEGACY_SCORES)
 
 
 class SchemaUpgradeError(RuntimeError):
@@ -28,17 +34,12 @@ class SchemaUpgradeError(RuntimeError):
 
 
 def create_schema(engine: Engine) -> None:
-    """Create missing tables, add the columns older databases lack, drop retired indexes, then
-    add the indexes they lack."""
+    """Create missing tables, add the columns older databases lack, then the indexes they lack."""
     metadata.create_all(engine)
     _add_columns(engine)
     with engine.connect() as conn:
         found = inspect(conn).get_multi_indexes()
     present = {index["name"] for indexes in found.values() for index in indexes}
-    for name in RETIRED_INDEXES:
-        if name in present:
-            with engine.begin() as conn:
-                conn.execute(text(f"DROP INDEX IF EXISTS {name}"))  # another process may be first
     for table in metadata.sorted_tables:
         for index in table.indexes:
             if index.name in present:

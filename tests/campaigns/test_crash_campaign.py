@@ -21,7 +21,8 @@ import pytest
 from children import start_scoring
 from faulty_models import register_faulty
 from prefect.settings import PREFECT_API_URL
-from sqlalchemy import func, select
+from score_rows import score_rows
+from sqlalchemy import select
 
 from flows.score_batches import score_batches
 from rendezvous.batchfiles import read_chunks, sha256_file
@@ -32,7 +33,7 @@ from rendezvous.ledger import batch_id_for
 from rendezvous.services import Services, forget_services, get_services
 from rendezvous.settings import get_settings
 from rendezvous.store.engine import dispose_all
-from rendezvous.store.schema import batches, scores
+from rendezvous.store.schema import batches
 from rendezvous.verify import verify
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
@@ -95,16 +96,9 @@ def assert_recovered_once(services: Services, name: str) -> None:
     """The batch committed with every row accounted for, scored once per role, answered once."""
     with services.store.begin() as conn:
         row = conn.execute(select(batches).where(batches.c.source == name)).one()
-        per_role = dict(
-            conn.execute(
-                select(scores.c.role, func.count() - func.count(scores.c.request_id.distinct()))
-                .where(scores.c.batch_id == row.id)
-                .group_by(scores.c.role)
-            ).all()
-        )
-        live = conn.execute(
-            select(func.count()).where(scores.c.batch_id == row.id, scores.c.role == "live")
-        ).scalar_one()
+    logged = score_rows(services.store, "batch_id = ?", [row.id])
+    per_role = (logged.groupby("role")["request_id"].agg(lambda ids: len(ids) - ids.nunique())).to_dict()
+    live = int((logged["role"] == "live").sum())
     assert (row.state, row.rows_in, row.rows_scored + row.rows_quarantined) == ("committed", ROWS, ROWS)
     assert per_role == dict.fromkeys(ROLES, 0), f"{name}: repeated scores {per_role}"
     assert live == row.rows_scored

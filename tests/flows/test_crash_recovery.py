@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from children import start_scoring
+from score_rows import score_rows
 from sqlalchemy import func, select
 
 from flows.score_batches import score_batches
@@ -18,7 +19,7 @@ from rendezvous.demo.data import make_customers, make_requests
 from rendezvous.services import forget_services, get_services
 from rendezvous.settings import get_settings
 from rendezvous.store.engine import dispose_all
-from rendezvous.store.schema import batches, lineage, scores
+from rendezvous.store.schema import batches, lineage
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 ROWS, CHUNK = 6_000, 500
@@ -68,12 +69,7 @@ def test_kill_mid_batch_then_rerun_leaves_one_score_per_request_per_role(
     (outcome,) = score_batches()
     assert outcome["state"] == "committed"
     assert outcome["rows_in"] == ROWS == outcome["rows_scored"] + outcome["rows_quarantined"]
-    with store.begin() as conn:
-        rows = conn.execute(
-            select(scores.c.role, func.count(), func.count(scores.c.request_id.distinct()))
-            .where(scores.c.batch_id == outcome["batch_id"])
-            .group_by(scores.c.role)
-        ).all()
-    per_role = {role: (n, distinct) for role, n, distinct in rows}
+    logged = score_rows(store, "batch_id = ?", [outcome["batch_id"]]).groupby("role")["request_id"]
+    per_role = {role: (len(ids), ids.nunique()) for role, ids in logged}
     assert per_role == {"live": (ROWS, ROWS), "canary": (ROWS, ROWS)}
     assert (home / "done" / "big.csv").exists()

@@ -22,6 +22,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 from prefect.flow_runs import resume_flow_run
 from prefect.settings import PREFECT_API_URL
+from score_rows import score_rows
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -36,7 +37,7 @@ from rendezvous.promotion import audit, gate, review
 from rendezvous.promotion.labels import add_labels, read_label_file
 from rendezvous.services import forget_services, get_services
 from rendezvous.settings import get_settings
-from rendezvous.store.schema import batches, promotions, role_changes, scores
+from rendezvous.store.schema import batches, promotions, role_changes
 from rendezvous.trust.audit_signatures import signature_breaks
 from rendezvous.trust.keys import generate, read_approvers
 from rendezvous.trust.signing import report_hash
@@ -183,11 +184,8 @@ def test_shadow_candidate_is_scored_but_never_returned(home: Path) -> None:
     write_traffic(home / "inbox", home / "labels", customers, 20, 1, rows=120)
     (outcome,) = score_batches()
     store = get_services().store
-    with store.begin() as conn:
-        rows = conn.execute(
-            select(scores.c.role, scores.c.model_version).where(scores.c.batch_id == outcome["batch_id"])
-        ).all()
-    by_role = pd.DataFrame(rows, columns=["role", "version"]).value_counts().to_dict()
+    rows = score_rows(store, "batch_id = ?", [outcome["batch_id"]])[["role", "model_version"]]
+    by_role = rows.set_axis(["role", "version"], axis=1).value_counts().to_dict()
     assert by_role[("shadow", shadowed)] == by_role[("live", _roles()["live"])] == 120
     response = pd.read_csv(outcome["outputs"]["response"])
     assert set(response["model_version"]) == {_roles()["live"]}
@@ -357,15 +355,10 @@ def test_a_rotation_during_a_batch_leaves_it_scored_by_one_pair(
         outcomes = score_batches()
     assert len(seen) == 1 and _roles() == {"live": candidate, "canary": old["live"]}
     store = get_services().store
+    logged = score_rows(store, "role != 'shadow'").rename(columns={"model_version": "version"})
+    ours = logged["batch_id"].isin([o["batch_id"] for o in outcomes])
+    logged = logged.loc[ours, ["batch_id", "role", "version"]]
     with store.begin() as conn:
-        logged = pd.DataFrame(
-            conn.execute(
-                select(scores.c.batch_id, scores.c.role, scores.c.model_version).where(
-                    scores.c.batch_id.in_([o["batch_id"] for o in outcomes]), scores.c.role != "shadow"
-                )
-            ).all(),
-            columns=["batch_id", "role", "version"],
-        )
         pinned = dict(
             conn.execute(
                 select(batches.c.id, batches.c.live_version).where(

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from score_rows import score_rows
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from flows.score_batches import score_batches
@@ -17,7 +18,7 @@ from rendezvous.cli import app
 from rendezvous.demo.bootstrap import build_demo
 from rendezvous.services import forget_services, get_services
 from rendezvous.settings import get_settings
-from rendezvous.store.schema import batches, quarantine, scores
+from rendezvous.store.schema import batches, quarantine
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -53,13 +54,7 @@ def home(demo_home: Path) -> Path:
 
 
 def _scores_per_request_and_role(store) -> int:
-    with store.begin() as conn:
-        duplicated = conn.execute(
-            select(scores.c.request_id, scores.c.role)
-            .group_by(scores.c.request_id, scores.c.role)
-            .having(func.count() > 1)
-        ).all()
-    return len(duplicated)
+    return int(score_rows(store).duplicated(["request_id", "role"]).sum())
 
 
 def test_demo_batches_are_all_accounted_for(demo: dict[str, dict], home: Path) -> None:
@@ -98,14 +93,7 @@ def test_response_holds_live_scores_and_canary_is_logged(demo: dict[str, dict]) 
     assert outcome["served_by"] == {"live": outcome["rows_scored"], "canary": 0}
     assert outcome["rows_late"] == 0
     assert response["score"].between(0, 1).all()
-    with services.store.begin() as conn:
-        roles = dict(
-            conn.execute(
-                select(scores.c.role, func.count())
-                .where(scores.c.batch_id == outcome["batch_id"])
-                .group_by(scores.c.role)
-            ).all()
-        )
+    roles = score_rows(services.store, "batch_id = ?", [outcome["batch_id"]])["role"].value_counts().to_dict()
     assert roles == {"live": outcome["rows_scored"], "canary": outcome["rows_scored"]}
 
 
@@ -134,14 +122,12 @@ def test_quarantine_rows_name_row_column_and_rule(demo: dict[str, dict]) -> None
 
 def test_same_file_twice_is_scored_once_and_says_so(demo: dict[str, dict], home: Path) -> None:
     services = get_services()
-    with services.store.begin() as conn:
-        before = conn.execute(select(func.count()).select_from(scores)).scalar_one()
+    before = len(score_rows(services.store))
     shutil.copy(home / "done" / "loans-2026-11-02.parquet", home / "inbox" / "again.parquet")
     (outcome,) = score_batches()
     assert outcome["state"] == "duplicate"
     assert "loans-2026-11-02" in outcome["reason"]
-    with services.store.begin() as conn:
-        assert conn.execute(select(func.count()).select_from(scores)).scalar_one() == before
+    assert len(score_rows(services.store)) == before
 
 
 def test_cli_reports_status_models_and_batch_story(demo: dict[str, dict]) -> None:

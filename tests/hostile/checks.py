@@ -7,10 +7,11 @@ import os
 import sys
 from pathlib import Path
 
+from score_rows import score_rows
 from sqlalchemy import select
 
 from rendezvous.services import Services
-from rendezvous.store.schema import batches, quarantine, scores
+from rendezvous.store.schema import batches, quarantine
 from rendezvous.verify import verify
 
 csv.field_size_limit(sys.maxsize)  # the corpus sends a 5 MB cell, and its rejects echo it
@@ -42,10 +43,8 @@ def outside(new: set[str], allowed: list[str]) -> list[str]:
 def store_counts(services: Services, batch_id: str) -> tuple[int, int]:
     """(live scores, quarantined rows) the store holds for one batch, counted here in Python:
     lines naming the same row are one row, a line without a row number is a row of its own."""
+    scored = score_rows(services.store, "batch_id = ? AND role = 'live'", [batch_id])
     with services.store.begin() as conn:
-        scored = conn.execute(
-            select(scores.c.request_id).where(scores.c.batch_id == batch_id, scores.c.role == "live")
-        ).all()
         held = conn.execute(select(quarantine.c.row).where(quarantine.c.batch_id == batch_id)).scalars().all()
     rows = [r for r in held if r is not None]
     return len(scored), len(set(rows)) + (len(held) - len(rows))

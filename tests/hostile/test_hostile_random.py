@@ -31,11 +31,10 @@ from checks import breaches, csv_outputs, risky_cells, store_counts
 from corpus import COLUMNS, NUMERIC, clean
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from score_rows import score_rows
 
 from flows.score_batches import score_batches
 from rendezvous.services import get_services
-from rendezvous.store.schema import scores
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -226,14 +225,8 @@ def test_random_batches_are_all_accounted_for(hostile_root: Path) -> None:
                 assert o["state"] == "rejected" and "columns" in o["reason"], o
             assert o["rows_in"] == o["rows_scored"] + o["rows_quarantined"], o
             assert store_counts(services, o["batch_id"]) == (o["rows_scored"], o["rows_quarantined"])
-            with services.store.begin() as conn:
-                scored = set(
-                    conn.execute(
-                        select(scores.c.request_id).where(
-                            scores.c.batch_id == o["batch_id"], scores.c.role == "live"
-                        )
-                    ).scalars()
-                )
+            live = score_rows(services.store, "batch_id = ? AND role = 'live'", [o["batch_id"]])
+            scored = set(live["request_id"])
             assert not scored & set(b.reused), o
             if o["state"] == "committed":
                 assert set(b.clean_ids) <= scored, (o, sorted(set(b.clean_ids) - scored))

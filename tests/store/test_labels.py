@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from model_rows import insert_model
+from score_rows import log_scores
 from sklearn.linear_model import LogisticRegression
 from sqlalchemy import select, update
 
@@ -21,16 +22,16 @@ from rendezvous.store.schema import labels, models
 
 
 @pytest.fixture
-def store(database_url: str) -> Store:
+def store(database_url: str, tmp_path: Path) -> Store:
     store = Store(database_url)
     insert_model(store, "L1")
     insert_model(store, "C1", role="canary")
     scored = pd.DataFrame(
         {"request_id": ["r1", "r2", "r3", "r4"], "score": [0.1, 0.9, 0.4, 0.7], "label": ["0", "1", "0", "1"]}
     )
+    log_scores(store, tmp_path, "b1", "live", "L1", scored)
+    log_scores(store, tmp_path, "b1", "canary", "C1", scored)
     with store.begin() as conn:
-        records.write_scores(store, conn, "b1", "live", "L1", scored)
-        records.write_scores(store, conn, "b1", "canary", "C1", scored)
         records.write_quarantine(
             store,
             conn,
@@ -77,13 +78,14 @@ def test_unknown_and_quarantined_requests_are_reported_not_stored(store: Store) 
     assert _stored(store) == {"r1": "1"}
 
 
-def test_a_label_that_arrives_before_its_score_is_stored_when_added_again(store: Store) -> None:
+def test_a_label_that_arrives_before_its_score_is_stored_when_added_again(
+    store: Store, tmp_path: Path
+) -> None:
     early = _frame([("r9", "1")])
     report, _ = add_labels(store, early, "early.csv")
     assert report.rejected == {"unknown_request": 1}
-    with store.begin() as conn:
-        scored = pd.DataFrame({"request_id": ["r9"], "score": [0.8], "label": ["1"]})
-        records.write_scores(store, conn, "b2", "live", "L1", scored)
+    scored = pd.DataFrame({"request_id": ["r9"], "score": [0.8], "label": ["1"]})
+    log_scores(store, tmp_path, "b2", "live", "L1", scored)
     report, _ = add_labels(store, early, "early.csv")
     assert report.stored == 1 and _stored(store)["r9"] == "1"
 
@@ -127,10 +129,9 @@ def test_rejects_file_reflects_the_latest_attempt(store: Store, tmp_path: Path) 
     assert not Path(target).exists()
 
 
-def _scored_by(store: Store, version: str, ids: list[str]) -> None:
+def _scored_by(store: Store, root: Path, version: str, ids: list[str]) -> None:
     scored = pd.DataFrame({"request_id": ids, "score": 0.5, "label": None})
-    with store.begin() as conn:
-        records.write_scores(store, conn, f"batch-{version}", "live", version, scored)
+    log_scores(store, root, f"batch-{version}", "live", version, scored)
 
 
 @pytest.mark.parametrize(
@@ -145,11 +146,16 @@ def _scored_by(store: Store, version: str, ids: list[str]) -> None:
     ],
 )
 def test_outcomes_are_stored_as_the_scoring_models_classes(
-    store: Store, classes: tuple[str, ...], given: list[str], stored: list[str], not_classes: list[str]
+    store: Store,
+    tmp_path: Path,
+    classes: tuple[str, ...],
+    given: list[str],
+    stored: list[str],
+    not_classes: list[str],
 ) -> None:
     insert_model(store, "M", classes=classes, role="retired")
     ids = [f"m{i}" for i in range(len(given))]
-    _scored_by(store, "M", ids)
+    _scored_by(store, tmp_path, "M", ids)
     report, rejected = add_labels(store, _frame(list(zip(ids, given, strict=True))), "typed.csv")
     labelled = _stored(store)
     assert [labelled[i] for i in ids if i in labelled] == stored
@@ -158,9 +164,9 @@ def test_outcomes_are_stored_as_the_scoring_models_classes(
     assert rejected["detail"].str.contains("not one of model M's classes: " + ", ".join(classes)).all()
 
 
-def test_a_regressors_outcomes_are_numbers_however_large(store: Store) -> None:
+def test_a_regressors_outcomes_are_numbers_however_large(store: Store, tmp_path: Path) -> None:
     insert_model(store, "R", kind="regressor", role="retired")
-    _scored_by(store, "R", ["a", "b", "c", "d"])
+    _scored_by(store, tmp_path, "R", ["a", "b", "c", "d"])
     given = _frame([("a", "1e20"), ("b", "2.50"), ("c", "3.0"), ("d", "x")])
     report, rejected = add_labels(store, given, "r.csv")
     assert {k: v for k, v in _stored(store).items() if k in "abcd"} == {"a": "1e+20", "b": "2.5", "c": "3"}
@@ -182,7 +188,7 @@ def test_a_model_registered_before_classes_were_recorded_is_read_from_its_file(
             .where(models.c.version == "old")
             .values(metadata={"trusted_types": record.trusted_types})
         )
-    _scored_by(store, "old", ["o1", "o2", "o3"])
+    _scored_by(store, tmp_path, "old", ["o1", "o2", "o3"])
     report, rejected = add_labels(store, _frame([("o1", "1.0"), ("o2", "0"), ("o3", "1e20")]), "old.csv")
     assert {k: _stored(store)[k] for k in ("o1", "o2")} == {"o1": "1", "o2": "0"}
     assert report.rejected == {"not_a_class": 1} and "classes: 0, 1" in rejected["detail"].iloc[0]
@@ -192,8 +198,7 @@ def test_integer_ids_match_however_the_label_file_spells_them(store: Store, tmp_
     """Ids the contract declares integers are stored as their digits; a spreadsheet's export
     writes them as 279876.0 (CSV) or as a float column (Parquet)."""
     scored = pd.DataFrame({"request_id": [279876, 7], "score": [0.2, 0.8], "label": ["0", "1"]})
-    with store.begin() as conn:
-        records.write_scores(store, conn, "b2", "live", "L1", scored.astype({"request_id": "str"}))
+    log_scores(store, tmp_path, "b2", "live", "L1", scored.astype({"request_id": "str"}))
     csv = tmp_path / "labels.csv"
     csv.write_text("request_id,defaulted\n279876.0,1\n+007,0\n")
     parquet = tmp_path / "labels.parquet"

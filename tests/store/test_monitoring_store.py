@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import joblib
 import numpy as np
 import pandas as pd
 import pytest
 from model_rows import insert_model
+from score_rows import log_scores
 from sklearn import metrics as skm
 from sklearn.linear_model import LogisticRegression
 from sqlalchemy import func, insert, select
 
-from rendezvous import records
 from rendezvous.monitoring.metrics_store import read_metrics, replace_batch_metrics
 from rendezvous.monitoring.performance import realized_performance
 from rendezvous.promotion import evaluation
@@ -24,7 +25,7 @@ from rendezvous.promotion.labels import load_labels, read_label_file
 from rendezvous.registry import Registry
 from rendezvous.scoring import score_frame
 from rendezvous.store import Store
-from rendezvous.store.schema import batches, labels, metrics, scores
+from rendezvous.store.schema import batches, labels, metrics
 
 T0 = datetime(2026, 11, 1, 10, tzinfo=UTC)
 
@@ -53,12 +54,6 @@ def add_batch(store: Store, batch_id: str, state: str, finished: datetime) -> No
         )
 
 
-def add_scores(store: Store, batch_id: str, role: str, version: str, frame: pd.DataFrame) -> None:
-    rows = frame.assign(batch_id=batch_id, role=role, model_version=version)
-    with store.begin() as conn:
-        store.bulk_insert(
-            conn, scores, rows[["batch_id", "request_id", "role", "model_version", "score", "label"]]
-        )
 
 
 def add_labels(store: Store, ids: list[str], outcomes: list[str]) -> None:
@@ -119,7 +114,7 @@ def test_only_committed_batches_are_read_unless_asked(store: Store) -> None:
     assert set(read_metrics(store, batch_id="broken.csv", committed_only=False)["batch_id"]) == {"broken"}
 
 
-def test_realized_performance_matches_sklearn_per_batch_and_role(store: Store) -> None:
+def test_realized_performance_matches_sklearn_per_batch_and_role(store: Store, tmp_path: Path) -> None:
     insert_model(store, "live-1")
     insert_model(store, "canary-1", role="canary")
     first, y1 = scored("a", 400, seed=1)
@@ -127,8 +122,8 @@ def test_realized_performance_matches_sklearn_per_batch_and_role(store: Store) -
     add_batch(store, "a", "committed", T0)
     add_batch(store, "b", "committed", T0 + timedelta(hours=2))
     for batch, frame in (("a", first), ("b", second)):
-        add_scores(store, batch, "live", "live-1", frame)
-        add_scores(store, batch, "canary", "canary-1", frame.assign(score=frame["score"] * 0.9))
+        log_scores(store, tmp_path, batch, "live", "live-1", frame)
+        log_scores(store, tmp_path, batch, "canary", "canary-1", frame.assign(score=frame["score"] * 0.9))
     # Labels for all of batch a, and for only the first 100 requests of batch b.
     add_labels(store, first["request_id"].tolist(), [str(v) for v in y1])
     add_labels(store, second["request_id"].tolist()[:100], [str(v) for v in y2[:100]])
@@ -151,13 +146,15 @@ def test_realized_performance_matches_sklearn_per_batch_and_role(store: Store) -
     assert set(later["window"]) == {"b.csv"}
 
 
-def test_performance_ignores_uncommitted_batches_and_handles_one_class(store: Store) -> None:
+def test_performance_ignores_uncommitted_batches_and_handles_one_class(
+    store: Store, tmp_path: Path
+) -> None:
     insert_model(store, "live-1")
     frame, _ = scored("c", 50, seed=3)
     add_batch(store, "c", "committed", T0)
     add_batch(store, "d", "failed", T0)
-    add_scores(store, "c", "live", "live-1", frame)
-    add_scores(store, "d", "live", "live-1", frame.assign(request_id="d" + frame["request_id"]))
+    log_scores(store, tmp_path, "c", "live", "live-1", frame)
+    log_scores(store, tmp_path, "d", "live", "live-1", frame.assign(request_id="d" + frame["request_id"]))
     add_labels(store, frame["request_id"].tolist(), ["0"] * 50)
     add_labels(store, ("d" + frame["request_id"]).tolist(), ["1"] * 50)
     perf = realized_performance(store)
@@ -166,13 +163,13 @@ def test_performance_ignores_uncommitted_batches_and_handles_one_class(store: St
     assert perf.loc[0, "accuracy"] == pytest.approx((frame["label"] == "0").mean())
 
 
-def test_regressors_get_error_figures(store: Store) -> None:
+def test_regressors_get_error_figures(store: Store, tmp_path: Path) -> None:
     insert_model(store, "reg-1", kind="regressor")
     add_batch(store, "r", "committed", T0)
     frame = pd.DataFrame(
         {"request_id": ["r1", "r2", "r3", "r4"], "score": [1.0, 2.0, 3.0, 5.0], "label": None}
     )
-    add_scores(store, "r", "live", "reg-1", frame)
+    log_scores(store, tmp_path, "r", "live", "reg-1", frame)
     add_labels(store, ["r1", "r2", "r3", "r4"], ["1", "2", "4", "5"])
     row = realized_performance(store).iloc[0]
     assert row["kind"] == "regressor" and row["n"] == 4
@@ -198,9 +195,7 @@ def test_promotion_and_realized_performance_give_one_answer_for_float_classes(
     estimator = registry.load(record)
     frame = features.assign(request_id=[f"f{i}" for i in range(400)])
     add_batch(store, "f", "committed", T0)
-    with store.begin() as conn:
-        scored = score_frame(estimator, record, frame, "request_id")
-        records.write_scores(store, conn, "f", "live", "float-1", scored)
+    log_scores(store, tmp_path, "f", "live", "float-1", score_frame(estimator, record, frame, "request_id"))
     labels_file = tmp_path / "float.csv"
     pd.DataFrame({"request_id": frame["request_id"], "outcome": y}).to_csv(labels_file, index=False)
     assert "1.0" in labels_file.read_text()

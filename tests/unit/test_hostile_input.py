@@ -37,6 +37,7 @@ from rendezvous.records import (
     unstorable_ids,
     write_quarantine,
 )
+from rendezvous.scorelog.files import AttemptScores
 from rendezvous.settings import PROJECT_ROOT
 from rendezvous.store import Store
 from rendezvous.store.schema import quarantine
@@ -215,14 +216,15 @@ def test_a_row_with_several_faults_is_one_quarantined_row(tmp_path: Path) -> Non
             insert(quarantine),
             [{"batch_id": "b", "row": r, "column": c, "rule": "some_rule"} for r, c in lines],
         )
-        assert counts(conn, "b") == {"rows_scored": 0, "rows_quarantined": 4}
+        assert counts(conn, "b", 0) == {"rows_scored": 0, "rows_quarantined": 4}
 
 
 # --- CSV outputs ----------------------------------------------------------------------------
 
 
 def test_the_response_is_written_as_computed_and_only_the_csv_rejects_are_guarded(tmp_path: Path) -> None:
-    outputs = BatchOutputs(str(tmp_path / "outbox"), str(tmp_path / "dev"), "b-1", "csv")
+    scores = AttemptScores(str(tmp_path / "archive"), "b-1", 1)
+    outputs = BatchOutputs(str(tmp_path / "outbox"), str(tmp_path / "dev"), "b-1", "csv", scores)
     response = pd.DataFrame({"request_id": ["-17", "=1"], "score": [0.5, 0.5], "label": ["-1", "1"]})
     outputs.stage_response(0, response)
     risky = [

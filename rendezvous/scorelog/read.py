@@ -1,0 +1,83 @@
+"""Reading the score log: the files committed batches list in the ledger, queried with DuckDB.
+
+DuckDB scans them as one Arrow dataset (columns and filters pushed down), so a read costs a
+scan of the columns it names, not an index lookup per row, and never sees a file no committed
+batch lists. Imported only by the commands that read scores: DuckDB is loaded here, lazily.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as pads
+from pyarrow.fs import FSSpecHandler, LocalFileSystem, PyFileSystem
+from sqlalchemy import Connection, select
+
+from rendezvous.batchfiles import filesystem, join
+from rendezvous.scorelog.files import MANIFEST_KEY, SCHEMA
+from rendezvous.store import Store
+from rendezvous.store.schema import batches
+
+
+def manifests(conn: Connection, batch_ids: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Committed batch id -> its score files' manifest (folder and names)."""
+    query = select(batches.c.id, batches.c.outputs).where(batches.c.state == "committed")
+    if batch_ids is not None:
+        query = query.where(batches.c.id.in_(list(batch_ids)))
+    return {
+        batch_id: (outputs or {})[MANIFEST_KEY]
+        for batch_id, outputs in conn.execute(query).all()
+        if (outputs or {}).get(MANIFEST_KEY)
+    }
+
+
+def committed_files(
+    conn: Connection, roles: Iterable[str] | None = None, batch_ids: Iterable[str] | None = None
+) -> list[str]:
+    """Every score file of a committed batch (of these roles, these batches): no listing."""
+    wanted = tuple(f"{role}-" for role in roles) if roles is not None else ("",)
+    return [
+        join(manifest["url"], name)
+        for manifest in manifests(conn, batch_ids).values()
+        for name in manifest["files"]
+        if name.startswith(wanted)
+    ]
+
+
+def score_dataset(files: list[str]) -> pads.Dataset | pa.Table:
+    """The files as one Arrow dataset on their own file system (an empty table when none)."""
+    if not files:
+        return SCHEMA.empty_table()
+    fs, _ = filesystem(files[0])
+    paths = [filesystem(url)[1] for url in files]
+    if "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)):
+        arrow_fs: Any = LocalFileSystem()
+    else:
+        arrow_fs = PyFileSystem(FSSpecHandler(fs))
+    return pads.dataset(paths, schema=SCHEMA, format="parquet", filesystem=arrow_fs)
+
+
+def query(
+    store: Store,
+    sql: str,
+    params: list[Any] | None = None,
+    roles: Iterable[str] | None = None,
+    batch_ids: Iterable[str] | None = None,
+    **tables: Any,
+) -> pa.Table:
+    """Run ``sql`` over the committed scores (as table ``scores``) and any Arrow or pandas
+    ``tables`` given by name; the result as an Arrow table."""
+    import duckdb
+
+    with store.begin() as conn:
+        files = committed_files(conn, roles, batch_ids)
+    con = duckdb.connect()
+    try:
+        con.register("scores", score_dataset(files))
+        for name, table in tables.items():
+            con.register(name, table)
+        return con.execute(sql, params or []).fetch_arrow_table()
+    finally:
+        con.close()
