@@ -412,7 +412,8 @@ def score_bin(
     """Score the chunk with one model, log what it said, and return its answer for the rendezvous.
 
     Rows the model raised on are isolated by asking it again on halves of the chunk, and logged
-    without a score: the log holds one line per request per model, whatever the model said. The
+    without a score but with the error: the log holds one line per request per model, whatever
+    the model said. The
     scores are a file of this attempt named by the chunk: a retry of this bin overwrites it, and
     nothing reads it before the commit lists it.
     """
@@ -424,10 +425,10 @@ def score_bin(
         services.settings.max_model_slices,
     )
     scored["request_id"] = prepared.enriched[id_column].astype("str").to_numpy()
+    scored["error"] = errors.to_numpy()
     records.write_scores(job.outputs(services).scores, prepared.chunk, role, record.version, scored)
     crash_point(f"in-{role}-bin")
-    labels = _response_labels(estimator, scored)
-    return scored.assign(label=labels, model_version=record.version, error=errors)
+    return scored.assign(label=_response_labels(estimator, scored), model_version=record.version)
 
 
 def respond(

@@ -22,8 +22,10 @@ from rendezvous.validation.quarantine import BATCH_REJECTED, QUARANTINE_COLUMNS
 
 
 def write_scores(staged: AttemptScores, chunk: int, role: str, version: str, scored: pd.DataFrame) -> int:
-    """One model's scores of one chunk, as a file of the attempt's score log (read once committed)."""
-    return staged.write(chunk, role, version, scored[["request_id", "score", "label"]])
+    """One model's scores of one chunk, as a file of the attempt's score log (read once committed),
+    with the error the model raised on a row it could not score."""
+    columns = ["request_id", "score", "label"] + (["error"] if "error" in scored else [])
+    return staged.write(chunk, role, version, scored[columns])
 
 
 class ScoredMeanwhile(RuntimeError):

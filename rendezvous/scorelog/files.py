@@ -25,6 +25,7 @@ SCHEMA = pa.schema(
         ("model_version", _ONE_VALUE),
         ("score", pa.float64()),
         ("label", pa.string()),
+        ("error", pa.string()),  # what the model raised on the row (no score then); else null
     ]
 )
 _DICTIONARY = ["batch_id", "role", "model_version", "label"]  # not the ids: each is unique
@@ -51,19 +52,26 @@ def write_file(url: str, table: pa.Table) -> None:
 
 
 def as_table(batch_id: str, role: str, version: str, scored: pd.DataFrame) -> pa.Table:
-    """Scores (request_id, score, label) with their batch, role and model as columns (dictionary
-    encoded: one value and n indexes, not n strings)."""
+    """Scores (request_id, score, label, and error where the model raised) with their batch, role
+    and model as columns (dictionary encoded: one value and n indexes, not n strings)."""
     n = len(scored)
+    if "error" not in scored:
+        scored = scored.assign(error=None)
     own = pa.Table.from_pandas(
-        scored[["request_id", "score", "label"]].astype({"request_id": "str", "score": "float64"}),
+        scored[["request_id", "score", "label", "error"]].astype(
+            {"request_id": "str", "score": "float64", "error": "object"}
+        ),
         preserve_index=False,
     )
 
     def constant(value: str) -> pa.DictionaryArray:
         return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([value], pa.string()))
 
-    label = own["label"] if own["label"].type != pa.null() else pa.nulls(n, pa.string())
-    columns = [constant(batch_id), own["request_id"], constant(role), constant(version), own["score"], label]
+    label, error = (
+        own[name] if own[name].type != pa.null() else pa.nulls(n, pa.string()) for name in ("label", "error")
+    )
+    columns = [constant(batch_id), own["request_id"], constant(role), constant(version), own["score"]]
+    columns += [label, error]
     return pa.Table.from_arrays(columns, names=SCHEMA.names).cast(SCHEMA)
 
 
