@@ -18,18 +18,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/rendezvous demo
 
-# the suite on two processes (one file's tests stay together; the 25 slowest listed), then what must
-# run alone. The README's operations run as written (tests/integration/test_operations_script.py) spends
-# most of its five minutes waiting on servers and workers: it runs in a process of its own beside the
-# rest, not after it. The PostgreSQL tests use the server RENDEZVOUS_TEST_POSTGRES names, else start one
-# (tests/pg_schemas.py).
-OPERATIONS_TEST := tests/integration/test_operations_script.py
+# the suite on two processes (one file's tests stay together; the 25 slowest listed), then what must run alone; the
+# PostgreSQL tests use the server RENDEZVOUS_TEST_POSTGRES names, else start one (tests/pg_schemas.py)
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q $(OPERATIONS_TEST) > $(VENV)/operations-test.log 2>&1 & operations=$$!; \
-	$(BIN)/pytest -n 2 --dist loadfile -m "not serial" --ignore=$(OPERATIONS_TEST) --durations=25; rest=$$?; \
-	wait $$operations; operations_rc=$$?; echo "== $(OPERATIONS_TEST), beside the rest:"; \
-	tail -n 40 $(VENV)/operations-test.log; test $$rest -eq 0 && test $$operations_rc -eq 0
+	$(BIN)/pytest -n 2 --dist loadfile -m "not serial" --durations=25
 	$(BIN)/pytest -m serial
 
 lint: $(STAMP)

@@ -52,6 +52,7 @@ def test_an_old_homes_scores_become_files_and_nothing_scored_is_lost(
 
     store = Services(Settings(home=tmp_path, database_url=database_url)).store  # the first open
     logged = score_rows(store).sort_values(["role", "request_id"], ignore_index=True)
+    assert logged.pop("error").isna().all()  # the old table kept no model errors
     kept = [r for r in rows if r["batch_id"] == "done"]
     assert logged.to_dict("records") == sorted(kept, key=lambda r: (r["role"], r["request_id"]))
     with store.begin() as conn:
