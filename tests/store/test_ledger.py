@@ -79,20 +79,17 @@ def test_release_retries_then_fails_after_max_attempts(ledger: Ledger) -> None:
     assert row.state == "failed" and "boom again" in row.reason
 
 
+def _claimed_and_committed(ledger: Ledger, batch_id: str, owner: str) -> None:
+    """A batch claimed by ``owner`` and closed, its file not moved on yet."""
+    ledger.claim(batch_id, owner, VERSIONS)
+    with ledger.store.begin() as conn:
+        counts = {"rows_in": 1, "rows_scored": 1, "rows_quarantined": 0}
+        ledger.finish(conn, batch_id, owner, "committed", counts, None, {})
+
+
 def test_finished_content_arriving_again_is_a_duplicate(ledger: Ledger) -> None:
     arrival = ledger.receive("a.csv", "b" * 64, "csv")
-    owner = new_owner()
-    ledger.claim(arrival.batch_id, owner, VERSIONS)
-    with ledger.store.begin() as conn:
-        ledger.finish(
-            conn,
-            arrival.batch_id,
-            owner,
-            "committed",
-            {"rows_in": 1, "rows_scored": 1, "rows_quarantined": 0},
-            None,
-            {},
-        )
+    _claimed_and_committed(ledger, arrival.batch_id, new_owner())
     assert ledger.receive("a.csv", "b" * 64, "csv").status == "finish_move"  # crash before the move
     ledger.mark_moved(arrival.batch_id)
     again = ledger.receive("copy.csv", "b" * 64, "csv")
@@ -105,17 +102,7 @@ def test_a_closed_batch_is_moved_on_by_its_own_run_not_by_another_live_one(ledge
     arrival = ledger.receive("a.csv", "c" * 64, "csv")
     alive_elsewhere = f"{socket.gethostname()}:1:other"  # pid 1 runs, and it is not this process
     assert not owner_is_dead(alive_elsewhere)
-    ledger.claim(arrival.batch_id, alive_elsewhere, VERSIONS)
-    with ledger.store.begin() as conn:
-        ledger.finish(
-            conn,
-            arrival.batch_id,
-            alive_elsewhere,
-            "committed",
-            {"rows_in": 1, "rows_scored": 1, "rows_quarantined": 0},
-            None,
-            {},
-        )
+    _claimed_and_committed(ledger, arrival.batch_id, alive_elsewhere)
     again = ledger.receive("a.csv", "c" * 64, "csv")
     assert again.status == "busy" and alive_elsewhere in again.detail
     with ledger.store.begin() as conn:  # a lease's time later its run is presumed stuck
