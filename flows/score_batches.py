@@ -3,6 +3,9 @@
 Batches are task groups, not sub-flows: a Prefect flow run costs about a second of fixed
 overhead here (its heartbeat thread is joined at exit), which a 1k-row batch must not pay.
 The run is renamed after the batches it took, so the UI still lists runs by batch.
+Task inputs are passed ``quote``d: unquoted, Prefect walks each one (the models' reference
+profiles, the chunk's frames) looking for futures before every task starts, which profiled as a
+fixed cost of every chunk; nothing passed to these tasks is a future.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Self
 
 from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture, wait
+from prefect.utilities.annotations import quote
 
 from rendezvous.batchfiles import BadInput
 from rendezvous.pipeline import BatchJob, Outcome, chunks
@@ -64,19 +68,21 @@ def score_one(job: BatchJob) -> Outcome:
         for chunk, frame, malformed in chunks(services, job):
             progress.chunk(len(frame) + len(malformed))
             if rejected:
-                scoring.quarantine_all(job, chunk, frame, rejected)
+                scoring.quarantine_all(quote(job), chunk, quote(frame), rejected)
                 continue
-            prepared = scoring.prepare(job, chunk, frame, malformed)
+            prepared = scoring.prepare(quote(job), chunk, quote(frame), quote(malformed))
             rejected = prepared.rejected_reason
             if rejected or prepared.enriched.empty:
                 continue
+            given = quote(job), quote(prepared)
             bins = {
-                role: scoring.score_bin.submit(job, role, record, prepared) for role, record in job.scorers()
+                role: scoring.score_bin.submit(given[0], role, quote(record), given[1])
+                for role, record in job.scorers()
             }
-            copies = [scoring.log_bin.submit(job, prepared), scoring.dev_copy_bin.submit(job, prepared)]
+            copies = [scoring.log_bin.submit(*given), scoring.dev_copy_bin.submit(*given)]
             in_flight = [*bins.values(), *copies]
             answers, pending = scoring.answers_in_time(bins, len(prepared.enriched), deadline)
-            scoring.respond(job, prepared, answers, pending)
+            scoring.respond(*given, quote(answers), pending)
             for role, future in bins.items():
                 if role not in answers:  # no deadline: the shadows are waited for per chunk, as ever
                     running = deadline is not None and not future.state.is_final()
@@ -87,21 +93,21 @@ def score_one(job: BatchJob) -> Outcome:
             _settle([future for future, done in zip(late, finished, strict=True) if done])
             late = [future for future, done in zip(late, finished, strict=True) if not done]
         if late and not rejected:
-            scoring.publish_response(job)
+            scoring.publish_response(quote(job))
         _settle(late)
         progress.finish()
         if not rejected:
             # return_state: a monitoring failure is recorded by the task and never fails the batch
-            monitoring.monitor_batch(job, return_state=True)
-        outcome = scoring.commit(job, rejected)
+            monitoring.monitor_batch(quote(job), return_state=True)
+        outcome = scoring.commit(quote(job), rejected)
         observability.report_fallback(outcome)
         return outcome
     except BadInput as exc:
         wait([*in_flight, *late])  # no bin may log scores of a batch closed meanwhile
-        return scoring.reject_unreadable(job, str(exc))
+        return scoring.reject_unreadable(quote(job), str(exc))
     except Exception as exc:
         wait([*in_flight, *late])
-        scoring.release(job, f"{type(exc).__name__}: {exc}")
+        scoring.release(quote(job), f"{type(exc).__name__}: {exc}")
         raise
 
 
@@ -139,10 +145,8 @@ def score_batches(limit: int | None = None, sources: list[str] | None = None) ->
             results.append(asdict(job))
             continue
         try:
-            with (
-                observability.tagged_with_models(job),
-                get_services().ledger.lease_kept(job.batch_id, job.owner),
-            ):
+            observability.tag_run_with_models(job)
+            with get_services().ledger.lease_kept(job.batch_id, job.owner):
                 outcome = score_one(job)
         except Exception as exc:
             logger.error("batch %s failed and stays claimable: %s", job.batch_id, exc, exc_info=exc)

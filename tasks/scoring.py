@@ -41,7 +41,7 @@ def quarantine_all(job: BatchJob, chunk: int, frame: pd.DataFrame, reason: str) 
 
 @task(
     name="score-bin",
-    task_run_name="{role}-bin-{job.batch_id}-{prepared.chunk}",
+    task_run_name="{role}-bin-{job.batch_id}-{prepared.chunk} ({record.version})",
     cache_policy=NO_CACHE,
     retries=1,
     retry_delay_seconds=1,
