@@ -9,8 +9,8 @@ from uuid import UUID
 
 from prefect import get_client, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect.context import FlowRunContext
 from prefect.events import emit_event
-from prefect.runtime import flow_run
 
 from rendezvous.pipeline import BatchJob, Outcome
 from rendezvous.printing import markdown
@@ -44,14 +44,17 @@ def tag_run_with_models(job: BatchJob) -> None:
 
 
 def add_run_tags(names: list[str]) -> None:
-    run_id = flow_run.id
-    if not run_id:
+    """Add ``names`` to the run's tags: one call, and none when it has them (its tags are read
+    from the run's own context, which this process alone updates)."""
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
         return
-    with get_client(sync_client=True) as client:
-        current = client.read_flow_run(UUID(str(run_id))).tags or []
-        missing = [name for name in names if name not in current]
-        if missing:
-            client.update_flow_run(UUID(str(run_id)), tags=[*current, *missing])
+    run = context.flow_run
+    missing = [name for name in names if name not in run.tags]
+    if missing:
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(run.id, tags=[*run.tags, *missing])
+        run.tags = [*run.tags, *missing]
 
 
 class ProgressArtifact:

@@ -59,3 +59,33 @@ def test_run_the_api_will_not_rename_or_tag_still_scores(
     (outcome,) = json.loads(result.stdout)
     assert outcome["state"] == "committed" and outcome["rows_scored"] == 2
     assert (meter_home / "outbox" / outcome["batch_id"]).is_dir()
+
+
+@pytest.mark.parametrize("asked", [None, "45"])
+def test_the_commands_runs_send_heartbeats_only_when_asked(
+    meter_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, asked: str | None
+) -> None:
+    """Prefect joins a run's heartbeat thread at the run's end (up to a second a micro-batch);
+    an operator who set PREFECT_FLOWS_HEARTBEAT_FREQUENCY gets the heartbeats."""
+    from prefect.settings import get_current_settings
+
+    from tasks import scoring
+
+    seen: list[int | None] = []
+    real_list_inbox = scoring.list_inbox.fn
+
+    def listing() -> list[str]:
+        seen.append(get_current_settings().flows.heartbeat_frequency)
+        return real_list_inbox()
+
+    if asked:
+        monkeypatch.setenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", asked)
+    monkeypatch.setattr(scoring.list_inbox, "fn", listing)
+    register_meter_model(tmp_path)
+    write_readings(meter_home / "inbox")
+
+    scored = runner.invoke(app, ["score", "--json"])
+
+    assert scored.exit_code == 0, scored.output
+    # asked: Prefect's own setting is left alone (this process's was read when the harness started)
+    assert len(seen) == 1 and (seen[0] is None) == (asked is None), seen
