@@ -18,11 +18,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/rendezvous demo
 
-# the suite on two processes (one file's tests stay together; the 25 slowest listed), then what must run alone; the
-# PostgreSQL tests use the server RENDEZVOUS_TEST_POSTGRES names, else start one (tests/pg_schemas.py)
+# the suite on two processes (one file's tests stay together, the files with slow tests first; the 25 slowest
+# listed), then what must run alone; variants marked extended are make campaign's. The PostgreSQL tests use the
+# server RENDEZVOUS_TEST_POSTGRES names, else start one (tests/pg_schemas.py)
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n 2 --dist loadfile -m "not serial" --durations=25
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not serial and not extended" --durations=25
 	$(BIN)/pytest -m serial
 
 lint: $(STAMP)
@@ -43,10 +44,11 @@ bench: $(BENCH_STAMP)
 bench-full: $(BENCH_STAMP)
 	cd benchmarks && ../$(BIN)/python bench.py --ten-million $(BENCH_ARGS)
 
-# the reliability campaigns at full count (CI runs them with small counts)
+# the reliability campaigns at full count (CI runs them with small counts), and the extended variants
 campaign: $(STAMP)
 	RENDEZVOUS_CAMPAIGN_KILLS=60 RENDEZVOUS_PROMOTION_KILLS=20 RENDEZVOUS_RACE_ROUNDS=10 \
 	RENDEZVOUS_HYPOTHESIS_EXAMPLES=100 $(BIN)/pytest -s tests/campaigns tests/hostile
+	$(BIN)/pytest -m extended --ignore=tests/campaigns --ignore=tests/hostile
 
 clean:
 	rm -rf var .pytest_cache

@@ -107,6 +107,7 @@ def assert_recovered_once(services: Services, name: str) -> None:
     assert len(response) == row.rows_scored and response["request_id"].is_unique
 
 
+@pytest.mark.slow
 def test_sigkill_at_every_crash_point_then_rerun_keeps_every_invariant(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -35,6 +35,7 @@ def _chunks_logged(batch_source: str) -> int:
         ).scalar_one()
 
 
+@pytest.mark.slow
 def test_kill_mid_batch_then_rerun_leaves_one_score_per_request_per_role(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -79,6 +79,7 @@ def test_whole_flow_on_object_storage(
     assert _one_score_per_request_and_role()
 
 
+@pytest.mark.slow
 def test_bins_on_a_dask_local_cluster(
     home: Path, seed_demo: SeedDemo, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -44,6 +44,7 @@ def _drop(inbox: Path, cases: list) -> None:
         os.utime(path, (start + i, start + i))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "hostile_root", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )

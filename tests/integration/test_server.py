@@ -58,6 +58,7 @@ def _deploy(ops: Any) -> dict[str, Any]:
         return {d.name: d for d in client.read_deployments()}
 
 
+@pytest.mark.slow
 def test_deployed_scoring_and_promotion_on_a_process_worker(operator: Any, tmp_path: Path) -> None:
     ops = operator
     ops.run("rendezvous", "demo", "--rows", "150")  # models, reference data, labels; scores its inbox
@@ -112,6 +113,7 @@ def test_deployed_scoring_and_promotion_on_a_process_worker(operator: Any, tmp_p
     assert last["flow_run_id"] == str(promotion.id)
 
 
+@pytest.mark.extended  # the README's operations script (make test) serves and runs them too
 def test_serve_runs_the_same_deployments_without_a_pool(operator: Any, tmp_path: Path) -> None:
     ops = operator
     ops.run("rendezvous", "demo", "--rows", "60")
