@@ -103,6 +103,9 @@ def main() -> None:
             if process is not None:
                 process.terminate()
                 process.wait(timeout=30)
+        # the watcher started the home's local Prefect server: nothing of the run is left running
+        stop = [sys.executable, "-m", "rendezvous.cli", "server", "--stop"]
+        subprocess.run(stop, env=env, capture_output=True, check=False)
     p95 = statistics.quantiles(latencies, n=20, method="inclusive")[-1]
     trip = "POST -> response" if api is not None else "landing -> response"
     print(f"{args.rows}-row micro-batches, {len(latencies)} batches: {trip} "

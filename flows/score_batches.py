@@ -50,7 +50,7 @@ class BatchesFailed(ExceptionGroup, RuntimeError):
 
 def score_one(job: BatchJob) -> Outcome:
     """One claimed batch: per chunk validate+enrich, then the bins in parallel and the rendezvous
-    of their answers; then, once every bin has finished, commit.
+    of their answers; then, once every bin has finished, commit, and monitor what was committed.
 
     With a response deadline, a chunk's response does not wait for a model past it (nor does any
     chunk wait for the shadows): those bins finish in the background, the response is published
@@ -96,10 +96,12 @@ def score_one(job: BatchJob) -> Outcome:
             scoring.publish_response(quote(job))
         _settle(late)
         progress.finish()
-        if not rejected:
-            # return_state: a monitoring failure is recorded by the task and never fails the batch
-            monitoring.monitor_batch(quote(job), return_state=True)
         outcome = scoring.commit(quote(job), rejected)
+        if not rejected:
+            # After the commit, off the response's path (it is published at the commit): drift is
+            # about the batch, never changes it. return_state: a monitoring failure is recorded by
+            # the task and never fails the batch; a crash here leaves it committed without metrics.
+            monitoring.monitor_batch(quote(job), return_state=True)
         observability.report_fallback(outcome)
         return outcome
     except BadInput as exc:
