@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Annotated, Any
 
 import typer
@@ -20,6 +21,7 @@ from rendezvous.cli.promotion import register as register_promotion
 from rendezvous.cli.verify import verify_command
 from rendezvous.printing import terminal, visible
 from rendezvous.services import get_services
+from rendezvous.settings import get_settings
 
 app = typer.Typer(
     help="rendezvous: logged, canary-checked, gated ML scoring on Prefect.", no_args_is_help=True
@@ -130,6 +132,13 @@ def _print_accounting(outcomes: list[dict[str, Any]]) -> None:
         "[green]every row accounted for[/]" if rows_in == scored + quarantined else "[red]ROWS UNACCOUNTED[/]"
     )
     console.print(f"rows in {rows_in} = scored {scored} + quarantined {quarantined}: {mark}")
+    served: Counter[str] = Counter()
+    for outcome in outcomes:
+        served.update(outcome.get("served_by") or {})
+    late = sum(o.get("rows_late") or 0 for o in outcomes)
+    preferred = get_settings().response_roles[0]
+    if late or any(rows for role, rows in served.items() if role != preferred):  # a fallback: who answered
+        console.print(f"[yellow]{served_text(dict(served), late)}[/]")
 
 
 @app.command()
