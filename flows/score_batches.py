@@ -3,9 +3,7 @@
 Batches are task groups, not sub-flows: a Prefect flow run costs about a second of fixed
 overhead here (its heartbeat thread is joined at exit), which a 1k-row batch must not pay.
 The run is renamed after the batches it took, so the UI still lists runs by batch.
-Task inputs are passed ``quote``d: unquoted, Prefect walks each one (the models' reference
-profiles, the chunk's frames) looking for futures before every task starts, which profiled as a
-fixed cost of every chunk; nothing passed to these tasks is a future.
+Large task inputs go through ``runners.task_input``: quoted on threads, as they are on Dask.
 """
 
 from __future__ import annotations
@@ -17,14 +15,13 @@ from typing import Self
 
 from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture, wait
-from prefect.utilities.annotations import quote
 
 from rendezvous.batchfiles import BadInput
 from rendezvous.pipeline import BatchJob, Outcome, chunks
 from rendezvous.services import get_services
 from rendezvous.verify import ROLE_CHECKS, Breached, verify
 from tasks import monitoring, observability, scoring
-from tasks.runners import RunnerFromSettings
+from tasks.runners import RunnerFromSettings, task_input
 
 
 class BatchesFailed(ExceptionGroup, RuntimeError):
@@ -64,25 +61,26 @@ def score_one(job: BatchJob) -> Outcome:
     late: list[PrefectFuture] = []  # bins past the deadline, still running
     in_flight: list[PrefectFuture] = []  # the chunk's bins
     progress = observability.ProgressArtifact(job, settings.chunk_rows)
+    given = task_input(settings)
     try:
         for chunk, frame, malformed in chunks(services, job):
             progress.chunk(len(frame) + len(malformed))
             if rejected:
-                scoring.quarantine_all(quote(job), chunk, quote(frame), rejected)
+                scoring.quarantine_all(given(job), chunk, given(frame), rejected)
                 continue
-            prepared = scoring.prepare(quote(job), chunk, quote(frame), quote(malformed))
+            prepared = scoring.prepare(given(job), chunk, given(frame), given(malformed))
             rejected = prepared.rejected_reason
             if rejected or prepared.enriched.empty:
                 continue
-            given = quote(job), quote(prepared)
+            inputs = given(job), given(prepared)
             bins = {
-                role: scoring.score_bin.submit(given[0], role, quote(record), given[1])
+                role: scoring.score_bin.submit(inputs[0], role, given(record), inputs[1])
                 for role, record in job.scorers()
             }
-            copies = [scoring.log_bin.submit(*given), scoring.dev_copy_bin.submit(*given)]
+            copies = [scoring.log_bin.submit(*inputs), scoring.dev_copy_bin.submit(*inputs)]
             in_flight = [*bins.values(), *copies]
             answers, pending = scoring.answers_in_time(bins, len(prepared.enriched), deadline)
-            scoring.respond(*given, quote(answers), pending)
+            scoring.respond(*inputs, given(answers), pending)
             for role, future in bins.items():
                 if role not in answers:  # no deadline: the shadows are waited for per chunk, as ever
                     running = deadline is not None and not future.state.is_final()
@@ -93,23 +91,23 @@ def score_one(job: BatchJob) -> Outcome:
             _settle([future for future, done in zip(late, finished, strict=True) if done])
             late = [future for future, done in zip(late, finished, strict=True) if not done]
         if late and not rejected:
-            scoring.publish_response(quote(job))
+            scoring.publish_response(given(job))
         _settle(late)
         progress.finish()
-        outcome = scoring.commit(quote(job), rejected)
+        outcome = scoring.commit(given(job), rejected)
         if not rejected:
             # After the commit, off the response's path (it is published at the commit): drift is
             # about the batch, never changes it. return_state: a monitoring failure is recorded by
             # the task and never fails the batch; a crash here leaves it committed without metrics.
-            monitoring.monitor_batch(quote(job), return_state=True)
+            monitoring.monitor_batch(given(job), return_state=True)
         observability.report_fallback(outcome)
         return outcome
     except BadInput as exc:
         wait([*in_flight, *late])  # no bin may log scores of a batch closed meanwhile
-        return scoring.reject_unreadable(quote(job), str(exc))
+        return scoring.reject_unreadable(given(job), str(exc))
     except Exception as exc:
         wait([*in_flight, *late])
-        scoring.release(quote(job), f"{type(exc).__name__}: {exc}")
+        scoring.release(given(job), f"{type(exc).__name__}: {exc}")
         raise
 
 

@@ -176,7 +176,7 @@ def test_a_missing_archive_directory_is_an_error_not_a_taken_file(
     assert (inbox / "lost.parquet").exists()
 
 
-def test_the_lease_is_renewed_while_the_batch_is_monitored(
+def test_the_lease_is_renewed_while_a_bin_outlasts_it_and_monitoring_follows_the_commit(
     meter_home: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     inbox = meter_home(LEASE_SECONDS="1")
@@ -188,19 +188,29 @@ def test_the_lease_is_renewed_while_the_batch_is_monitored(
         heartbeat(self, batch_id, owner)
         renewed.set()
 
-    seen_during_monitoring: list[bool] = []
+    seen_in_the_bin: list[bool] = []
+    dev_copy = pipeline.dev_copy_bin
 
-    def slow_monitor(services: object, job: BatchJob) -> None:
+    def slow_dev_copy(services: object, job: BatchJob, prepared: object) -> int:
         renewed.clear()
-        seen_during_monitoring.append(renewed.wait(timeout=120))  # outlasts the 1 s lease by far
+        seen_in_the_bin.append(renewed.wait(timeout=120))  # outlasts the 1 s lease by far
+        return dev_copy(services, job, prepared)
+
+    states_when_monitored: list[str] = []
+
+    def monitor(services: object, job: BatchJob) -> None:
+        states_when_monitored.append(get_services().ledger.get(job.batch_id).state)
 
     monkeypatch.setattr(Ledger, "heartbeat", counted)
-    monkeypatch.setattr(batch_monitor, "monitor_batch", slow_monitor)
+    monkeypatch.setattr(pipeline, "dev_copy_bin", slow_dev_copy)
+    monkeypatch.setattr(batch_monitor, "monitor_batch", monitor)
 
     (outcome,) = score_batches()
 
-    assert seen_during_monitoring == [True]
+    assert seen_in_the_bin == [True]
     assert outcome["state"] == "committed"
+    # drift never holds up the response the commit publishes
+    assert states_when_monitored == ["committed"]
 
 
 def test_a_run_that_read_a_file_before_another_run_moved_it_is_told_gone_not_duplicate(
