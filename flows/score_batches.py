@@ -1,7 +1,8 @@
 """Flow `score-batches`: every batch waiting in the inbox, one after another, in one flow run.
 
-Batches are task groups, not sub-flows: a Prefect flow run costs about a second of fixed
-overhead here (its heartbeat thread is joined at exit), which a 1k-row batch must not pay.
+Batches are task groups, not sub-flows: a Prefect flow run has a fixed cost (0.13 s against the
+local server, and up to a second more where its heartbeat thread is joined at its end), which
+every batch of a run would pay again.
 The run is renamed after the batches it took, so the UI still lists runs by batch.
 Large task inputs go through ``runners.task_input``: quoted on threads, as they are on Dask.
 """
@@ -72,15 +73,15 @@ def score_one(job: BatchJob) -> Outcome:
             rejected = prepared.rejected_reason
             if rejected or prepared.enriched.empty:
                 continue
-            inputs = given(job), given(prepared)
+            job_in, prepared_in = given(job), given(prepared)
             bins = {
-                role: scoring.score_bin.submit(inputs[0], role, given(record), inputs[1])
+                role: scoring.score_bin.submit(job_in, role, given(record), prepared_in)
                 for role, record in job.scorers()
             }
-            copies = [scoring.log_bin.submit(*inputs), scoring.dev_copy_bin.submit(*inputs)]
+            copies = [copy.submit(job_in, prepared_in) for copy in (scoring.log_bin, scoring.dev_copy_bin)]
             in_flight = [*bins.values(), *copies]
             answers, pending = scoring.answers_in_time(bins, len(prepared.enriched), deadline)
-            scoring.respond(*inputs, given(answers), pending)
+            scoring.respond(job_in, prepared_in, given(answers), pending)
             for role, future in bins.items():
                 if role not in answers:  # no deadline: the shadows are waited for per chunk, as ever
                     running = deadline is not None and not future.state.is_final()

@@ -132,12 +132,13 @@ def _print_accounting(outcomes: list[dict[str, Any]]) -> None:
         "[green]every row accounted for[/]" if rows_in == scored + quarantined else "[red]ROWS UNACCOUNTED[/]"
     )
     console.print(f"rows in {rows_in} = scored {scored} + quarantined {quarantined}: {mark}")
+    from rendezvous.response_policy import fell_back  # pandas: only the scoring commands print this
+
     served: Counter[str] = Counter()
     for outcome in outcomes:
         served.update(outcome.get("served_by") or {})
     late = sum(o.get("rows_late") or 0 for o in outcomes)
-    preferred = get_settings().response_roles[0]
-    if late or any(rows for role, rows in served.items() if role != preferred):  # a fallback: who answered
+    if fell_back(served, late, get_settings().response_roles):  # say who answered
         console.print(f"[yellow]{served_text(dict(served), late)}[/]")
 
 
