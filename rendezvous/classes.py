@@ -66,17 +66,27 @@ def model_classes(metadata: dict[str, Any] | None, load: Callable[[], Any]) -> C
     return classes_of(load())
 
 
+def _rendered(values: pd.Series) -> pd.Series:
+    """``render_class`` of each value, NA kept; once per distinct value where values are typed
+    (a million labels repeat two classes). An object column is rendered value by value: hashing
+    would take True and 1 for one value, and they are two classes."""
+    if values.dtype == object:
+        return values.map(render_class, na_action="ignore").astype("str")
+    codes, distinct = pd.factorize(values)
+    rendered = np.array([*map(render_class, distinct), None], dtype=object)  # code -1 (NA): None
+    return pd.Series(rendered[codes], index=values.index).astype("str")
+
+
 def outcome_text(values: pd.Series) -> pd.Series:
     """Outcomes as read from a file, as stripped text (booleans "True"/"False"); blanks are NA."""
-    text = values.map(render_class, na_action="ignore").astype("str")
+    text = _rendered(values)
     return text.mask(text == "")
 
 
 def _number_text(text: pd.Series) -> pd.Series:
     """Each number's one spelling ("1.0" -> "1", "1e20" -> "1e+20"); NA where not a finite number."""
     numbers = pd.to_numeric(text, errors="coerce").astype("float64")
-    finite = numbers.where(np.isfinite(numbers))
-    return finite.map(render_class, na_action="ignore").astype("str")
+    return _rendered(numbers.where(np.isfinite(numbers)))
 
 
 def normalise_outcomes(outcome: pd.Series, classes: Classes | None) -> tuple[pd.Series, pd.Series]:
@@ -95,7 +105,8 @@ def normalise_outcomes(outcome: pd.Series, classes: Classes | None) -> tuple[pd.
         out = text.where(text.isin(known)).fillna(numbers.where(numbers.isin(known)))
         if known == {"True", "False"}:
             lower = numbers.fillna(text).str.lower()
-            out = out.fillna(lower.map(lambda v: "True" if v in _TRUE else "False" if v in _FALSE else None))
+            spelled = np.where(lower.isin(_TRUE), "True", np.where(lower.isin(_FALSE), "False", None))
+            out = out.fillna(pd.Series(spelled, index=lower.index))
         why = "not_a_class"
     reason = pd.Series(None, index=outcome.index, dtype="object").mask(out.isna(), why)
     return out.astype("str"), reason

@@ -47,16 +47,24 @@ def classification_figures(
     out: dict[str, Any] = {"rows": n, **dict.fromkeys(METRICS["classifier"])}
     if n == 0:
         return out
-    out["accuracy"] = finite(accuracy_score(outcome.astype("str"), label.astype("str")))
+    truth, predicted, classes = _class_codes(outcome, label)
+    out["accuracy"] = finite(accuracy_score(truth, predicted))
     if positive is None:
         return out
-    y = (outcome.astype("str") == positive).to_numpy()
+    y = truth == (classes.index(positive) if positive in classes else -1)
     p = np.clip(score.to_numpy(dtype="float64"), _EPS, 1 - _EPS)
     out["positive_rate"] = float(y.mean())
     if 0 < y.sum() < n:
         out["roc_auc"] = finite(roc_auc_score(y, p))
     out["log_loss"] = finite(log_loss(y, p, labels=[False, True]))
     return out
+
+
+def _class_codes(outcome: pd.Series, label: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Outcome and label as codes into one list of class texts: scikit-learn compares integers
+    at numpy speed, where it would sort text row by row (4 s over 2M labelled scores)."""
+    codes, classes = pd.factorize(pd.concat([outcome, label], ignore_index=True).astype("str"))
+    return codes[: len(outcome)], codes[len(outcome) :], list(classes)
 
 
 def regression_figures(outcome: pd.Series, prediction: pd.Series) -> dict[str, Any]:

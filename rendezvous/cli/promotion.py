@@ -82,6 +82,7 @@ def labels_add(
     Without FILES, every label file in the labels folder (RENDEZVOUS_LABELS_URL, a local folder).
     """
     from rendezvous.promotion.labels import LabelFileError, add_labels, read_label_file, write_rejects
+    from rendezvous.validation.contract import declared_kinds
 
     services = get_services()
     s = services.settings
@@ -98,7 +99,8 @@ def labels_add(
         files = sorted(p for p in folder.glob("*") if p.suffix in (".csv", ".parquet") and p.is_file())
         if not files:
             raise fail(f"no label files (.csv, .parquet) in {folder}", 1, json_out)
-    id_kind = services.contract().kinds.get(s.id_column)  # "279876.0" is 279876 for integer ids
+    # "279876.0" is 279876 for integer ids; read from the suite's JSON, as GX is not needed here
+    id_kind = declared_kinds(Path(s.required("suite_path", "the request contract"))).get(s.id_column)
     reports = []
     for file in files:
         try:

@@ -34,7 +34,7 @@ from rendezvous.store import Store
 from rendezvous.store.schema import labels, quarantine
 
 REJECT_COLUMNS = ["request_id", "outcome", "reason", "detail"]
-_SLICE = 5_000
+_SLICE = 20_000  # ids per IN (...): under SQLite's and PostgreSQL's limits on parameters
 WHOLE_NUMBER = r"^\+?(-?)0*(\d+?)(?:\.0*)?$"  # an integer's digits: "+0279876.00" -> "279876"
 
 
@@ -105,24 +105,26 @@ def _lookup(conn: Connection, column: object, ids: list[str], *where: object) ->
     return found
 
 
-def _live_versions(store: Store, ids: list[str]) -> dict[str, str]:
-    """The live model that scored each request (the one whose classes its outcome must be): one
-    scan of the committed live score files, joined with the ids in DuckDB."""
+def _live_versions(store: Store, ids: pd.Series) -> pd.Series:
+    """The live model that scored each request (the one whose classes its outcome must be), by
+    position, NA for a request no live model scored: one scan of the committed live score
+    files, joined with the ids in DuckDB."""
     found = scorelog.query(
         store,
         "SELECT DISTINCT s.request_id, s.model_version FROM scores s JOIN wanted w USING (request_id)",
         roles=["live"],
         wanted=pa.table({"request_id": pa.array(ids, pa.string())}),
-    )
-    return dict(zip(found["request_id"].to_pylist(), found["model_version"].to_pylist(), strict=True))
+    ).to_pandas()
+    found = found.drop_duplicates("request_id", keep="last")  # two versions: a breach verify reports
+    return ids.map(pd.Series(found["model_version"].to_numpy(), index=found["request_id"]))
 
 
 def _as_classes(
-    store: Store, conn: Connection, rows: pd.DataFrame, versions: dict[str, str]
+    store: Store, conn: Connection, rows: pd.DataFrame, version: pd.Series
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Outcomes spelled as the classes of the live model that scored each request (a number
-    for a regressor); the rows whose outcome is none of them, rejected with the reason."""
-    version = rows["request_id"].map(versions)
+    """Outcomes spelled as the classes of the live model that scored each request (``version``,
+    by position; a number for a regressor); the rows whose outcome is none of them, rejected
+    with the reason."""
     # Reading records and loading files: models_dir is used only to register.
     classes = recorded_classes(Registry(store, models_dir=""), version.unique(), conn)
     spelled = rows["outcome"].copy()
@@ -189,11 +191,10 @@ def _add_labels(
         _reject(rows[contradicting], "conflicting_in_file", "the file gives this request two outcomes")
     )
     rows = rows[~contradicting]
-    ids = rows["request_id"].tolist()
     now = datetime.now(UTC)
-    scored = _live_versions(store, ids)
+    versions = _live_versions(store, rows["request_id"])
     with store.begin() as conn:
-        known = rows["request_id"].isin(scored.keys())
+        known = versions.notna()
         unknown = rows[~known]
         quarantined = _lookup(conn, quarantine.c.request_id, unknown["request_id"].tolist())
         in_quarantine = unknown["request_id"].isin(quarantined)
@@ -203,7 +204,7 @@ def _add_labels(
         rejects.append(
             _reject(unknown[~in_quarantine], "unknown_request", "no live score for this request id")
         )
-        rows, not_classes = _as_classes(store, conn, rows[known], scored)
+        rows, not_classes = _as_classes(store, conn, rows[known], versions[known])
         rejects.append(not_classes)
         stored = _stored(conn, rows["request_id"].tolist())
         previous = rows["request_id"].map(stored).astype("str")
@@ -221,14 +222,8 @@ def _add_labels(
             rejects.append(
                 _reject(changed, "conflicts_with_stored", "stored outcome " + previous[changed.index])
             )
-        store.insert_rows(
-            conn,
-            labels,
-            [
-                {"request_id": i, "outcome": o, "source": source, "received_at": now}
-                for i, o in new.itertuples(index=False)
-            ],
-        )
+        arrived = {"source": source, "received_at": now}
+        store.bulk_insert(conn, labels, new[["request_id", "outcome"]], arrived)
     rejected = pd.concat([r for r in rejects if not r.empty] or [pd.DataFrame(columns=REJECT_COLUMNS)])
     report = LabelReport(
         source=source,
@@ -254,11 +249,18 @@ def write_rejects(rejected: pd.DataFrame, labels_url: str, source: str) -> str |
     return target
 
 
+LABELS_SCHEMA = pa.schema([("request_id", pa.string()), ("outcome", pa.string())])
+
+
+def labels_table(store: Store) -> pa.Table:
+    """Every stored label as Arrow (request_id, outcome: text), as DuckDB joins it with scores."""
+    with store.begin() as conn:
+        return store.arrow(conn, select(labels.c.request_id, labels.c.outcome), LABELS_SCHEMA)
+
+
 def load_labels(store: Store) -> pd.DataFrame:
     """Every stored label: request_id, outcome (text)."""
-    with store.begin() as conn:
-        rows = conn.execute(select(labels.c.request_id, labels.c.outcome)).all()
-    return pd.DataFrame(rows, columns=["request_id", "outcome"]).astype("str")
+    return labels_table(store).to_pandas().astype("str")
 
 
 def typed_outcomes(outcomes: pd.Series) -> pd.Series:

@@ -14,8 +14,12 @@ from sqlalchemy.engine import make_url
 
 from rendezvous.store.upgrade import create_schema
 
-if TYPE_CHECKING:  # reads of the store (status, models list) need no pandas
+if TYPE_CHECKING:  # reads of the store (status, models list) need no pandas nor pyarrow
     import pandas as pd
+    import pyarrow as pa
+    from sqlalchemy.sql import Select
+
+_FETCH_ROWS = 100_000
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -73,7 +77,8 @@ class Store:
         """
         if frame.empty:
             return 0
-        constants = constants or {}
+        # one value each: written as SQLAlchemy would (a UTC time in SQLite's text form, say)
+        constants = {name: _bound(conn, table.c[name], value) for name, value in (constants or {}).items()}
         columns = [*constants, *frame.columns]
         rows = _python_rows(frame, constants)
         names = ", ".join(f'"{c}"' for c in columns)
@@ -91,6 +96,19 @@ class Store:
                 cursor.close()
         return len(frame)
 
+    def arrow(self, conn: Connection, query: Select, schema: pa.Schema) -> pa.Table:
+        """A query's rows as Arrow columns of ``schema``, taken from the driver's cursor in slices:
+        no Row objects and no pandas, so a million labels load in under a second, not in ten.
+        The columns are the query's, in order; values are the driver's (no SQLAlchemy types)."""
+        import pyarrow as pa
+
+        row_type = pa.struct(list(schema))
+        cursor = conn.execute(query).cursor
+        parts = []
+        while rows := cursor.fetchmany(_FETCH_ROWS):
+            parts.append(pa.RecordBatch.from_struct_array(pa.array(rows, row_type)))
+        return pa.Table.from_batches(parts, schema)
+
     def insert_rows(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
         if rows:
             conn.execute(insert(table), rows)
@@ -99,6 +117,11 @@ class Store:
         with _engines_lock:
             _engines.pop(self.url, None)
         self.engine.dispose()
+
+
+def _bound(conn: Connection, column: Any, value: Any) -> Any:
+    process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return process(value) if process is not None else value
 
 
 def _python_rows(frame: pd.DataFrame, constants: dict[str, Any]) -> Iterator[tuple[Any, ...]]:

@@ -109,6 +109,27 @@ def _declared_kind(types: list[str]) -> Kind | None:
     return kinds.pop() if len(kinds) == 1 else None
 
 
+def _declared_type(rule: str, kwargs: dict[str, Any]) -> Kind | None:
+    """The kind a type expectation declares for its column; None for any other expectation."""
+    if rule not in TYPE_RULES or "column" not in kwargs:
+        return None
+    types = kwargs.get("type_list") or [kwargs.get("type_")]
+    return _declared_kind([str(t) for t in types if t is not None])
+
+
+def declared_kinds(path: Path) -> dict[str, Kind]:
+    """Column -> declared kind, read from the suite's JSON alone: for a command that validates
+    nothing (``labels add`` needs the id's kind), without the seconds GX takes to import."""
+    suite = json.loads(Path(path).read_bytes())
+    kinds: dict[str, Kind] = {}
+    for expectation in suite.get("expectations", []):
+        kwargs = expectation.get("kwargs") or {}
+        kind = _declared_type(str(expectation.get("type")), kwargs)
+        if kind is not None:
+            kinds[str(kwargs["column"])] = kind
+    return kinds
+
+
 def _column_label(kwargs: dict[str, Any]) -> str | None:
     if "column" in kwargs:
         return str(kwargs["column"])
@@ -150,15 +171,13 @@ def _build(path: Path, raw: bytes) -> Contract:
         for name in (label or "").split(","):
             if name and name not in referenced:
                 referenced.append(name)
-        if rule in TYPE_RULES and "column" in kwargs:
-            types = kwargs.get("type_list") or [kwargs.get("type_")]
-            kind = _declared_kind([str(t) for t in types if t is not None])
-            if kind is not None:
-                # Checked value by value before GX, while typing the column (GX would only check
-                # the dtype, which typing sets anyway), so GX does not run it.
-                kinds[label] = kind
-                type_rules[label] = rule
-                continue
+        kind = _declared_type(rule, kwargs)
+        if kind is not None and label is not None:
+            # Checked value by value before GX, while typing the column (GX would only check
+            # the dtype, which typing sets anyway), so GX does not run it.
+            kinds[label] = kind
+            type_rules[label] = rule
+            continue
         kept.append((expectation, rule, label))
     # GX returns results grouped by column, not in suite order: an id per expectation (GX's own
     # identity field, unset outside a stored suite) maps each result back to its check.

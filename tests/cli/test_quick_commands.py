@@ -139,3 +139,12 @@ def test_drift_as_json_is_strict_json_with_every_statistic_of_the_batch(scored_h
     assert all(isinstance(row["alert"], bool) for row in rows)
     assert any(row["threshold"] is None for row in rows)
     assert {row["feature"] for row in rows} >= {"annual_income", "credit_score", None}
+
+
+def test_labels_add_reads_the_contract_without_great_expectations(scored_home: Path, tmp_path: Path) -> None:
+    """The id's declared kind is all it needs of the contract: read from the suite's JSON."""
+    file = tmp_path / "outcomes.csv"
+    file.write_text("request_id,outcome\n279876.0,1\n")
+    done = _run(scored_home, "labels", "add", str(file), "--json", heavy=HEAVY)
+    assert '"unknown_request": 1' in done.stdout, done.stdout + done.stderr
+    assert json.loads(done.stderr.strip().splitlines()[-1]) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select, update
@@ -80,3 +81,37 @@ def test_a_role_written_by_hand_is_not_served_and_fails_the_scoring_run(home: Pa
             )
         ).all()
     assert served and set(served) == {("committed", live, canary)}
+
+
+
+def _score_file(batch_id: str, role: str) -> Path:
+    with get_services().store.begin() as conn:
+        outputs = conn.execute(select(batches.c.outputs).where(batches.c.id == batch_id)).scalar_one()
+    manifest = outputs[MANIFEST_KEY]
+    return Path(manifest["url"]) / next(name for name in manifest["files"] if name.startswith(f"{role}-"))
+
+
+def _swap_first_id(path: Path, request_id: str) -> None:
+    table = pq.read_table(path)
+    ids = table["request_id"].to_pylist()
+    ids[0] = request_id
+    column = table.schema.get_field_index("request_id")
+    pq.write_table(table.set_column(column, "request_id", pa.array(ids, pa.string())), path)
+
+
+def test_verify_names_a_request_scored_twice_or_a_model_that_scored_other_requests(home: Path) -> None:
+    """The counts still agree, one id swapped for another: the breach is named by request or model."""
+    services = get_services()
+    build_demo(services, rows_per_batch=40)
+    live, canary = services.registry.by_role("live").version, services.registry.by_role("canary").version
+    first, second, *_ = [o["batch_id"] for o in score_batches() if o["state"] == "committed"]
+    reused = pq.read_table(_score_file(first, "live"))["request_id"][0].as_py()
+
+    def breaches() -> list[str]:
+        return next(r for r in verify(get_services()) if r.name == "one score per request per role").breaches
+
+    _swap_first_id(_score_file(second, "canary"), "never-requested")
+    assert breaches() == [f"{second}: canary {canary} scored other requests than live {live}"]
+
+    _swap_first_id(_score_file(second, "live"), reused)
+    assert f"request {reused} has 2 live scores (from {live})" in breaches()

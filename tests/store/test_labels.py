@@ -3,6 +3,7 @@ reported with its reason, corrections only when asked for."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import joblib
@@ -12,7 +13,7 @@ import pytest
 from model_rows import insert_model
 from score_rows import log_scores
 from sklearn.linear_model import LogisticRegression
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, text, update
 
 from rendezvous import records
 from rendezvous.promotion.labels import add_labels, load_labels, read_label_file, write_rejects
@@ -210,3 +211,16 @@ def test_integer_ids_match_however_the_label_file_spells_them(store: Store, tmp_
     assert (report.stored, report.rejected_rows) == (2, 0)
     text = read_label_file(str(csv), "request_id", ["defaulted"])  # ids of text: kept as sent
     assert text["request_id"].tolist() == ["279876.0", "+007"]
+
+
+def test_a_bulk_write_stores_the_arrival_time_as_an_ordinary_write_does(store: Store) -> None:
+    """Labels are written at driver speed (COPY, executemany), bypassing SQLAlchemy's types: the
+    time they arrived must still be stored in the column's own form and read back in UTC."""
+    before = datetime.now(UTC)
+    add_labels(store, _frame([("r1", "0")]), "day1.csv")
+    with store.begin() as conn:
+        conn.execute(insert(labels).values(request_id="by-hand", outcome="1", source="x", received_at=before))
+        raw = dict(conn.execute(text("SELECT request_id, CAST(received_at AS TEXT) FROM labels")).all())
+        read = conn.execute(select(labels.c.received_at).where(labels.c.request_id == "r1")).scalar_one()
+    assert before <= read <= datetime.now(UTC) and read.tzinfo is not None
+    assert len(raw["r1"]) == len(raw["by-hand"])  # same form: no offset where SQLAlchemy writes none
