@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import ColumnElement, Connection, distinct, func, insert, select, text
+from sqlalchemy import ColumnElement, Connection, distinct, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from rendezvous.response_policy import NO_MODEL_ANSWERED
@@ -143,8 +143,8 @@ def seen_before(
     (``across_batches``; under id scope "batch" there is no such check).
 
     Set-based either way, costing what the batch holds, not the history: the attempt's own
-    score files, and the quarantine and scored-id indexes joined on the candidates (an array
-    parameter on PostgreSQL, a temporary table on SQLite: 3x faster than IN-lists at 250k ids).
+    score files, and the quarantine and scored-id indexes joined on the candidates
+    (``Store.select_among``).
     Quarantined ids the store had to alter (cut, NUL spelled out) are not the ids that were sent.
     """
     ids = request_ids.dropna().astype("str").unique().tolist()
@@ -156,20 +156,7 @@ def seen_before(
         query = _SEEN_SQL + (_SCORED_ELSEWHERE_SQL if across_batches else "")
         params = {"batch": staged.batch_id, "altered_1": ID_TOO_LONG, "altered_2": ID_HAS_NUL}
         with store.begin() as conn:
-            if store.is_postgres:
-                candidates = "unnest(CAST(:ids AS text[])) AS c(request_id)"
-                rows = conn.execute(text(query.format(candidates=candidates)), {**params, "ids": ids}).all()
-            else:
-                cursor = conn.connection.driver_connection.cursor()
-                try:
-                    cursor.execute("CREATE TEMP TABLE IF NOT EXISTS candidate_ids (request_id TEXT)")
-                    cursor.execute("DELETE FROM candidate_ids")
-                    cursor.executemany("INSERT INTO candidate_ids VALUES (?)", zip(ids, strict=True))
-                    rows = cursor.execute(query.format(candidates="candidate_ids AS c"), params).fetchall()
-                    cursor.execute("DELETE FROM candidate_ids")
-                finally:
-                    cursor.close()
-            for request_id, same_batch in rows:
+            for request_id, same_batch in store.select_among(conn, query, ids, params):
                 (here if same_batch else elsewhere).add(request_id)
     return _among(request_ids, here), _among(request_ids, elsewhere)
 

@@ -31,10 +31,9 @@ from rendezvous.outputs import write_table
 from rendezvous.registry import Registry
 from rendezvous.scorelog import read as scorelog
 from rendezvous.store import Store
-from rendezvous.store.schema import labels, quarantine
+from rendezvous.store.schema import labels
 
 REJECT_COLUMNS = ["request_id", "outcome", "reason", "detail"]
-_SLICE = 20_000  # ids per IN (...): under SQLite's and PostgreSQL's limits on parameters
 WHOLE_NUMBER = r"^\+?(-?)0*(\d+?)(?:\.0*)?$"  # an integer's digits: "+0279876.00" -> "279876"
 
 
@@ -97,12 +96,8 @@ def read_label_file(
     )
 
 
-def _lookup(conn: Connection, column: object, ids: list[str], *where: object) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(ids), _SLICE):
-        part = ids[start : start + _SLICE]
-        found.update(conn.execute(select(column).where(column.in_(part), *where)).scalars())  # type: ignore[attr-defined]
-    return found
+_QUARANTINED = "SELECT DISTINCT q.request_id FROM {candidates} JOIN quarantine q USING (request_id)"
+_STORED = "SELECT l.request_id, l.outcome FROM {candidates} JOIN labels l USING (request_id)"
 
 
 def _live_versions(store: Store, ids: pd.Series) -> pd.Series:
@@ -140,15 +135,6 @@ def _as_classes(
     ]
     rejected = _reject(rows[bad], "", detail).assign(reason=reason[bad])
     return rows[~bad].assign(outcome=spelled[~bad]), rejected
-
-
-def _stored(conn: Connection, ids: list[str]) -> dict[str, str]:
-    stored: dict[str, str] = {}
-    for start in range(0, len(ids), _SLICE):
-        part = ids[start : start + _SLICE]
-        query = select(labels.c.request_id, labels.c.outcome).where(labels.c.request_id.in_(part))
-        stored.update(dict(conn.execute(query).all()))
-    return stored
 
 
 def _reject(frame: pd.DataFrame, reason: str, detail: pd.Series | str = "") -> pd.DataFrame:
@@ -196,7 +182,7 @@ def _add_labels(
     with store.begin() as conn:
         known = versions.notna()
         unknown = rows[~known]
-        quarantined = _lookup(conn, quarantine.c.request_id, unknown["request_id"].tolist())
+        quarantined = {r[0] for r in store.select_among(conn, _QUARANTINED, unknown["request_id"].tolist())}
         in_quarantine = unknown["request_id"].isin(quarantined)
         rejects.append(
             _reject(unknown[in_quarantine], "request_quarantined", "the request was never scored")
@@ -206,7 +192,7 @@ def _add_labels(
         )
         rows, not_classes = _as_classes(store, conn, rows[known], versions[known])
         rejects.append(not_classes)
-        stored = _stored(conn, rows["request_id"].tolist())
+        stored = dict(store.select_among(conn, _STORED, rows["request_id"].tolist()))
         previous = rows["request_id"].map(stored).astype("str")
         new = rows[previous.isna()]
         same = rows[previous.notna() & (previous == rows["outcome"])]

@@ -1,7 +1,7 @@
 """Reading the score log: the files committed batches list in the ledger, queried with DuckDB.
 
-DuckDB scans them as one Arrow dataset (columns and filters pushed down), so a read costs a
-scan of the columns it names, not an index lookup per row, and never sees a file no committed
+DuckDB scans them with its own Parquet reader (columns and filters pushed down), so a read
+costs a scan of the columns it names, not an index lookup per row, and never sees a file no committed
 batch lists. Imported only by the commands that read scores: DuckDB is loaded here, lazily.
 """
 
@@ -11,8 +11,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as pads
-from pyarrow.fs import FSSpecHandler, LocalFileSystem, PyFileSystem
 from sqlalchemy import Connection, select
 
 from rendezvous.batchfiles import filesystem, join
@@ -46,17 +44,17 @@ def committed_files(
     ]
 
 
-def score_dataset(files: list[str]) -> pads.Dataset | pa.Table:
-    """The files as one Arrow dataset on their own file system (an empty table when none)."""
+def _register_scores(con: Any, files: list[str]) -> None:
+    """The files as table ``scores``, read by DuckDB's own Parquet reader (an aggregate over 40M
+    scores took half the time it took over an Arrow dataset); a remote file system is handed to
+    DuckDB as the fsspec one the files live on."""
     if not files:
-        return SCHEMA.empty_table()
+        con.register("scores", SCHEMA.empty_table())
+        return
     fs, _ = filesystem(files[0])
-    paths = [filesystem(url)[1] for url in files]
-    if "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)):
-        arrow_fs: Any = LocalFileSystem()
-    else:
-        arrow_fs = PyFileSystem(FSSpecHandler(fs))
-    return pads.dataset(paths, schema=SCHEMA, format="parquet", filesystem=arrow_fs)
+    if "file" not in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)):
+        con.register_filesystem(fs)
+    con.read_parquet(files).create_view("scores")
 
 
 def query(
@@ -75,7 +73,7 @@ def query(
         files = committed_files(conn, roles, batch_ids)
     con = duckdb.connect()
     try:
-        con.register("scores", score_dataset(files))
+        _register_scores(con, files)
         for name, table in tables.items():
             con.register(name, table)
         return con.execute(sql, params or []).fetch_arrow_table()

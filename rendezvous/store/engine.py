@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, insert
+from sqlalchemy import Connection, Engine, Table, create_engine, event, insert, text
 from sqlalchemy.engine import make_url
 
 from rendezvous.store.upgrade import create_schema
@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # reads of the store (status, models list) need no pandas nor
     from sqlalchemy.sql import Select
 
 _FETCH_ROWS = 100_000
+_NO_TABLE_SCANS = ("enable_hashjoin", "enable_mergejoin", "enable_seqscan")
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -108,6 +109,37 @@ class Store:
         while rows := cursor.fetchmany(_FETCH_ROWS):
             parts.append(pa.RecordBatch.from_struct_array(pa.array(rows, row_type)))
         return pa.Table.from_batches(parts, schema)
+
+    def select_among(
+        self, conn: Connection, sql: str, ids: list[str], params: dict[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Rows of ``sql``, whose ``{candidates}`` is a FROM item ``c(request_id)`` holding ``ids``,
+        to join an indexed table on: a cost in proportion to the ids, whatever the table holds.
+
+        PostgreSQL gets one array parameter; SQLite a temporary table. IN-lists were 3x slower at
+        250k ids on SQLite, and on PostgreSQL 1M ids took 21 s in slices of 20,000 parameters."""
+        params = params or {}
+        if self.is_postgres:
+            # Probes of the table's index, never a scan of it: PostgreSQL hash-joined a 21M-row
+            # scored-id table with each chunk's ids (6.5 s per 250k ids, growing with history).
+            for setting in _NO_TABLE_SCANS:
+                conn.execute(text(f"SET LOCAL {setting} = off"))
+            candidates = "unnest(CAST(:ids AS text[])) AS c(request_id)"
+            found = conn.execute(text(sql.format(candidates=candidates)), {**params, "ids": ids})
+            rows = [tuple(row) for row in found]
+            for setting in _NO_TABLE_SCANS:
+                conn.execute(text(f"RESET {setting}"))
+            return rows
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.execute("CREATE TEMP TABLE IF NOT EXISTS candidate_ids (request_id TEXT)")
+            cursor.execute("DELETE FROM candidate_ids")
+            cursor.executemany("INSERT INTO candidate_ids VALUES (?)", zip(ids, strict=True))
+            rows = cursor.execute(sql.format(candidates="candidate_ids AS c"), params).fetchall()
+            cursor.execute("DELETE FROM candidate_ids")
+        finally:
+            cursor.close()
+        return rows
 
     def insert_rows(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
         if rows:

@@ -3,6 +3,7 @@ reported with its reason, corrections only when asked for."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -223,4 +224,9 @@ def test_a_bulk_write_stores_the_arrival_time_as_an_ordinary_write_does(store: S
         raw = dict(conn.execute(text("SELECT request_id, CAST(received_at AS TEXT) FROM labels")).all())
         read = conn.execute(select(labels.c.received_at).where(labels.c.request_id == "r1")).scalar_one()
     assert before <= read <= datetime.now(UTC) and read.tzinfo is not None
-    assert len(raw["r1"]) == len(raw["by-hand"])  # same form: no offset where SQLAlchemy writes none
+    # the same form (no offset where SQLAlchemy writes none); PostgreSQL drops trailing zeros
+    assert _form(raw["r1"]) == _form(raw["by-hand"])
+
+
+def _form(stored: str) -> str:
+    return re.sub(r"\d", "0", re.sub(r"\.\d+", "", stored))
