@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from sqlalchemy import Connection, select, update
@@ -103,15 +104,17 @@ _STORED = "SELECT l.request_id, l.outcome FROM {candidates} JOIN labels l USING 
 def _live_versions(store: Store, ids: pd.Series) -> pd.Series:
     """The live model that scored each request (the one whose classes its outcome must be), by
     position, NA for a request no live model scored: one scan of the committed live score
-    files, joined with the ids in DuckDB."""
+    files, joined with the ids in DuckDB, each answer put back at its id's position."""
     found = scorelog.query(
         store,
-        "SELECT DISTINCT s.request_id, s.model_version FROM scores s JOIN wanted w USING (request_id)",
+        "SELECT w.position, any_value(s.model_version) AS version "
+        "FROM wanted w JOIN scores s USING (request_id) GROUP BY w.position",
         roles=["live"],
-        wanted=pa.table({"request_id": pa.array(ids, pa.string())}),
-    ).to_pandas()
-    found = found.drop_duplicates("request_id", keep="last")  # two versions: a breach verify reports
-    return ids.map(pd.Series(found["model_version"].to_numpy(), index=found["request_id"]))
+        wanted=pa.table({"request_id": pa.array(ids, pa.string()), "position": np.arange(len(ids))}),
+    )
+    versions = np.full(len(ids), None, dtype=object)
+    versions[found["position"].to_numpy()] = found["version"].to_numpy(zero_copy_only=False)
+    return pd.Series(versions, index=ids.index, dtype="str")
 
 
 def _as_classes(
