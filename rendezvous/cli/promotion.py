@@ -93,7 +93,7 @@ def labels_add(
             2,
             json_out,
         )
-    columns = [column] if column else [s.label_column, "outcome"]
+    columns = [column] if column else list(dict.fromkeys([s.label_column, "outcome"]))
     if not files:
         folder = Path(s.labels_url)
         files = sorted(p for p in folder.glob("*") if p.suffix in (".csv", ".parquet") and p.is_file())
