@@ -51,7 +51,7 @@ def classification_figures(
     out["accuracy"] = finite(accuracy_score(truth, predicted))
     if positive is None:
         return out
-    y = truth == (classes.index(positive) if positive in classes else -1)
+    y = truth == (classes.index(positive) if positive in classes else len(classes))  # absent: no row
     p = np.clip(score.to_numpy(dtype="float64"), _EPS, 1 - _EPS)
     out["positive_rate"] = float(y.mean())
     if 0 < y.sum() < n:

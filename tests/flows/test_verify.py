@@ -14,7 +14,8 @@ from flows.score_batches import score_batches
 from rendezvous.cli import app
 from rendezvous.demo.bootstrap import build_demo
 from rendezvous.scorelog.files import MANIFEST_KEY
-from rendezvous.services import get_services
+from rendezvous.services import forget_services, get_services
+from rendezvous.settings import get_settings
 from rendezvous.store.schema import batches, models
 from rendezvous.verify import verify
 
@@ -99,7 +100,9 @@ def _swap_first_id(path: Path, request_id: str) -> None:
     pq.write_table(table.set_column(column, "request_id", pa.array(ids, pa.string())), path)
 
 
-def test_verify_names_a_request_scored_twice_or_a_model_that_scored_other_requests(home: Path) -> None:
+def test_verify_names_a_request_scored_twice_or_a_model_that_scored_other_requests(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The counts still agree, one id swapped for another: the breach is named by request or model."""
     services = get_services()
     build_demo(services, rows_per_batch=40)
@@ -115,3 +118,12 @@ def test_verify_names_a_request_scored_twice_or_a_model_that_scored_other_reques
 
     _swap_first_id(_score_file(second, "live"), reused)
     assert f"request {reused} has 2 live scores (from {live})" in breaches()
+
+    # under id scope "batch" an id may be scored again in another batch, never twice in one
+    monkeypatch.setenv("RENDEZVOUS_ID_SCOPE", "batch")
+    get_settings.cache_clear()
+    forget_services()
+    assert not [b for b in breaches() if b.startswith(f"request {reused}")]
+    own = pq.read_table(_score_file(second, "live"))["request_id"][1].as_py()
+    _swap_first_id(_score_file(second, "live"), own)
+    assert f"request {own} in batch {second} has 2 live scores (from {live})" in breaches()
