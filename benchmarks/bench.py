@@ -122,7 +122,8 @@ def history(data: Path, env: dict[str, str], batches: int, rows: int) -> None:
     out.mkdir(exist_ok=True)
     record = {"machine": machine(), "rows_per_batch": rows, "series": series, "reads": reads}
     (out / "history.json").write_text(json.dumps(record, indent=2))
-    console.print(f"Results: {out / 'history.json'}")
+    plot_history(series, rows, ROOT / "docs" / "bench-history.png")
+    console.print(f"Results: {out / 'history.json'}; plot: docs/bench-history.png")
 
 
 def summarise(rows: int, runs: dict[str, list[dict]]) -> dict:
@@ -179,26 +180,49 @@ def report(results: list[dict]) -> None:
     console.print(f"Results: {out / 'latest.json'}; plot: docs/bench-scaling.png")
 
 
-def plot(results: list[dict], target: Path) -> None:
+def _figure():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt.subplots(1, 2, figsize=(11, 4))
+
+
+def _save(fig, axes, target: Path) -> None:
+    for axis in axes:
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend()
+    fig.tight_layout()
+    target.parent.mkdir(exist_ok=True)
+    fig.savefig(target, dpi=110)
+
+
+def plot(results: list[dict], target: Path) -> None:
     rows = [r["rows"] for r in results]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (left, right) = _figure()
     left.loglog(rows, [r["bare_s"] for r in results], "o-", label="bare pandas + scikit-learn")
     left.loglog(rows, [r["flow_s"] for r in results], "s-", label="score-batches flow")
     left.set(xlabel="rows per batch", ylabel="seconds (median)", title="Time")
     right.semilogx(rows, [r["bare_peak_mb"] for r in results], "o-", label="bare")
     right.semilogx(rows, [r["flow_peak_mb"] for r in results], "s-", label="flow")
     right.set(xlabel="rows per batch", ylabel="peak RSS (MB)", title="Memory")
-    for axis in (left, right):
-        axis.grid(True, which="both", alpha=0.3)
-        axis.legend()
-    fig.tight_layout()
-    target.parent.mkdir(exist_ok=True)
-    fig.savefig(target, dpi=110)
+    _save(fig, (left, right), target)
+
+
+def plot_history(series: list[dict], rows: int, target: Path) -> None:
+    """Each batch's time and peak memory against the rows already scored into the home."""
+    scored = [(run["batch"] - 1) * rows / 1e6 for run in series]
+    fig, (left, right) = _figure()
+    seconds = [run["seconds"] for run in series]
+    memory = [run["peak_rss_mb"] for run in series]
+    left.plot(scored, seconds, "s-", label=f"one {rows:,}-row batch")
+    left.set(xlabel="million rows scored before it", ylabel="seconds", title="Time per batch")
+    right.plot(scored, memory, "s-", label="peak RSS of its process")
+    right.set(xlabel="million rows scored before it", ylabel="MB", title="Memory per batch")
+    left.set_ylim(0, max(seconds) * 1.25)
+    right.set_ylim(0, max(memory) * 1.25)
+    _save(fig, (left, right), target)
 
 
 if __name__ == "__main__":
