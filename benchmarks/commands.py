@@ -83,8 +83,15 @@ def main() -> None:
     drop_batch()
     shown = next(inbox.iterdir()).name
     timed([rendezvous, "score"], env)
+    def warm_scorer_ready() -> None:  # the last command of a round starts one: not beside the next
+        deadline = time.monotonic() + 300
+        while not (home / "prefect" / "warm-scorer.json").exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError("no warm scorer after 300 s: see prefect/warm-scorer.log")
+            time.sleep(0.2)
+
     commands: dict[str, tuple[list[str], Callable[[], None] | None]] = {
-        'python -c "import pandas"': ([sys.executable, "-c", "import pandas"], None),
+        'python -c "import pandas"': ([sys.executable, "-c", "import pandas"], warm_scorer_ready),
         'python -c "import prefect"': ([sys.executable, "-c", "import prefect"], None),
         "rendezvous status": ([rendezvous, "status"], None),
         "rendezvous models list": ([rendezvous, "models", "list"], None),

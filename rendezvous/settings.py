@@ -183,6 +183,10 @@ class Settings(BaseSettings):
     prefect_port: int = Field(
         default=4200, gt=0, lt=65_536, description="The local server's port; another if taken."
     )
+    warm_scorer: bool = Field(
+        default=True,
+        description="With the local server: `score` hands its run to a process kept warm beside it.",
+    )
     monitoring: MonitoringConfig = Field(
         default_factory=MonitoringConfig,
         description="Drift and model monitoring: methods, thresholds, alert rules (see README).",

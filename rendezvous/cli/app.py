@@ -77,7 +77,7 @@ def score(
     Exits 1 when a batch failed or a file could not be taken in (the others are still reported);
     with --json, stdout is one JSON list of outcomes (with --watch, one JSON object per line).
     """
-    from rendezvous.cli.scoring import failures, run_scoring, watch_inbox
+    from rendezvous.cli.scoring import failures, score_inbox, watch_inbox
 
     if watch:
         inbox = terminal(get_services().settings.inbox_url)
@@ -87,7 +87,9 @@ def score(
         _exit_if_failed(still_failing)
         return
     with errors.status("Scoring the inbox...", spinner="dots"):
-        outcomes = run_scoring()
+        outcomes, warm_pid = score_inbox()
+    if warm_pid is not None:
+        errors.print(f"[dim]Scored by the warm scorer (pid {warm_pid}).[/]")
     if json_out:
         print_json(outcomes)
     elif outcomes:
@@ -166,10 +168,10 @@ def demo(
     services = get_services()
     for line in built.describe():
         console.print(f"  {terminal(line)}")
-    from rendezvous.cli.scoring import failures, run_scoring
+    from rendezvous.cli.scoring import failures, score_inbox
 
     with console.status(f"Scoring {len(built.batches)} demo batches...", spinner="dots"):
-        outcomes = run_scoring()
+        outcomes, _ = score_inbox()
     console.print(outcome_table(outcomes, "Demo: score-batches"))
     _print_accounting(outcomes)
     console.print(

@@ -86,6 +86,9 @@ def server(
         typer.echo(credential)
         return
     if stop:
+        from rendezvous.cli import warm_scorer
+
+        warm_scorer.stop(state)
         stopped = local_server.stop(state)
         console.print(
             f"stopped the local Prefect server (pid {stopped.pid}, {stopped.url})"

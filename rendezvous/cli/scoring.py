@@ -44,6 +44,22 @@ def run_scoring(sources: list[str] | None = None) -> list[dict[str, Any]]:
     return [{"source": None, "state": "error", "reason": f"score-batches: {state.message}"}]
 
 
+def score_inbox() -> tuple[list[dict[str, Any]], int | None]:
+    """The inbox scored by the warm scorer where one fits this process (its pid), else here; a run
+    here leaves a warm scorer for the next command (rendezvous.cli.warm_scorer)."""
+    from rendezvous.cli import warm_scorer
+
+    environ = dict(os.environ)  # as it was before this process connected to Prefect
+    warm = warm_scorer.wanted()
+    answered = warm_scorer.score(None, environ) if warm else None
+    if answered is not None:
+        return answered
+    outcomes = run_scoring()
+    if warm:
+        warm_scorer.start(environ)
+    return outcomes, None
+
+
 @contextmanager
 def _no_heartbeats_unless_asked() -> Iterator[None]:
     """Runs of this process send no flow-run heartbeats unless PREFECT_FLOWS_HEARTBEAT_FREQUENCY
