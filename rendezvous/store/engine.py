@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, Table, create_engine, event, insert, text
 from sqlalchemy.engine import make_url
 
+from rendezvous.store.schema import for_postgresql
 from rendezvous.store.upgrade import create_schema
 
 if TYPE_CHECKING:  # reads of the store (status, models list) need no pandas nor pyarrow
@@ -44,6 +45,8 @@ def _make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
+        if parsed.get_backend_name() == "postgresql":
+            for_postgresql()
         engine = create_engine(url, pool_pre_ping=True)
     try:
         create_schema(engine)
