@@ -8,10 +8,10 @@ In a fresh demo home (models registered, one 1k-row batch scored), with the loca
 server up against prefect, a 1k-row batch against the empty-inbox score, and the first `score`,
 which starts the server, against 10 s. The scoring commands with the server up are answered by the
 warm scorer the first `score` left beside it (README, Quick start); each round waits until that
-scorer is ready, so its warm-up runs beside no timed command. Rounds interleave every command, so a busy spell of the
-machine touches them all alike. Next to each wall time, the CPU seconds the process (and the
-children it waited for) used: on a shared machine the wall time grows with the load, the CPU
-time much less. The server is stopped at the end.
+scorer is ready, so its warm-up runs beside no timed command. Rounds interleave every command, so
+a busy spell of the machine touches them all alike. Next to each wall time, the CPU seconds the
+process (and the children it waited for) used: on a shared machine the wall time grows with the
+load, the CPU time much less. The server is stopped at the end.
 """
 
 from __future__ import annotations

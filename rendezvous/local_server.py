@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -92,6 +91,8 @@ def any_free_port() -> int:
 
 def answers(api_url: str, timeout: float = 2.0) -> bool:
     """True when the API's health endpoint says OK."""
+    import urllib.request  # only commands that run flows ask: not the quick reads' imports
+
     try:
         with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as response:
             return response.status == 200
