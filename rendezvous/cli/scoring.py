@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from rendezvous.batchfiles import list_batches
 from rendezvous.cli.ops import use_prefect_api
 from rendezvous.services import get_services
 
@@ -126,6 +125,8 @@ def watch_inbox(
     Returns what was still failing when stopped: each file's last failed outcome, and the last
     pass's own failure (an unreachable inbox or API) if it had one.
     """
+    from rendezvous.batchfiles import list_batches  # pandas: not for a `score` the warm scorer runs
+
     inbox = get_services().settings.inbox_url
     backoff = Backoff(poll)
     run_failed: list[dict[str, Any]] = []
