@@ -12,35 +12,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-HEAVY = ("prefect", "scipy", "sklearn", "great_expectations", "flows", "tasks")
-
-# runs the CLI in this process and reports which heavy packages it imported
-PROBE = """
-import json, sys
-from rendezvous.cli.app import app
-try:
-    app(sys.argv[1:])
-except SystemExit:
-    pass
-print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)), file=sys.stderr)
-"""
+from import_probe import HEAVY, imported, probe_argv
 
 
 def _run(home: Path, *args: str, heavy: tuple[str, ...] = HEAVY) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RENDEZVOUS_HOME": str(home), "RENDEZVOUS_MODELS_DIR": str(home / "models")}
     env.pop("RENDEZVOUS_DATABASE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=heavy), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    argv = probe_argv(*args, heavy=heavy)
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
 
 
 def _imported(home: Path, *args: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
-    return json.loads(_run(home, *args, heavy=heavy).stderr.strip().splitlines()[-1])
+    return imported(_run(home, *args, heavy=heavy).stderr)
 
 
 def _reset() -> None:
@@ -147,4 +130,4 @@ def test_labels_add_reads_the_contract_without_great_expectations(scored_home: P
     file.write_text("request_id,outcome\n279876.0,1\n")
     done = _run(scored_home, "labels", "add", str(file), "--json", heavy=HEAVY)
     assert '"unknown_request": 1' in done.stdout, done.stdout + done.stderr
-    assert json.loads(done.stderr.strip().splitlines()[-1]) == []
+    assert imported(done.stderr) == []

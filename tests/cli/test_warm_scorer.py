@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from import_probe import HEAVY, imported, probe_argv
 from meters import register_meter_model, write_readings
 
 from rendezvous.cli.warm_scorer import MODULE, RECORD
@@ -25,9 +26,10 @@ ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 180.0  # the scorer imports Great Expectations and scikit-learn on a busy machine
 
 
-def _rendezvous(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def _rendezvous(env: dict[str, str], *args: str, probe: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run the command in a fresh process; with ``probe``, report what it imported (import_probe)."""
     done = subprocess.run(
-        [sys.executable, "-m", "rendezvous", *args],
+        probe_argv(*args, heavy=(*HEAVY, "pandas")) if probe else [sys.executable, "-m", "rendezvous", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -91,8 +93,9 @@ def test_score_hands_its_run_to_the_warm_scorer_beside_the_local_server(
         assert Path(warm["address"]).parent.stat().st_mode & 0o077 == 0
 
         write_readings(inbox)
-        second = _rendezvous(env, "score", "--json")
+        second = _rendezvous(env, "score", "--json", probe=True)
         assert f"Scored by the warm scorer (pid {warm['pid']})" in second.stderr
+        assert imported(second.stderr) == []  # the hand-off: no Prefect, no models, no pandas
         (outcome,) = json.loads(second.stdout)
         assert outcome["source"] == "readings.csv" and outcome["state"] == "committed"
         assert outcome["rows_scored"] == 2 and not (inbox / "readings.csv").exists()
