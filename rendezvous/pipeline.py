@@ -491,9 +491,11 @@ def _response_labels(estimator: Any, scored: pd.DataFrame) -> pd.Series:
         return scored["label"]
     native = np.asarray(classes)
     by_text = dict(zip(classes_of(estimator).names, native.tolist(), strict=True))
-    if scored["label"].isna().any():
-        return pd.Series([by_text.get(text) for text in scored["label"]], dtype=object, name="label")
-    return pd.Series(scored["label"].map(by_text).to_numpy(dtype=native.dtype), name="label")
+    codes, texts = pd.factorize(scored["label"])  # per class, not per row: -1 where none
+    if (codes < 0).any():  # the code -1 takes the last value: None
+        values = np.array([by_text[text] for text in texts] + [None], dtype=object)
+        return pd.Series(values[codes], dtype=object, name="label")
+    return pd.Series(np.array([by_text[text] for text in texts], dtype=native.dtype)[codes], name="label")
 
 
 def log_bin(services: Services, job: BatchJob, prepared: Prepared) -> str:

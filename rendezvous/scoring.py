@@ -26,7 +26,7 @@ def score_frame(
         raise ModelInputError(
             f"model {record.version} expects features the batch does not have: {', '.join(missing)}"
         )
-    ids = frame[id_column].astype("str").to_numpy()
+    ids = frame[id_column].astype("str").array  # Arrow-backed text stays so: no Python str per row
     if frame.empty:
         return pd.DataFrame({"request_id": ids, "score": np.array([], dtype=float), "label": ids})
     features = frame[record.feature_names]
