@@ -9,9 +9,9 @@ outcomes it returns. They import neither Prefect nor the models.
 
 A scorer is used only if it would do exactly what the command would: its fingerprint (the
 resolved settings, both rendezvous.toml included; every RENDEZVOUS_ and PREFECT_ variable but
-the server's own; the
-working directory, the interpreter, the newest source file) must be the command's. Otherwise the
-command scores in-process and replaces the scorer. It answers on a Unix socket in a private
+the server's own; the working directory; the interpreter; the newest source file of rendezvous,
+flows, tasks and the preprocess step's package) must be the command's. Otherwise the command
+scores in-process and replaces the scorer. It answers on a Unix socket in a private
 folder (0700) and checks a key kept in its record (0600), so only this user reaches it; it runs
 one request at a time. It lives as long as its server: `rendezvous server --stop` stops it, and
 it exits when the server is gone. If it dies mid-run, the command scores in-process (a batch it
@@ -76,15 +76,24 @@ def fingerprint(environ: dict[str, str]) -> str:
     for name in sorted(environ):
         if name.startswith(("RENDEZVOUS_", "PREFECT_")) and not name.startswith(SERVER_ONLY):
             digest.update(f"{name}={environ[name]}\0".encode())
-    for part in (get_settings().model_dump_json(), os.getcwd(), sys.executable, str(_newest_source())):
+    settings = get_settings()
+    step = settings.preprocess.split(":")[0].split(".")[0] if settings.preprocess else None  # module:function
+    packages = (*CODE_PACKAGES, *([step] if step else []))
+    for part in (settings.model_dump_json(), os.getcwd(), sys.executable, str(_newest_source(packages))):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()
 
 
-def _newest_source() -> int:
+def _newest_source(packages: tuple[str, ...]) -> int:
+    """The newest time of a source file of these packages (a module alone counts as its file)."""
     newest = 0
-    for package in CODE_PACKAGES:
-        spec = importlib.util.find_spec(package)
+    for package in packages:
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):  # not importable here: the run will say so
+            continue
+        if spec and spec.origin and not spec.submodule_search_locations:
+            newest = max(newest, Path(spec.origin).stat().st_mtime_ns)
         for folder in (spec.submodule_search_locations or []) if spec else []:
             for path in Path(folder).rglob("*.py"):
                 newest = max(newest, path.stat().st_mtime_ns)
