@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from import_probe import HEAVY, imported, probe_argv
+from cli_process import HEAVY, imported, probe_argv
 
 
 def _run(home: Path, *args: str, heavy: tuple[str, ...] = HEAVY) -> subprocess.CompletedProcess[str]:

@@ -8,36 +8,19 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 import time
 from multiprocessing.connection import AuthenticationError, Client
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from import_probe import HEAVY, imported, probe_argv
+from cli_process import imported, run_cli
 from meters import register_meter_model, write_readings
 
 from rendezvous.cli.warm_scorer import MODULE, RECORD
 
 pytestmark = pytest.mark.server
-ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 180.0  # the scorer imports Great Expectations and scikit-learn on a busy machine
-
-
-def _rendezvous(env: dict[str, str], *args: str, probe: bool = False) -> subprocess.CompletedProcess[str]:
-    """Run the command in a fresh process; with ``probe``, report what it imported (import_probe)."""
-    done = subprocess.run(
-        probe_argv(*args, heavy=(*HEAVY, "pandas")) if probe else [sys.executable, "-m", "rendezvous", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, f"{args} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
-    return done
 
 
 def _scorer_other_than(state: Path, pid: int | None) -> dict:
@@ -85,7 +68,7 @@ def test_score_hands_its_run_to_the_warm_scorer_beside_the_local_server(
         env.pop(name, None)
     scorers: list[int] = []
     try:
-        first = _rendezvous(env, "score")
+        first = run_cli(env, "score")
         assert "Started the local Prefect server" in first.stderr and "warm scorer" not in first.stderr
         warm = _scorer_other_than(state, None)
         scorers.append(warm["pid"])
@@ -93,13 +76,13 @@ def test_score_hands_its_run_to_the_warm_scorer_beside_the_local_server(
         assert Path(warm["address"]).parent.stat().st_mode & 0o077 == 0
 
         write_readings(inbox)
-        second = _rendezvous(env, "score", "--json", probe=True)
+        second = run_cli(env, "score", "--json", probe=True)
         assert f"Scored by the warm scorer (pid {warm['pid']})" in second.stderr
         assert imported(second.stderr) == []  # the hand-off: no Prefect, no models, no pandas
         (outcome,) = json.loads(second.stdout)
         assert outcome["source"] == "readings.csv" and outcome["state"] == "committed"
         assert outcome["rows_scored"] == 2 and not (inbox / "readings.csv").exists()
-        shown = json.loads(_rendezvous(env, "batches", "show", "readings.csv", "--json").stdout)
+        shown = json.loads(run_cli(env, "batches", "show", "readings.csv", "--json").stdout)
         assert shown["state"] == "committed" and shown["rows_scored"] == 2
 
         pd.DataFrame({"meter": [7, 8], "kwh": [1e3, 0.0], "volts": [240.0, 0.5]}).to_csv(
@@ -109,14 +92,14 @@ def test_score_hands_its_run_to_the_warm_scorer_beside_the_local_server(
             Client(warm["address"], family="AF_UNIX", authkey=b"a guess")
         assert (inbox / "later.csv").exists() and _runs(warm["pid"])
 
-        other = _rendezvous({**env, "RENDEZVOUS_MAX_ATTEMPTS": "5"}, "score", "--json")
+        other = run_cli({**env, "RENDEZVOUS_MAX_ATTEMPTS": "5"}, "score", "--json")
         assert "warm scorer" not in other.stderr  # not the settings it was started with: in-process
         (outcome,) = json.loads(other.stdout)
         assert outcome["source"] == "later.csv" and outcome["state"] == "committed"
         assert not _runs(warm["pid"])  # the stale scorer is stopped, and a fitting one replaces it
         scorers.append(_scorer_other_than(state, warm["pid"])["pid"])
     finally:
-        _rendezvous(env, "server", "--stop")
+        run_cli(env, "server", "--stop")
     assert scorers and not any(_runs(pid) for pid in scorers)
     assert not (state / RECORD).exists()
     assert not Path(warm["address"]).parent.exists()

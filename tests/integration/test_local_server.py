@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_process import run_cli
 
 from rendezvous.local_server import STATE_FILE, answers
 
 pytestmark = pytest.mark.server
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _alive(pid: int) -> bool:
@@ -25,19 +25,6 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
-
-
-def _rendezvous(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "rendezvous", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, f"{args} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
-    return done
 
 
 def test_first_score_starts_the_local_server_the_next_reuses_it_stop_ends_it(tmp_path: Path) -> None:
@@ -62,7 +49,7 @@ def test_first_score_starts_the_local_server_the_next_reuses_it_stop_ends_it(tmp
             env.pop(name, None)
         pid = None
         try:
-            first = _rendezvous(env, "score")
+            first = run_cli(env, "score")
             server = json.loads(state.read_text())
             pid = server["pid"]
             assert "The inbox is empty." in first.stdout
@@ -70,12 +57,12 @@ def test_first_score_starts_the_local_server_the_next_reuses_it_stop_ends_it(tmp
             assert pid != gone.pid and server["port"] != taken
             assert answers(f"http://127.0.0.1:{server['port']}/api")
 
-            second = _rendezvous(env, "score")
+            second = run_cli(env, "score")
             assert "Started" not in second.stderr
             assert json.loads(state.read_text())["pid"] == pid and _alive(pid)
         finally:
-            stopped = _rendezvous(env, "server", "--stop")
+            stopped = run_cli(env, "server", "--stop")
     assert pid is not None and f"pid {pid}" in stopped.stdout
     assert not _alive(pid)
     assert not state.exists()
-    assert "No local Prefect server" in _rendezvous(env, "server", "--stop").stdout
+    assert "No local Prefect server" in run_cli(env, "server", "--stop").stdout
