@@ -30,12 +30,6 @@ class Choice:
     late: int = 0
 
 
-def fell_back(served_by: Mapping[str, int], late: int, order: Sequence[str]) -> bool:
-    """Whether a batch's response has a row answered by a model other than the most preferred,
-    or one answered late (the preferred model past the deadline)."""
-    return late > 0 or any(rows for role, rows in served_by.items() if role != order[0])
-
-
 def valid_scores(answer: pd.DataFrame) -> np.ndarray:
     """Rows the model answered: it did not raise, and its score is a finite number."""
     score = pd.to_numeric(answer["score"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)

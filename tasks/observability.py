@@ -15,7 +15,7 @@ from prefect.events import emit_event
 from rendezvous.pipeline import BatchJob, Outcome
 from rendezvous.printing import markdown
 from rendezvous.progress import BatchProgress, estimate_rows
-from rendezvous.response_policy import fell_back
+from rendezvous.served_by import fell_back
 from rendezvous.services import get_services
 
 PROGRESS_KEY = "batch-progress"

@@ -20,6 +20,7 @@ from rendezvous.cli.ops import ui_location
 from rendezvous.cli.promotion import register as register_promotion
 from rendezvous.cli.verify import verify_command
 from rendezvous.printing import terminal, visible
+from rendezvous.served_by import fell_back
 from rendezvous.services import get_services
 from rendezvous.settings import get_settings
 
@@ -134,8 +135,6 @@ def _print_accounting(outcomes: list[dict[str, Any]]) -> None:
         "[green]every row accounted for[/]" if rows_in == scored + quarantined else "[red]ROWS UNACCOUNTED[/]"
     )
     console.print(f"rows in {rows_in} = scored {scored} + quarantined {quarantined}: {mark}")
-    from rendezvous.response_policy import fell_back  # pandas: only the scoring commands print this
-
     served: Counter[str] = Counter()
     for outcome in outcomes:
         served.update(outcome.get("served_by") or {})

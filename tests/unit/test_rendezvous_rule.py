@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from rendezvous.containment import score_contained
-from rendezvous.response_policy import NOT_IN_TIME, choose, every_row_answered, fell_back
+from rendezvous.response_policy import NOT_IN_TIME, choose, every_row_answered
 from rendezvous.scoring import ModelInputError
+from rendezvous.served_by import fell_back
 
 ORDER = ("live", "canary")
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from rendezvous.monitoring.report.period import utc_text
 from rendezvous.monitoring.report.tables import Row, Table
-from rendezvous.response_policy import fell_back
+from rendezvous.served_by import fell_back
 from rendezvous.store import Store
 from rendezvous.store.schema import batches
 
