@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -126,12 +126,19 @@ def record(state_dir: Path, server: LocalServer) -> None:
 
 
 def ensure(
-    state_dir: Path, port: int, *, exact_port: bool = False, timeout: float = STARTUP_SECONDS
+    state_dir: Path,
+    port: int,
+    *,
+    exact_port: bool = False,
+    timeout: float = STARTUP_SECONDS,
+    meanwhile: Callable[[LocalServer], None] | None = None,
 ) -> tuple[LocalServer, bool]:
     """The running server of ``state_dir`` (waiting while it starts), or a new one; True if new.
 
     A new server takes ``port``, or another free port if something else holds it (unless
     ``exact_port``: then that is an error). Commands started at once start one server between them.
+    ``meanwhile`` runs while a new server comes up, once its address is known (a command's own
+    imports: seconds the two processes spend side by side instead of one after the other).
     """
     state_dir.mkdir(parents=True, exist_ok=True)
     with _locked(state_dir):
@@ -148,7 +155,7 @@ def ensure(
             if exact_port:
                 raise LocalServerError(f"port {port} on {HOST} is taken by another program")
             port = any_free_port()
-        return _start(state_dir, port, timeout), True
+        return _start(state_dir, port, timeout, meanwhile), True
 
 
 def stop(state_dir: Path, timeout: float = STOP_SECONDS) -> LocalServer | None:
@@ -170,7 +177,9 @@ def stop(state_dir: Path, timeout: float = STOP_SECONDS) -> LocalServer | None:
         return server
 
 
-def _start(state_dir: Path, port: int, timeout: float) -> LocalServer:
+def _start(
+    state_dir: Path, port: int, timeout: float, meanwhile: Callable[[LocalServer], None] | None
+) -> LocalServer:
     log_path = state_dir / LOG_FILE
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
@@ -184,6 +193,8 @@ def _start(state_dir: Path, port: int, timeout: float) -> LocalServer:
     server = LocalServer(pid=process.pid, port=port)
     record(state_dir, server)
     deadline = time.monotonic() + timeout
+    if meanwhile:
+        meanwhile(server)
     while not answers(server.api_url):
         if process.poll() is not None:
             (state_dir / STATE_FILE).unlink(missing_ok=True)

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 from rendezvous import local_server
@@ -72,18 +73,31 @@ def api_url_configured() -> bool:
     return bool(profiles.get("profiles", {}).get(active, {}).get("PREFECT_API_URL"))
 
 
-def connect_prefect(quiet: bool = True) -> tuple[LocalServer, bool] | None:
+def connect_prefect(
+    quiet: bool = True, meanwhile: Callable[[], None] | None = None
+) -> tuple[LocalServer, bool] | None:
     """Point this process's Prefect client at its API; call before Prefect is imported.
 
     The API the operator configured is used as is (None). Otherwise the local server is started
     if it is not running, or reused (the server and True if this call started it), unless the
-    settings ask for Prefect's temporary in-process API (None).
+    settings ask for Prefect's temporary in-process API (None). ``meanwhile`` (the command's
+    Prefect imports) runs once the address is set: while a new server comes up, else at once.
     """
     configure_prefect_env(quiet=quiet)
     settings = get_settings()
     if settings.prefect_api == "ephemeral" or api_url_configured():
+        if meanwhile:
+            meanwhile()
         return None
-    server, started = local_server.ensure(prefect_home(), settings.prefect_port)
-    os.environ["PREFECT_API_URL"] = server.api_url
-    use_home_credential()
+
+    pending = [meanwhile] if meanwhile else []
+
+    def connected(server: LocalServer) -> None:  # before Prefect is imported, which reads the URL
+        os.environ["PREFECT_API_URL"] = server.api_url
+        use_home_credential()
+        while pending:
+            pending.pop()()
+
+    server, started = local_server.ensure(prefect_home(), settings.prefect_port, meanwhile=connected)
+    connected(server)  # a server already up: the address now, and ``meanwhile`` if not yet run
     return server, started

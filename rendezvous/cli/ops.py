@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -22,10 +23,11 @@ from rendezvous.runtime import configure_prefect_env, connect_prefect, prefect_h
 from rendezvous.settings import get_settings
 
 
-def use_prefect_api(quiet: bool = True) -> None:
-    """Connect this process to its Prefect API before Prefect is imported; say if a server started."""
+def use_prefect_api(quiet: bool = True, meanwhile: Callable[[], None] | None = None) -> None:
+    """Connect this process to its Prefect API before Prefect is imported (``meanwhile`` imports
+    it: rendezvous.runtime.connect_prefect); say if a server started."""
     try:
-        connected = connect_prefect(quiet=quiet)
+        connected = connect_prefect(quiet=quiet, meanwhile=meanwhile)
     except local_server.LocalServerError as exc:
         raise fail(str(exc)) from exc
     if connected and connected[1]:
