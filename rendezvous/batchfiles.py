@@ -103,9 +103,11 @@ def list_batches(inbox_url: str) -> list[str]:
 
     A name whose bytes are not UTF-8 is first renamed to its percent-escaped form (see
     :func:`utf8_name`): the ledger, the logs and the orchestrator all hold names as UTF-8 text.
+    A missing inbox is created: a new home's first `score` leaves the folder to drop files into.
     """
     fs, root = filesystem(inbox_url)
     if not fs.exists(root):
+        fs.makedirs(root, exist_ok=True)
         return []
     waiting = []
     for info in fs.ls(root, detail=True):

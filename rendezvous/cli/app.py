@@ -39,6 +39,7 @@ register_ops(app)
 register_init(app)
 register_api(app)
 
+
 def _short(path: str) -> str:
     """Paths under RENDEZVOUS_HOME are shown relative to it."""
     home = str(get_services().settings.home)
@@ -97,7 +98,9 @@ def score(
         console.print(outcome_table(outcomes, "score-batches"))
         _print_accounting(outcomes)
     else:
-        console.print("The inbox is empty.")
+        console.print(
+            f"The inbox is empty. Batch files go into {terminal(get_settings().inbox_url)}", highlight=False
+        )
     _exit_if_failed(failures(outcomes))
 
 

@@ -82,6 +82,7 @@ def test_listing_is_oldest_first_and_skips_partial_uploads_and_hidden_files(tmp_
         os.utime(tmp_path / name, (1_000_000 - age * 10, 1_000_000 - age * 10))
     assert list_batches(str(tmp_path)) == ["a.parquet", "b.csv"]
     assert list_batches(str(tmp_path / "missing")) == []
+    assert (tmp_path / "missing").is_dir()  # a new home's inbox: there to drop files into
 
 
 def test_formats_and_hash(tmp_path: Path) -> None:
