@@ -43,6 +43,7 @@ def test_first_score_starts_the_local_server_the_next_reuses_it_stop_ends_it(tmp
             "RENDEZVOUS_HOME": str(home),
             "RENDEZVOUS_MODELS_DIR": str(tmp_path / "models"),
             "RENDEZVOUS_PREFECT_API": "local-server",
+            "RENDEZVOUS_WARM_SCORER": "false",  # the server alone (tests/cli/test_warm_scorer.py: the scorer)
             "RENDEZVOUS_PREFECT_PORT": str(taken),
         }
         for name in ("PREFECT_API_URL", "PREFECT_HOME", "RENDEZVOUS_DATABASE_URL"):
