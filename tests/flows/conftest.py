@@ -25,12 +25,20 @@ SCORING_MODULES = {
     "test_batch_integrity",
 }
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+# Tests whose PostgreSQL run is make campaign's (make test keeps their SQLite one): a Dask runner
+# makes the store calls the threads runner makes, and those run on PostgreSQL in make test.
+POSTGRES_EXTENDED = {"test_bins_on_a_dask_local_cluster"}
+EXTENDED_ON_POSTGRES = [
+    "sqlite",
+    pytest.param("postgres", marks=(pytest.mark.postgres, pytest.mark.extended)),
+]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     module = metafunc.module.__name__.rsplit(".", 1)[-1]
     if module in SCORING_MODULES and "store_backend" in metafunc.fixturenames:
-        metafunc.parametrize("store_backend", BACKENDS, indirect=True, scope="module")
+        backends = EXTENDED_ON_POSTGRES if metafunc.function.__name__ in POSTGRES_EXTENDED else BACKENDS
+        metafunc.parametrize("store_backend", backends, indirect=True, scope="module")
 
 
 @pytest.fixture(scope="module")
