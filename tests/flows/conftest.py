@@ -24,20 +24,33 @@ SCORING_MODULES = {
     "test_run_ui",
     "test_batch_integrity",
 }
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-# Tests whose PostgreSQL run is make campaign's (make test keeps their SQLite one): a Dask runner
-# makes the store calls the threads runner makes, and those run on PostgreSQL in make test.
-POSTGRES_EXTENDED = {"test_bins_on_a_dask_local_cluster"}
-EXTENDED_ON_POSTGRES = [
-    "sqlite",
-    pytest.param("postgres", marks=(pytest.mark.postgres, pytest.mark.extended)),
-]
+# Runs that are make campaign's, not make test's (which keeps the test's other store):
+EXTENDED_RUNS = {
+    # a Dask runner makes the threads runner's store calls, and those run on PostgreSQL in make test
+    "test_bins_on_a_dask_local_cluster": "postgres",
+    # the crash campaign (make test) kills SQLite runs at every crash point
+    "test_kill_mid_batch_then_rerun_leaves_one_score_per_request_per_role": "sqlite",
+}
+
+
+def _backends(test: str) -> list:
+    extended = EXTENDED_RUNS.get(test)
+    return [
+        pytest.param(
+            backend,
+            marks=(
+                *([pytest.mark.postgres] if backend == "postgres" else []),
+                *([pytest.mark.extended] if backend == extended else []),
+            ),
+        )
+        for backend in ("sqlite", "postgres")
+    ]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     module = metafunc.module.__name__.rsplit(".", 1)[-1]
     if module in SCORING_MODULES and "store_backend" in metafunc.fixturenames:
-        backends = EXTENDED_ON_POSTGRES if metafunc.function.__name__ in POSTGRES_EXTENDED else BACKENDS
+        backends = _backends(metafunc.function.__name__)
         metafunc.parametrize("store_backend", backends, indirect=True, scope="module")
 
 
