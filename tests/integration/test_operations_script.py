@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.server
-@pytest.mark.slow
+@pytest.mark.extended  # five minutes; make test deploys, runs a worker, promotes: test_server.py
 def test_readme_operations_run_as_written() -> None:
     script = ROOT / "scripts" / "operations.sh"
     done = subprocess.run(["bash", str(script)], cwd=ROOT, capture_output=True, text=True, timeout=1800)

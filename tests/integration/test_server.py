@@ -58,7 +58,7 @@ def _deploy(ops: Any) -> dict[str, Any]:
         return {d.name: d for d in client.read_deployments()}
 
 
-@pytest.mark.extended  # make test runs the README's operations script: deploy, workers, a batch, a promotion
+@pytest.mark.slow
 def test_deployed_scoring_and_promotion_on_a_process_worker(operator: Any, tmp_path: Path) -> None:
     ops = operator
     ops.run("rendezvous", "demo", "--rows", "150")  # models, reference data, labels; scores its inbox
