@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from rendezvous.per_distinct import per_distinct
+
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
@@ -72,9 +74,7 @@ def _rendered(values: pd.Series) -> pd.Series:
     would take True and 1 for one value, and they are two classes."""
     if values.dtype == object:
         return values.map(render_class, na_action="ignore").astype("str")
-    codes, distinct = pd.factorize(values)
-    rendered = np.array([*map(render_class, distinct), None], dtype=object)  # code -1 (NA): None
-    return pd.Series(rendered[codes], index=values.index).astype("str")
+    return pd.Series(per_distinct(values, render_class), index=values.index).astype("str")
 
 
 def outcome_text(values: pd.Series) -> pd.Series:

@@ -36,6 +36,7 @@ from rendezvous.failpoints import crash_point
 from rendezvous.ledger import TERMINAL
 from rendezvous.outputs import BatchOutputs, move_source
 from rendezvous.owners import new_owner
+from rendezvous.per_distinct import per_distinct
 from rendezvous.registry import ModelRecord
 from rendezvous.request_time import UNPARSABLE_TIMESTAMP, partition_dates, request_range, unparsable
 from rendezvous.response_policy import NO_MODEL_ANSWERED, choose
@@ -491,11 +492,10 @@ def _response_labels(estimator: Any, scored: pd.DataFrame) -> pd.Series:
         return scored["label"]
     native = np.asarray(classes)
     by_text = dict(zip(classes_of(estimator).names, native.tolist(), strict=True))
-    codes, texts = pd.factorize(scored["label"])  # per class, not per row: -1 where none
-    if (codes < 0).any():  # the code -1 takes the last value: None
-        values = np.array([by_text[text] for text in texts] + [None], dtype=object)
-        return pd.Series(values[codes], dtype=object, name="label")
-    return pd.Series(np.array([by_text[text] for text in texts], dtype=native.dtype)[codes], name="label")
+    labels = per_distinct(scored["label"], by_text.__getitem__)  # None where the model gave none
+    if scored["label"].isna().any():
+        return pd.Series(labels, dtype=object, name="label")
+    return pd.Series(labels.astype(native.dtype), name="label")
 
 
 def log_bin(services: Services, job: BatchJob, prepared: Prepared) -> str:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import numpy as np
 import pandas as pd
+
+from rendezvous.per_distinct import per_distinct
 
 UNPARSABLE_TIMESTAMP = "unparsable_timestamp"
 REQUEST_TIME = "request time"
@@ -38,9 +39,8 @@ def partition_dates(frame: pd.DataFrame, column: str | None) -> pd.Series:
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     if column is None or column not in frame.columns:
         return pd.Series(today, index=frame.index, dtype="str")
-    codes, days = pd.factorize(parsed(frame[column]).dt.floor("D"))  # spelled per day, not per row
-    names = np.array([day.strftime("%Y-%m-%d") for day in days] + [today], dtype=object)  # -1: today
-    return pd.Series(names[codes], index=frame.index, dtype="str")
+    days = per_distinct(parsed(frame[column]).dt.floor("D"), lambda day: day.strftime("%Y-%m-%d"), today)
+    return pd.Series(days, index=frame.index, dtype="str")
 
 
 def time_basis(column: str | None) -> str:

@@ -90,14 +90,13 @@ def connect_prefect(
             meanwhile()
         return None
 
-    pending = [meanwhile] if meanwhile else []
-
     def connected(server: LocalServer) -> None:  # before Prefect is imported, which reads the URL
         os.environ["PREFECT_API_URL"] = server.api_url
         use_home_credential()
-        while pending:
-            pending.pop()()
+        if meanwhile:
+            meanwhile()
 
     server, started = local_server.ensure(prefect_home(), settings.prefect_port, meanwhile=connected)
-    connected(server)  # a server already up: the address now, and ``meanwhile`` if not yet run
+    if not started:  # a server already up: ``ensure`` ran nothing meanwhile
+        connected(server)
     return server, started

@@ -51,7 +51,7 @@ def score_inbox() -> tuple[list[dict[str, Any]], int | None]:
 
     environ = dict(os.environ)  # as it was before this process connected to Prefect
     warm = warm_scorer.wanted()
-    answered = warm_scorer.score(None, environ) if warm else None
+    answered = warm_scorer.score(environ) if warm else None
     if answered is not None:
         return answered
     outcomes = run_scoring()

@@ -118,8 +118,9 @@ def recorded(state: Path) -> ScorerRecord | None:
     return None
 
 
-def score(sources: list[str] | None, environ: dict[str, str]) -> tuple[list[dict[str, Any]], int] | None:
-    """The outcomes of the warm scorer's run and its pid, or None: no scorer fit to run this one."""
+def score(environ: dict[str, str]) -> tuple[list[dict[str, Any]], int] | None:
+    """The outcomes of the warm scorer's run over the inbox and its pid, or None: no scorer fit to
+    run this one."""
     state = prefect_home()
     record = recorded(state)
     if record is None:
@@ -129,7 +130,7 @@ def score(sources: list[str] | None, environ: dict[str, str]) -> tuple[list[dict
         return None
     try:
         with Client(record.address, family="AF_UNIX", authkey=bytes.fromhex(record.key)) as connection:
-            connection.send_bytes(json.dumps({"sources": sources}).encode())
+            connection.send_bytes(b"{}")  # a request: score the inbox
             while not connection.poll(0.5):
                 if not _is_scorer(record.pid):
                     return None
@@ -231,8 +232,8 @@ def _serve(state: Path) -> None:
             except (OSError, EOFError, AuthenticationError):
                 continue
             with connection, contextlib.suppress(OSError, EOFError, ValueError):
-                request = json.loads(connection.recv_bytes())
-                outcomes = run_scoring(request.get("sources"))
+                connection.recv_bytes()
+                outcomes = run_scoring()
                 connection.send_bytes(json.dumps({"outcomes": outcomes}, default=str).encode())
 
 
