@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Self
 
+import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.futures import PrefectFuture, wait
+from prefect.utilities.annotations import quote
 
 from rendezvous.batchfiles import BadInput
-from rendezvous.pipeline import BatchJob, Outcome, chunks
+from rendezvous.pipeline import BatchJob, Outcome, Prepared, chunks
 from rendezvous.services import get_services
 from rendezvous.verify import ROLE_CHECKS, Breached, verify
 from tasks import monitoring, observability, scoring
-from tasks.runners import RunnerFromSettings, task_input
+from tasks.runners import RunnerFromSettings, on_threads, task_input
 
 
 class BatchesFailed(ExceptionGroup, RuntimeError):
@@ -46,10 +48,25 @@ class BatchesFailed(ExceptionGroup, RuntimeError):
         return BatchesFailed(self.message, errors, self.outcomes)
 
 
+@dataclass
+class _Flight:
+    """A chunk whose bins were submitted: the main thread prepares the next chunk meanwhile."""
+
+    prepared: Prepared
+    bins: dict[str, PrefectFuture]
+    copies: list[PrefectFuture]
+    response: PrefectFuture | None  # None: the flow answers once it lands (on Dask)
+
+    def futures(self) -> list[PrefectFuture]:
+        return [*self.bins.values(), *self.copies, *([self.response] if self.response else [])]
+
+
 def score_one(job: BatchJob) -> Outcome:
     """One claimed batch: per chunk validate+enrich, then the bins in parallel and the rendezvous
     of their answers; then, once every bin has finished, commit, and monitor what was committed.
 
+    The next chunk is read and prepared while the bins score the one before: its check for ids
+    an earlier chunk carried is given the ids whose live scores may not be written yet.
     With a response deadline, a chunk's response does not wait for a model past it (nor does any
     chunk wait for the shadows): those bins finish in the background, the response is published
     once every chunk is answered, and the batch commits when their scores are logged.
@@ -59,57 +76,90 @@ def score_one(job: BatchJob) -> Outcome:
     seconds = settings.response_deadline_seconds
     deadline = None if seconds is None else time.monotonic() + seconds
     rejected: str | None = None
-    late: list[PrefectFuture] = []  # bins past the deadline, still running
-    in_flight: list[PrefectFuture] = []  # the chunk's bins
+    late: list[tuple[PrefectFuture, _Flight]] = []  # bins past the deadline, still running
+    airborne: list[_Flight] = []  # chunks whose bins were submitted and not yet waited for
     progress = observability.ProgressArtifact(job, settings.chunk_rows)
     given = task_input(settings)
+    job_in = given(job)
+
+    def unlogged() -> list[pd.Series]:
+        """Ids of chunks whose live scores may not be in the score files yet."""
+        chunks_out = airborne + [f for future, f in late if f.bins.get("live") is future]
+        return [f.prepared.enriched[settings.id_column] for f in chunks_out]
+
+    def take_off(prepared: Prepared) -> None:
+        prepared_in = given(prepared)
+        bins = {
+            role: scoring.score_bin.submit(job_in, role, given(record), prepared_in)
+            for role, record in job.scorers()
+        }
+        copies = [copy.submit(job_in, prepared_in) for copy in (scoring.log_bin, scoring.dev_copy_bin)]
+        # on threads the response is a task too, off the thread that prepares the next chunk; a
+        # task on Dask cannot be handed futures, so there the flow answers when the chunk lands
+        threads = on_threads(settings)
+        response = scoring.respond.submit(job_in, prepared_in, quote(bins), deadline) if threads else None
+        airborne.append(_Flight(prepared, bins, copies, response))
+
+    def land() -> None:
+        """Wait for the oldest chunk in flight: its response, then its bins."""
+        nonlocal late
+        chunk = airborne[0]
+        if chunk.response is None:
+            detail = scoring.respond(job_in, given(chunk.prepared), quote(chunk.bins), deadline)
+        else:
+            detail = chunk.response.result()
+        for role, future in chunk.bins.items():
+            if role in settings.response_roles and role not in detail["pending"]:
+                continue  # answered in time
+            # no deadline: the shadows are waited for per chunk, as ever
+            if deadline is not None and not future.state.is_final():
+                late.append((future, chunk))
+            else:
+                chunk.copies.append(future)
+        _settle(chunk.copies)
+        # a late bin holds its chunk until it finishes: the finished ones let theirs go
+        finished = [future.state.is_final() for future, _ in late]
+        _settle([future for (future, _), done in zip(late, finished, strict=True) if done])
+        late = [pair for pair, done in zip(late, finished, strict=True) if not done]
+        airborne.pop(0)
+
     try:
         for chunk, frame, malformed in chunks(services, job):
             progress.chunk(len(frame) + len(malformed))
             if rejected:
-                scoring.quarantine_all(given(job), chunk, given(frame), rejected)
+                scoring.quarantine_all(job_in, chunk, given(frame), rejected)
                 continue
-            prepared = scoring.prepare(given(job), chunk, given(frame), given(malformed))
+            prepared = scoring.prepare(job_in, chunk, given(frame), given(malformed), given(unlogged()))
             rejected = prepared.rejected_reason
-            if rejected or prepared.enriched.empty:
-                continue
-            job_in, prepared_in = given(job), given(prepared)
-            bins = {
-                role: scoring.score_bin.submit(job_in, role, given(record), prepared_in)
-                for role, record in job.scorers()
-            }
-            copies = [copy.submit(job_in, prepared_in) for copy in (scoring.log_bin, scoring.dev_copy_bin)]
-            in_flight = [*bins.values(), *copies]
-            answers, pending = scoring.answers_in_time(bins, len(prepared.enriched), deadline)
-            scoring.respond(job_in, prepared_in, given(answers), pending)
-            for role, future in bins.items():
-                if role not in answers:  # no deadline: the shadows are waited for per chunk, as ever
-                    running = deadline is not None and not future.state.is_final()
-                    (late if running else copies).append(future)
-            _settle(copies)
-            # a late bin holds its chunk until it finishes: the finished ones let theirs go
-            finished = [future.state.is_final() for future in late]
-            _settle([future for future, done in zip(late, finished, strict=True) if done])
-            late = [future for future, done in zip(late, finished, strict=True) if not done]
+            if not (rejected or prepared.enriched.empty):
+                take_off(prepared)
+            while len(airborne) > (0 if rejected else 1):
+                land()
+        while airborne:
+            land()
         if late and not rejected:
-            scoring.publish_response(given(job))
-        _settle(late)
+            scoring.publish_response(job_in)
+        _settle([future for future, _ in late])
         progress.finish()
-        outcome = scoring.commit(given(job), rejected)
+        outcome = scoring.commit(job_in, rejected)
         if not rejected:
             # After the commit, off the response's path (it is published at the commit): drift is
             # about the batch, never changes it. return_state: a monitoring failure is recorded by
             # the task and never fails the batch; a crash here leaves it committed without metrics.
-            monitoring.monitor_batch(given(job), return_state=True)
+            monitoring.monitor_batch(job_in, return_state=True)
         observability.report_fallback(outcome)
         return outcome
     except BadInput as exc:
-        wait([*in_flight, *late])  # no bin may log scores of a batch closed meanwhile
-        return scoring.reject_unreadable(given(job), str(exc))
+        _stop(airborne, late)  # no bin may log scores of a batch closed meanwhile
+        return scoring.reject_unreadable(job_in, str(exc))
     except Exception as exc:
-        wait([*in_flight, *late])
-        scoring.release(given(job), f"{type(exc).__name__}: {exc}")
+        _stop(airborne, late)
+        scoring.release(job_in, f"{type(exc).__name__}: {exc}")
         raise
+
+
+def _stop(airborne: list[_Flight], late: list[tuple[PrefectFuture, _Flight]]) -> None:
+    wait([*(future for chunk in airborne for future in chunk.futures()), *(future for future, _ in late)])
 
 
 def _settle(futures: list[PrefectFuture]) -> None:

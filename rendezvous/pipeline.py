@@ -7,7 +7,7 @@ earlier attempt, and the commit checks that every row is accounted for before it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -238,8 +238,12 @@ def prepare(
     chunk: int,
     frame: pd.DataFrame,
     malformed: list[MalformedRow],
+    unlogged: Sequence[pd.Series] = (),
 ) -> Prepared:
-    """Validate, set aside repeated ids, enrich; quarantined rows and lineage are written here."""
+    """Validate, set aside repeated ids, enrich; quarantined rows and lineage are written here.
+
+    ``unlogged``: ids of earlier chunks of this attempt being scored meanwhile, whose live scores
+    may not be in the score files yet (the check for ids an earlier chunk carried reads both)."""
     settings = services.settings
     id_column = settings.id_column
     contract = services.contract()
@@ -273,7 +277,7 @@ def prepare(
     if result.rejected_reason is None and not valid.empty:
         valid, undated = _with_request_time(valid, settings.timestamp_column, id_column)
         quarantined.append(undated)
-        valid, held, deduplicated = _one_row_per_request(services, job, frame, valid)
+        valid, held, deduplicated = _one_row_per_request(services, job, frame, valid, unlogged)
         quarantined.extend(held)
         steps.append(deduplicated)
         seen = deduplicated["detail"]["already_scored"] + deduplicated["detail"]["duplicate_in_batch"]
@@ -326,7 +330,7 @@ def _with_request_time(
 
 
 def _one_row_per_request(
-    services: Services, job: BatchJob, frame: pd.DataFrame, valid: pd.DataFrame
+    services: Services, job: BatchJob, frame: pd.DataFrame, valid: pd.DataFrame, unlogged: Sequence[pd.Series]
 ) -> tuple[pd.DataFrame, list[pd.DataFrame], dict[str, Any]]:
     """Each request scored once, whatever the suite says: rows whose id the store cannot keep,
     whose id an earlier row of this batch carried (in this chunk or an earlier one), or (id scope
@@ -339,6 +343,7 @@ def _one_row_per_request(
         services.store,
         job.outputs(services).scores,
         storable[id_column],
+        unlogged,
         across_batches=services.settings.id_scope != "batch",  # else ids name requests within a batch
     )
     repeated = _repeated_in_chunk(frame, storable, id_column) | in_batch

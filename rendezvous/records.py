@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,10 +35,16 @@ class ScoredMeanwhile(RuntimeError):
 def record_scored_ids(store: Store, conn: Connection, batch_id: str, staged: AttemptScores) -> int:
     """The batch's live-scored ids into the narrow id table, in the commit's transaction: an id
     another batch committed meanwhile breaks its primary key and fails this commit, which stays
-    claimable; its next attempt finds the id scored and quarantines it."""
-    ids = staged.read(["request_id"], role="live").column("request_id").to_pandas()
+    claimable; its next attempt finds the id scored and quarantines it.
+
+    In key order: the index's pages are then visited once each, not once per id (1M random UUIDs
+    took 6.9 s into a SQLite table of 5M ids unsorted, 2.1 s sorted; Python's sort costs 0.7 s
+    on them, 0.03 s on ids that come in order)."""
+    ids = sorted(staged.read(["request_id"], role="live").column("request_id").to_pylist())
     try:
-        return store.bulk_insert(conn, scored_ids, pd.DataFrame({"request_id": ids}), {"batch_id": batch_id})
+        return store.bulk_insert(
+            conn, scored_ids, pd.DataFrame({"request_id": ids}, dtype=object), {"batch_id": batch_id}
+        )
     except (IntegrityError, store.engine.dialect.loaded_dbapi.IntegrityError) as exc:  # COPY: the driver's
         raise ScoredMeanwhile(
             f"batch {batch_id}: another batch committed scores of some of its request ids meanwhile; "
@@ -136,11 +142,15 @@ def write_lineage(conn: Connection, batch_id: str, chunk: int, steps: Iterable[d
 
 
 def seen_before(
-    store: Store, staged: AttemptScores, request_ids: pd.Series, across_batches: bool = True
+    store: Store,
+    staged: AttemptScores,
+    request_ids: pd.Series,
+    unlogged: Sequence[pd.Series] = (),
+    across_batches: bool = True,
 ) -> tuple[pd.Series, pd.Series]:
-    """Which of these ids an earlier row of this batch carried (scored in this attempt, or
-    quarantined with its id as sent), and which another batch committed a score of already
-    (``across_batches``; under id scope "batch" there is no such check).
+    """Which of these ids an earlier row of this batch carried (scored in this attempt, being
+    scored: ``unlogged``, or quarantined with its id as sent), and which another batch committed
+    a score of already (``across_batches``; under id scope "batch" there is no such check).
 
     Set-based either way, costing what the batch holds, not the history: the attempt's own
     score files, and the quarantine and scored-id indexes joined on the candidates
@@ -151,7 +161,9 @@ def seen_before(
     here: set[str] = set()
     elsewhere: set[str] = set()
     if ids:
-        scored_here = staged.read(["request_id"], role="live").column("request_id")
+        scored = staged.read(["request_id"], role="live").column("request_id")
+        scoring = [pa.array(ids.astype("str"), pa.string(), from_pandas=True) for ids in unlogged]
+        scored_here = pa.chunked_array([*scored.chunks, *scoring], pa.string())
         here.update(pc.filter(scored_here, pc.is_in(scored_here, value_set=pa.array(ids))).to_pylist())
         query = _SEEN_SQL + (_SCORED_ELSEWHERE_SQL if across_batches else "")
         params = {"batch": staged.batch_id, "altered_1": ID_TOO_LONG, "altered_2": ID_HAS_NUL}

@@ -11,8 +11,13 @@ from prefect.utilities.annotations import quote
 from rendezvous.settings import Settings, get_settings
 
 
+def on_threads(settings: Settings) -> bool:
+    """The bins run as threads of the flow's process (else on Dask)."""
+    return settings.task_runner == "threads"
+
+
 def task_runner_for(settings: Settings) -> TaskRunner:
-    if settings.task_runner == "threads":
+    if on_threads(settings):
         return ThreadPoolTaskRunner(max_workers=8)
     from prefect_dask import DaskTaskRunner
 
@@ -31,7 +36,7 @@ def task_input(settings: Settings) -> Callable[[Any], Any]:
     a quoted input there left every task Pending and the bins never answered
     (tests/flows/test_scale_out.py).
     """
-    return quote if settings.task_runner == "threads" else _as_it_is
+    return quote if on_threads(settings) else _as_it_is
 
 
 def _as_it_is(value: Any) -> Any:

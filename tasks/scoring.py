@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -30,8 +31,14 @@ def intake(name: str) -> BatchJob | Outcome:
 
 
 @task(name="validate-enrich", task_run_name="validate-enrich-{job.batch_id}-{chunk}", cache_policy=NO_CACHE)
-def prepare(job: BatchJob, chunk: int, frame: pd.DataFrame, malformed: list[MalformedRow]) -> Prepared:
-    return pipeline.prepare(get_services(), job, chunk, frame, malformed)
+def prepare(
+    job: BatchJob,
+    chunk: int,
+    frame: pd.DataFrame,
+    malformed: list[MalformedRow],
+    unlogged: Sequence[pd.Series] = (),
+) -> Prepared:
+    return pipeline.prepare(get_services(), job, chunk, frame, malformed, unlogged)
 
 
 @task(name="quarantine-rest", task_run_name="quarantine-rest-{job.batch_id}-{chunk}", cache_policy=NO_CACHE)
@@ -69,8 +76,11 @@ def answers_in_time(
 
 @task(name="rendezvous", task_run_name="rendezvous-{job.batch_id}-{prepared.chunk}", cache_policy=NO_CACHE)
 def respond(
-    job: BatchJob, prepared: Prepared, answers: dict[str, pd.DataFrame], pending: tuple[str, ...]
+    job: BatchJob, prepared: Prepared, bins: dict[str, PrefectFuture[pd.DataFrame]], deadline: float | None
 ) -> dict[str, Any]:
+    """The chunk's response from the bins' answers in time (their futures, given quoted: this
+    task waits for them itself, so a failed bin fails it with the bin's error)."""
+    answers, pending = answers_in_time(bins, len(prepared.enriched), deadline)
     return pipeline.respond(get_services(), job, prepared, answers, pending)
 
 

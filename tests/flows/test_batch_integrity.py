@@ -98,6 +98,47 @@ def test_repeated_ids_are_set_aside_within_and_across_chunks(meter_home: Callabl
     assert (outcome["rows_scored"], outcome["rows_quarantined"]) == (8, 6)
 
 
+@pytest.mark.parametrize(
+    ("settings", "released_by"),
+    [
+        ({}, 1),  # the next chunk is prepared while chunk 0 is scored
+        ({"RESPONSE_DEADLINE_SECONDS": "0.05"}, 2),  # live past the deadline: canary answers, live is late
+    ],
+    ids=["in-flight", "late"],
+)
+def test_an_id_whose_earlier_scores_are_not_logged_yet_is_still_a_repeat(
+    meter_home: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, settings: dict, released_by: int
+) -> None:
+    """Chunk 0's live bin is held until chunk ``released_by`` has been prepared: chunk 0's live
+    scores are not in any file when the later chunks look for the ids it carried."""
+    inbox = meter_home(CHUNK_ROWS="3", MAX_INVALID_SHARE="0.9", **settings)
+    _readings([31, 32, 33, 40, 31, 41, 42, 33, 32]).to_parquet(inbox / "held.parquet", index=False)
+    prepared_chunk = {n: threading.Event() for n in range(3)}
+    prepare, score_bin = pipeline.prepare, pipeline.score_bin
+
+    def prepare_and_tell(services, job, chunk, *args, **kwargs):
+        result = prepare(services, job, chunk, *args, **kwargs)
+        prepared_chunk[chunk].set()
+        return result
+
+    def held_live_bin(services, job, role, record, prepared):
+        if role == "live" and prepared.chunk == 0 and not prepared_chunk[released_by].wait(timeout=20):
+            raise AssertionError(f"chunk {released_by} was not prepared while chunk 0 was being scored")
+        return score_bin(services, job, role, record, prepared)
+
+    monkeypatch.setattr(pipeline, "prepare", prepare_and_tell)
+    monkeypatch.setattr(pipeline, "score_bin", held_live_bin)
+
+    (outcome,) = score_batches()
+
+    assert outcome["state"] == "committed", outcome["reason"]
+    rejects = pd.read_parquet(outcome["outputs"]["rejects"])
+    repeated = rejects[rejects["rule"] == "duplicate_request_id_in_batch"]
+    assert sorted(repeated["row"]) == [4, 7, 8]  # ids 31, 33, 32 of chunk 0, in chunks 1 and 2
+    assert sorted(repeated["request_id"]) == ["31", "32", "33"]
+    assert outcome["rows_scored"] == 6 and outcome["rows_quarantined"] == 3
+
+
 def test_two_intakes_racing_on_one_file_one_claims_the_other_is_told(
     meter_home: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

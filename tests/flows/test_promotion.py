@@ -332,12 +332,12 @@ def test_cli_approval_from_another_process(home: Path) -> None:
 def _rotating(candidate: str, seen: list[str]) -> Callable[..., Any]:
     original = pipeline.prepare
 
-    def prepare(services: Any, job: Any, chunk: int, frame: Any, malformed: Any) -> Any:
+    def prepare(services: Any, job: Any, chunk: int, *args: Any) -> Any:
         if chunk == 1 and not seen:
             promotion = review.start(services, candidate, None)
             review.decide(services, promotion, "approve", "tester", "rotated mid-batch")
             seen.append(job.batch_id)
-        return original(services, job, chunk, frame, malformed)
+        return original(services, job, chunk, *args)
 
     return prepare
 

@@ -12,7 +12,7 @@ from rendezvous.store import Store
 from rendezvous.store.schema import scored_ids
 
 HOSTILE = ["a,b", 'say "hi"', "line\nbreak", "back\\slash", "", " padded ", "émoji 🍷", "NULL", "\\N"]
-HOSTILE += ["'; DROP"]
+HOSTILE += ["'; DROP", "\\u0000 spelled", '["json"]', "\u2028"]
 
 
 @pytest.fixture
@@ -29,3 +29,16 @@ def test_hostile_ids_are_written_and_found_exactly(store: Store) -> None:
         again = dict(store.select_among(conn, sql, HOSTILE[1::2]))  # the candidates of one call only
     assert found == dict.fromkeys(HOSTILE[::2], "b,1")
     assert again == {}
+
+
+def test_an_id_with_nul_is_kept_whole_where_the_store_can(tmp_path: Path) -> None:
+    """SQLite keeps a NUL inside text (PostgreSQL refuses it, and the pipeline sets such ids
+    aside): the ids must not be cut at it on their way in, whichever path the write takes."""
+    store = Store(f"sqlite:///{tmp_path / 'nul.db'}")
+    ids = ["a\x00b", "plain"]
+    with store.begin() as conn:
+        store.bulk_insert(conn, scored_ids, pd.DataFrame({"request_id": ids}), {"batch_id": "b"})
+    sql = "SELECT s.request_id FROM {candidates} JOIN scored_ids s USING (request_id)"
+    with store.begin() as conn:
+        found = sorted(row[0] for row in store.select_among(conn, sql, ["a", *ids]))
+    assert found == sorted(ids)
