@@ -21,6 +21,7 @@ from prefect.utilities.annotations import quote
 
 from rendezvous.batchfiles import BadInput
 from rendezvous.pipeline import BatchJob, Outcome, Prepared, chunks
+from rendezvous.read_ahead import read_ahead
 from rendezvous.services import get_services
 from rendezvous.verify import ROLE_CHECKS, Breached, verify
 from tasks import monitoring, observability, scoring
@@ -65,8 +66,9 @@ def score_one(job: BatchJob) -> Outcome:
     """One claimed batch: per chunk validate+enrich, then the bins in parallel and the rendezvous
     of their answers; then, once every bin has finished, commit, and monitor what was committed.
 
-    The next chunk is read and prepared while the bins score the one before: its check for ids
-    an earlier chunk carried is given the ids whose live scores may not be written yet.
+    The next chunk is read (by a thread of its own, one chunk ahead) and prepared while the bins
+    score the one before: its check for ids an earlier chunk carried is given the ids whose live
+    scores may not be written yet.
     With a response deadline, a chunk's response does not wait for a model past it (nor does any
     chunk wait for the shadows): those bins finish in the background, the response is published
     once every chunk is answered, and the batch commits when their scores are logged.
@@ -124,7 +126,7 @@ def score_one(job: BatchJob) -> Outcome:
         airborne.pop(0)
 
     try:
-        for chunk, frame, malformed in chunks(services, job):
+        for chunk, frame, malformed in read_ahead(chunks(services, job)):
             progress.chunk(len(frame) + len(malformed))
             if rejected:
                 scoring.quarantine_all(job_in, chunk, given(frame), rejected)
