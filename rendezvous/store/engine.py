@@ -106,6 +106,8 @@ class Store:
         The columns are the query's, in order; values are the driver's (no SQLAlchemy types)."""
         import pyarrow as pa
 
+        if not self.is_postgres and all(pa.types.is_string(field.type) for field in schema):
+            return _sqlite_text_columns(conn, query, schema)
         row_type = pa.struct(list(schema))
         cursor = conn.execute(query).cursor
         parts = []
@@ -159,6 +161,23 @@ class Store:
         with _engines_lock:
             _engines.pop(self.url, None)
         self.engine.dispose()
+
+
+def _sqlite_text_columns(conn: Connection, query: Select, schema: pa.Schema) -> pa.Table:
+    """Text columns from SQLite as one JSON array each, built by SQLite and parsed by ``json``:
+    no row tuples (1M labels: 1.6 s against 2.5 s fetched in slices). SQLite escapes a NUL as
+    ``\\u0000``, so a text comes back whole."""
+    import json
+
+    import pyarrow as pa
+    from sqlalchemy import func, select
+
+    rows = query.subquery()
+    arrays = conn.execute(select(*(func.json_group_array(column) for column in rows.c))).one()
+    return pa.table(
+        [pa.array(json.loads(values), field.type) for values, field in zip(arrays, schema, strict=True)],
+        schema=schema,
+    )
 
 
 def _bound(conn: Connection, column: Any, value: Any) -> Any:

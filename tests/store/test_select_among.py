@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
+from sqlalchemy import select
 
 from rendezvous.store import Store
 from rendezvous.store.schema import scored_ids
@@ -42,3 +44,17 @@ def test_an_id_with_nul_is_kept_whole_where_the_store_can(tmp_path: Path) -> Non
     with store.begin() as conn:
         found = sorted(row[0] for row in store.select_among(conn, sql, ["a", *ids]))
     assert found == sorted(ids)
+
+
+def test_hostile_text_is_read_back_exactly_as_arrow(store: Store, database_url: str) -> None:
+    """The columnar read (labels for DuckDB) gives back every text as written, NUL included
+    where the store keeps one."""
+    ids = HOSTILE + (["nul\x00inside"] if database_url.startswith("sqlite") else [])
+    batches = [f"batch {n} \u00e9\"" for n in range(len(ids))]
+    with store.begin() as conn:
+        store.bulk_insert(conn, scored_ids, pd.DataFrame({"request_id": ids, "batch_id": batches}))
+    schema = pa.schema([("request_id", pa.string()), ("batch_id", pa.string())])
+    with store.begin() as conn:
+        table = store.arrow(conn, select(scored_ids.c.request_id, scored_ids.c.batch_id), schema)
+    assert table.schema == schema
+    assert sorted(zip(*table.to_pydict().values(), strict=True)) == sorted(zip(ids, batches, strict=True))
