@@ -162,7 +162,7 @@ def seen_before(
     elsewhere: set[str] = set()
     if ids:
         scored = staged.read(["request_id"], role="live").column("request_id")
-        scoring = [pa.array(ids.astype("str"), pa.string(), from_pandas=True) for ids in unlogged]
+        scoring = [pa.array(chunk.astype("str"), pa.string(), from_pandas=True) for chunk in unlogged]
         scored_here = pa.chunked_array([*scored.chunks, *scoring], pa.string())
         here.update(pc.filter(scored_here, pc.is_in(scored_here, value_set=pa.array(ids))).to_pylist())
         query = _SEEN_SQL + (_SCORED_ELSEWHERE_SQL if across_batches else "")

@@ -109,6 +109,18 @@ def test_contradicting_rows_in_one_file_are_all_refused(store: Store) -> None:
     assert "r1" not in _stored(store)
 
 
+def test_repeats_and_contradictions_interleaved_under_a_repeating_index(store: Store) -> None:
+    """Rows compared whole only where the id repeats: a repeated pair counts once, an id with two
+    outcomes is refused on both, and the frame's own index (repeating here) plays no part."""
+    pairs = [("r1", "0"), ("r2", "1"), ("r1", "1"), ("r2", "1"), ("r3", "0"), ("r1", "0"), ("r4", "1")]
+    frame = _frame(pairs).set_axis([5, 5, 3, 3, 9, 9, 0])
+    report, rejected = add_labels(store, frame, "mixed.csv")
+    assert report.rejected == {"conflicting_in_file": 2}
+    assert sorted(rejected["outcome"]) == ["0", "1"] and set(rejected["request_id"]) == {"r1"}
+    assert (report.stored, report.unchanged) == (3, 2)  # r2 twice, (r1, 0) twice
+    assert _stored(store) == {"r2": "1", "r3": "0", "r4": "1"}
+
+
 def test_files_in_csv_and_parquet_give_the_same_outcomes(store: Store, tmp_path: Path) -> None:
     csv = tmp_path / "labels.csv"
     csv.write_text("request_id,defaulted\nr1,1\nr2,0\nr3,1.0\n")
