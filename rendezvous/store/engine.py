@@ -143,10 +143,11 @@ class Store:
                         copy.write(_csv_rows(part, {}))
                 for setting in _NO_TABLE_SCANS:
                     cursor.execute(f"SET LOCAL {setting} = off")
-            elif _SQLITE_JSON and (payload := _json_array(ids)) is not None:
-                cursor.execute("INSERT INTO candidate_ids SELECT value FROM json_each(?)", (payload,))
             else:
-                cursor.executemany("INSERT INTO candidate_ids VALUES (?)", zip(ids, strict=True))
+                import pandas as pd
+
+                part = pd.DataFrame({"request_id": ids}, dtype=object)
+                _sqlite_insert(cursor, "INSERT INTO candidate_ids (request_id)", part, {})
             found = conn.execute(text(sql.format(candidates="candidate_ids AS c")), params or {})
             rows = [tuple(row) for row in found]
             cursor.execute("DELETE FROM candidate_ids")
