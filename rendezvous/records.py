@@ -157,20 +157,21 @@ def seen_before(
     (``Store.select_among``).
     Quarantined ids the store had to alter (cut, NUL spelled out) are not the ids that were sent.
     """
-    ids = request_ids.dropna().astype("str").unique().tolist()
-    here: set[str] = set()
-    elsewhere: set[str] = set()
-    if ids:
+    ids = pc.unique(_as_text(request_ids.dropna()))
+    here: list[pa.Array] = []
+    elsewhere: list[str] = []
+    if len(ids):
         scored = staged.read(["request_id"], role="live").column("request_id")
-        scoring = [pa.array(chunk.astype("str"), pa.string(), from_pandas=True) for chunk in unlogged]
+        scoring = [_as_text(chunk) for chunk in unlogged]
         scored_here = pa.chunked_array([*scored.chunks, *scoring], pa.string())
-        here.update(pc.filter(scored_here, pc.is_in(scored_here, value_set=pa.array(ids))).to_pylist())
+        here.extend(pc.filter(scored_here, pc.is_in(scored_here, value_set=ids)).chunks)
         query = _SEEN_SQL + (_SCORED_ELSEWHERE_SQL if across_batches else "")
         params = {"batch": staged.batch_id, "altered_1": ID_TOO_LONG, "altered_2": ID_HAS_NUL}
         with store.begin() as conn:
-            for request_id, same_batch in store.select_among(conn, query, ids, params):
-                (here if same_batch else elsewhere).add(request_id)
-    return _among(request_ids, here), _among(request_ids, elsewhere)
+            rows = store.select_among(conn, query, ids, params)
+        here.append(pa.array([request_id for request_id, same_batch in rows if same_batch], pa.string()))
+        elsewhere = [request_id for request_id, same_batch in rows if not same_batch]
+    return _among(request_ids, here), _among(request_ids, [pa.array(elsewhere, pa.string())])
 
 
 _SEEN_SQL = """
@@ -185,10 +186,16 @@ SELECT s.request_id, s.batch_id = :batch FROM {candidates}
 """
 
 
-def _among(request_ids: pd.Series, found: set[str]) -> pd.Series:
-    if not found:
+def _as_text(request_ids: pd.Series) -> pa.Array:
+    """Ids as the text they are stored as, in Arrow: no Python str per id."""
+    values = pa.array(request_ids.astype("str"), pa.string(), from_pandas=True)
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _among(request_ids: pd.Series, found: list[pa.Array]) -> pd.Series:
+    if not any(len(part) for part in found):
         return pd.Series(False, index=request_ids.index)
-    hit = pc.is_in(pa.array(request_ids.astype("str"), from_pandas=True), value_set=pa.array(sorted(found)))
+    hit = pc.is_in(_as_text(request_ids), value_set=pa.concat_arrays(found))
     return pd.Series(hit.to_numpy(zero_copy_only=False), index=request_ids.index) & request_ids.notna()
 
 

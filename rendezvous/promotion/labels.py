@@ -191,7 +191,7 @@ def _add_labels(
     with store.begin() as conn:
         known = versions.notna()
         unknown = rows[~known]
-        quarantined = {r[0] for r in store.select_among(conn, _QUARANTINED, unknown["request_id"].tolist())}
+        quarantined = {r[0] for r in store.select_among(conn, _QUARANTINED, unknown["request_id"])}
         in_quarantine = unknown["request_id"].isin(quarantined)
         rejects.append(
             _reject(unknown[in_quarantine], "request_quarantined", "the request was never scored")
@@ -201,7 +201,7 @@ def _add_labels(
         )
         rows, not_classes = _as_classes(store, conn, rows[known], versions[known])
         rejects.append(not_classes)
-        stored = dict(store.select_among(conn, _STORED, rows["request_id"].tolist()))
+        stored = dict(store.select_among(conn, _STORED, rows["request_id"]))
         previous = rows["request_id"].map(stored).astype("str")
         new = rows[previous.isna()]
         same = rows[previous.notna() & (previous == rows["outcome"])]

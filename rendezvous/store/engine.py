@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -120,7 +120,11 @@ class Store:
         return pa.Table.from_batches(parts, schema)
 
     def select_among(
-        self, conn: Connection, sql: str, ids: list[str], params: dict[str, Any] | None = None
+        self,
+        conn: Connection,
+        sql: str,
+        ids: Sequence[str] | pd.Series | pa.Array | pa.ChunkedArray,
+        params: dict[str, Any] | None = None,
     ) -> list[tuple[Any, ...]]:
         """Rows of ``sql``, whose ``{candidates}`` is a FROM item ``c(request_id)`` holding ``ids``,
         to join an indexed table on: a cost in proportion to the ids, whatever the table holds.
@@ -129,25 +133,24 @@ class Store:
         SQLite; on PostgreSQL 1M ids took 21 s in slices of 20,000 parameters, 2.9 s as one array
         parameter, 1.6 s copied), and on PostgreSQL the join probes the table's index, never
         scans it: its planner hash-joined the 21M-row scored-id table with each chunk's ids,
-        6.5 s per 250k ids and growing with every batch."""
+        6.5 s per 250k ids and growing with every batch. Ids given as Arrow text stay so."""
+        import pandas as pd
+        import pyarrow as pa
+
+        given = ids.to_pandas() if isinstance(ids, pa.Array | pa.ChunkedArray) else pd.Series(ids).array
+        candidates = pd.DataFrame({"request_id": given}, dtype="str")
         cursor = conn.connection.driver_connection.cursor()
         try:
             cursor.execute("CREATE TEMP TABLE IF NOT EXISTS candidate_ids (request_id TEXT)")
             cursor.execute("DELETE FROM candidate_ids")
             if self.is_postgres:
-                import pandas as pd
-
                 with cursor.copy("COPY candidate_ids FROM STDIN (FORMAT csv)") as copy:
-                    for start in range(0, len(ids), _COPY_ROWS):
-                        part = pd.DataFrame({"request_id": ids[start : start + _COPY_ROWS]}, dtype="str")
-                        copy.write(_csv_rows(part, {}))
+                    for start in range(0, len(candidates), _COPY_ROWS):
+                        copy.write(_csv_rows(candidates.iloc[start : start + _COPY_ROWS], {}))
                 for setting in _NO_TABLE_SCANS:
                     cursor.execute(f"SET LOCAL {setting} = off")
             else:
-                import pandas as pd
-
-                part = pd.DataFrame({"request_id": ids}, dtype=object)
-                _sqlite_insert(cursor, "INSERT INTO candidate_ids (request_id)", part, {})
+                _sqlite_insert(cursor, "INSERT INTO candidate_ids (request_id)", candidates, {})
             found = conn.execute(text(sql.format(candidates="candidate_ids AS c")), params or {})
             rows = [tuple(row) for row in found]
             cursor.execute("DELETE FROM candidate_ids")
@@ -214,29 +217,50 @@ def _sqlite_insert(cursor: Any, insert_into: str, frame: pd.DataFrame, constants
     """Text columns (scored ids, candidate ids, labels) go as one JSON array that SQLite unpacks
     itself: 1M ids 0.9 s against 1.85 s bound row by row. Any other frame goes row by row."""
     import pandas as pd
+    import pyarrow as pa
 
     columns = [frame[name] for name in frame.columns]
     text = _SQLITE_JSON and all(not c.hasnans and pd.api.types.is_string_dtype(c) for c in columns)
-    values = [c.tolist() for c in columns] if text else []
-    rows = values[0] if len(values) == 1 else list(zip(*values, strict=True))
-    payload = _json_array(rows) if values else None
+    payload = _json_array([pa.array(c, pa.string(), from_pandas=True) for c in columns]) if text else None
     if payload is None:
         marks = ", ".join("?" for _ in [*constants, *frame.columns])
         cursor.executemany(f"{insert_into} VALUES ({marks})", _python_rows(frame, constants))
     else:
         given = "".join("?, " for _ in constants)
-        each = "value" if len(values) == 1 else ", ".join(f"value ->> {n}" for n in range(len(values)))
+        each = "value" if len(columns) == 1 else ", ".join(f"value ->> {n}" for n in range(len(columns)))
         select = f"SELECT {given}{each} FROM json_each(?)"
         cursor.execute(f"{insert_into} {select}", [*constants.values(), payload])
 
 
-def _json_array(values: list[Any]) -> str | None:
-    """The values (texts, or rows of texts) as one JSON array, or None where a NUL would end a
-    text there (SQLite keeps a NUL bound as a parameter, its JSON reader does not)."""
+def _json_array(columns: list[pa.Array]) -> str | None:
+    """The texts (of several columns: rows of texts) as one JSON array, or None where a NUL would
+    end a text there (SQLite keeps a NUL bound as a parameter, its JSON reader does not).
+
+    Quoted by Arrow, not by Python: 250k ids took 0.05 s so, 0.14 s as a list through ``json``.
+    Texts with control characters, which JSON must spell as escapes, take ``json``'s way."""
     import json
 
-    payload = json.dumps(values, ensure_ascii=False)
-    return None if "\\u0000" in payload else payload
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if any(pc.any(pc.match_substring_regex(column, "[\\x00-\\x1f]")).as_py() for column in columns):
+        lists = [column.to_pylist() for column in columns]
+        rows = lists[0] if len(lists) == 1 else list(zip(*lists, strict=True))
+        payload = json.dumps(rows, ensure_ascii=False)
+        return None if "\\u0000" in payload else payload
+    if not len(columns[0]):
+        return "[]"
+    text = pa.large_string()  # one text of every value: past 2 GB, offsets need 64 bits
+    quoted = [
+        pc.replace_substring(pc.replace_substring(pc.cast(column, text), "\\", "\\\\"), '"', '\\"')
+        for column in columns
+    ]
+    rows = quoted[0] if len(quoted) == 1 else pc.binary_join_element_wise(*quoted, pa.scalar('","', text))
+    if isinstance(rows, pa.ChunkedArray):
+        rows = rows.combine_chunks()
+    inner, outer = ('","', '"{}"') if len(quoted) == 1 else ('"],["', '["{}"]')
+    whole = pa.LargeListArray.from_arrays(pa.array([0, len(rows)], pa.int64()), rows)
+    return "[" + outer.format(pc.binary_join(whole, pa.scalar(inner, text))[0].as_py()) + "]"
 
 
 def _python_rows(frame: pd.DataFrame, constants: dict[str, Any]) -> Iterator[tuple[Any, ...]]:

@@ -15,6 +15,9 @@ from rendezvous.store.schema import scored_ids
 
 HOSTILE = ["a,b", 'say "hi"', "line\nbreak", "back\\slash", "", " padded ", "émoji 🍷", "NULL", "\\N"]
 HOSTILE += ["'; DROP", "\\u0000 spelled", '["json"]', "\u2028"]
+# without a control character, the SQLite writes quote the texts as JSON in Arrow, not in Python
+PRINTABLE = [text for text in HOSTILE if not any(ord(char) < 32 for char in text)]
+PRINTABLE += ['"],["', '\\"', "tail\\", "\x7f"]
 
 
 @pytest.fixture
@@ -22,14 +25,16 @@ def store(database_url: str, tmp_path: Path) -> Store:
     return Store(database_url)
 
 
-def test_hostile_ids_are_written_and_found_exactly(store: Store) -> None:
+@pytest.mark.parametrize("texts", [HOSTILE, PRINTABLE], ids=["with-controls", "printable"])
+@pytest.mark.parametrize("given", [list, pa.array], ids=["list", "arrow"])
+def test_hostile_ids_are_written_and_found_exactly(store: Store, texts: list[str], given) -> None:
     with store.begin() as conn:
-        store.bulk_insert(conn, scored_ids, pd.DataFrame({"request_id": HOSTILE[::2]}), {"batch_id": "b,1"})
+        store.bulk_insert(conn, scored_ids, pd.DataFrame({"request_id": texts[::2]}), {"batch_id": "b,1"})
     sql = "SELECT s.request_id, s.batch_id FROM {candidates} JOIN scored_ids s USING (request_id)"
     with store.begin() as conn:
-        found = dict(store.select_among(conn, sql, [*HOSTILE, "never"]))
-        again = dict(store.select_among(conn, sql, HOSTILE[1::2]))  # the candidates of one call only
-    assert found == dict.fromkeys(HOSTILE[::2], "b,1")
+        found = dict(store.select_among(conn, sql, given([*texts, "never"])))
+        again = dict(store.select_among(conn, sql, given(texts[1::2])))  # the candidates of one call only
+    assert found == dict.fromkeys(texts[::2], "b,1")
     assert again == {}
 
 
@@ -46,10 +51,14 @@ def test_an_id_with_nul_is_kept_whole_where_the_store_can(tmp_path: Path) -> Non
     assert found == sorted(ids)
 
 
-def test_hostile_text_is_read_back_exactly_as_arrow(store: Store, database_url: str) -> None:
+@pytest.mark.parametrize("texts", [HOSTILE, PRINTABLE], ids=["with-controls", "printable"])
+def test_hostile_text_is_read_back_exactly_as_arrow(
+    store: Store, database_url: str, texts: list[str]
+) -> None:
     """The columnar read (labels for DuckDB) gives back every text as written, NUL included
-    where the store keeps one."""
-    ids = HOSTILE + (["nul\x00inside"] if database_url.startswith("sqlite") else [])
+    where the store keeps one; several text columns are written as rows."""
+    nul = texts is HOSTILE and database_url.startswith("sqlite")
+    ids = texts + (["nul\x00inside"] if nul else [])
     batches = [f"batch {n} \u00e9\"" for n in range(len(ids))]
     with store.begin() as conn:
         store.bulk_insert(conn, scored_ids, pd.DataFrame({"request_id": ids, "batch_id": batches}))
