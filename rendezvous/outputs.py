@@ -148,7 +148,7 @@ class BatchOutputs:
         generic ``write_dataset`` partitioner at 250k rows.
         """
         table = pa.Table.from_pandas(frame, preserve_index=False)
-        day = pa.array(dates.to_numpy(dtype=object))
+        day = pa.array(dates, pa.string(), from_pandas=True)
         fs, root = filesystem(self.dev_staging)
         for value in pc.unique(day).to_pylist():
             part = f"{root}/date={value}/{self.batch_id}-{chunk:06d}.parquet"

@@ -38,7 +38,13 @@ from rendezvous.outputs import BatchOutputs, move_source
 from rendezvous.owners import new_owner
 from rendezvous.per_distinct import per_distinct
 from rendezvous.registry import ModelRecord
-from rendezvous.request_time import UNPARSABLE_TIMESTAMP, partition_dates, request_range, unparsable
+from rendezvous.request_time import (
+    UNPARSABLE_TIMESTAMP,
+    partition_dates,
+    request_range,
+    request_times,
+    unparsable,
+)
 from rendezvous.response_policy import NO_MODEL_ANSWERED, choose
 from rendezvous.scorelog.files import AttemptScores
 from rendezvous.scoring import score_frame
@@ -111,6 +117,7 @@ class Prepared:
     chunk: int
     rows: pd.DataFrame
     enriched: pd.DataFrame
+    times: pd.Series  # the rows' request times, parsed once (``request_time.request_times``)
     rejected_reason: str | None = None
 
 
@@ -248,6 +255,7 @@ def prepare(
     id_column = settings.id_column
     contract = services.contract()
     result = validate(frame, contract, id_column, settings.max_invalid_share, unreadable=len(malformed))
+    times = request_times(result.valid, settings.timestamp_column)
     quarantined = [result.quarantine, _malformed_rows(malformed)]
     steps: list[dict[str, Any]] = [
         {
@@ -268,14 +276,14 @@ def prepare(
                 "suite": contract.name,
                 "suite_sha256": contract.fingerprint,
                 "rejected": result.rejected_reason,
-                "request_time": request_range(result.valid, settings.timestamp_column),
+                "request_time": request_range(times),
             },
         },
     ]
     valid = result.valid
     seen = 0  # rows set aside because their request was scored already (here or by another batch)
     if result.rejected_reason is None and not valid.empty:
-        valid, undated = _with_request_time(valid, settings.timestamp_column, id_column)
+        valid, undated = _with_request_time(valid, times, settings.timestamp_column, id_column)
         quarantined.append(undated)
         valid, held, deduplicated = _one_row_per_request(services, job, frame, valid, unlogged)
         quarantined.extend(held)
@@ -315,15 +323,15 @@ def prepare(
         records.write_lineage(conn, job.batch_id, chunk, steps)
     services.ledger.heartbeat(job.batch_id, job.owner)
     crash_point("after-prepare")
-    return Prepared(chunk, rows, frame_out, rejected_reason)
+    return Prepared(chunk, rows, frame_out, times.loc[rows.index], rejected_reason)
 
 
 def _with_request_time(
-    valid: pd.DataFrame, column: str | None, id_column: str
+    valid: pd.DataFrame, times: pd.Series, column: str | None, id_column: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows whose timestamp is there but does not parse are set aside with its text: filed under
     the scoring day they would make a backfill look like today's traffic."""
-    bad = unparsable(valid, column)
+    bad = unparsable(valid, column, times)
     if not bad.any():
         return valid, q.empty()
     return valid.loc[~bad], q.of_rows(valid.loc[bad], id_column, UNPARSABLE_TIMESTAMP, column=column)
@@ -430,7 +438,7 @@ def score_bin(
         prepared.enriched,
         services.settings.max_model_slices,
     )
-    scored["request_id"] = prepared.enriched[id_column].astype("str").to_numpy()
+    scored["request_id"] = prepared.enriched[id_column].astype("str").array  # by position, as Arrow
     scored["error"] = errors.to_numpy()
     records.write_scores(job.outputs(services).scores, prepared.chunk, role, record.version, scored)
     crash_point(f"in-{role}-bin")
@@ -451,7 +459,7 @@ def respond(
     choice = choose(settings.response_roles, answers, len(prepared.enriched), pending)
     response = choice.response
     positions = response.index.to_numpy()
-    response = response.assign(request_id=_response_ids(services, prepared).iloc[positions].to_numpy())
+    response = response.assign(request_id=_response_ids(services, prepared).iloc[positions].array)
     versions = {role: record.version for role, record in job.scorers()}
     unanswered = [
         q.of_rows(
@@ -536,9 +544,7 @@ def dev_copy_bin(services: Services, job: BatchJob, prepared: Prepared) -> int:
     frame = prepared.enriched if settings.dev_copy == "enriched" else prepared.rows
     frame = frame.assign(_batch_id=job.batch_id)
     crash_point("in-dev-copy-bin")
-    job.outputs(services).stage_dev_copy(
-        prepared.chunk, frame, partition_dates(frame, settings.timestamp_column)
-    )
+    job.outputs(services).stage_dev_copy(prepared.chunk, frame, partition_dates(prepared.times))
     return len(frame)
 
 

@@ -27,20 +27,26 @@ def parsed(values: pd.Series) -> pd.Series:
     return pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
 
 
-def unparsable(frame: pd.DataFrame, column: str | None) -> pd.Series:
-    """Per row: is a timestamp there that does not parse? (All False without a column.)"""
+def request_times(frame: pd.DataFrame, column: str | None) -> pd.Series:
+    """Each row's request time in UTC: NaT where it is missing or does not parse, or without a
+    column. Parsed once per chunk, for its range, its unparsable rows and its dev copy's days."""
+    if column is None or column not in frame.columns:
+        return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
+    return parsed(frame[column])
+
+
+def unparsable(frame: pd.DataFrame, column: str | None, times: pd.Series) -> pd.Series:
+    """Per row: is a timestamp there that did not parse into ``times``? (All False without a column.)"""
     if column is None or column not in frame.columns:
         return pd.Series(False, index=frame.index, dtype=bool)
-    return frame[column].notna() & parsed(frame[column]).isna()
+    return frame[column].notna() & times.isna()
 
 
-def partition_dates(frame: pd.DataFrame, column: str | None) -> pd.Series:
+def partition_dates(times: pd.Series) -> pd.Series:
     """The day each row is filed under: its request day, or today (UTC) without a request time."""
     today = datetime.now(UTC).strftime("%Y-%m-%d")
-    if column is None or column not in frame.columns:
-        return pd.Series(today, index=frame.index, dtype="str")
-    days = per_distinct(parsed(frame[column]).dt.floor("D"), lambda day: day.strftime("%Y-%m-%d"), today)
-    return pd.Series(days, index=frame.index, dtype="str")
+    days = per_distinct(times.dt.floor("D"), lambda day: day.strftime("%Y-%m-%d"), today)
+    return pd.Series(days, index=times.index, dtype="str")
 
 
 def time_basis(column: str | None) -> str:
@@ -48,10 +54,10 @@ def time_basis(column: str | None) -> str:
     return f"{REQUEST_TIME} ({column})" if column else SCORING_TIME
 
 
-def request_range(frame: pd.DataFrame, column: str | None) -> dict[str, str | None]:
-    """The earliest and latest request time of these rows, ISO 8601 (None without any): kept in
-    the batch's lineage, so a batch's time span is known without reading its rows again."""
-    stamps = parsed(frame[column]).dropna() if column and column in frame.columns else pd.Series()
+def request_range(times: pd.Series) -> dict[str, str | None]:
+    """The earliest and latest of these request times, ISO 8601 (None without any): kept in the
+    batch's lineage, so a batch's time span is known without reading its rows again."""
+    stamps = times.dropna()
     if stamps.empty:
         return {"from": None, "to": None}
     return {"from": stamps.min().isoformat(), "to": stamps.max().isoformat()}

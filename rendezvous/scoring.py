@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from rendezvous.classes import classes_of
 from rendezvous.registry import ModelRecord
@@ -33,9 +34,9 @@ def score_frame(
     if record.kind == "classifier":
         proba = estimator.predict_proba(features)
         # spelled as the classes recorded at registration, which stored outcomes follow
-        classes = np.asarray(classes_of(estimator).names, dtype=str)
+        classes = pa.array(classes_of(estimator).names, pa.string())
         score = proba[:, 1] if proba.shape[1] == 2 else proba.max(axis=1)
-        labels = classes[proba.argmax(axis=1)]
+        labels = classes.take(proba.argmax(axis=1)).to_pandas().array  # Arrow text: no str per row
     else:
         score = np.asarray(estimator.predict(features), dtype=float)
         labels = np.full(len(score), None, dtype=object)

@@ -11,7 +11,7 @@ from sklearn.dummy import DummyClassifier
 
 from rendezvous.per_distinct import per_distinct
 from rendezvous.pipeline import _response_labels
-from rendezvous.request_time import partition_dates
+from rendezvous.request_time import partition_dates, request_times
 
 
 def test_each_value_gets_its_answer_and_missing_values_the_fallback() -> None:
@@ -33,7 +33,7 @@ def test_partition_days_are_the_request_days_in_utc_and_today_without_one() -> N
         index=[10, 11, 12, 13, 14],  # a chunk's rows: not numbered from 0
     )
     today = datetime.now(UTC).strftime("%Y-%m-%d")
-    days = partition_dates(pd.DataFrame({"at": stamps}), "at")
+    days = partition_dates(request_times(pd.DataFrame({"at": stamps}), "at"))
     assert days.tolist() == ["2026-12-01", "2026-11-30", today, today, "2026-12-01"]
     assert days.index.tolist() == [10, 11, 12, 13, 14]
 
