@@ -143,12 +143,7 @@ def score_one(job: BatchJob) -> Outcome:
             scoring.publish_response(job_in)
         _settle([future for future, _ in late])
         progress.finish()
-        outcome = scoring.commit(job_in, rejected)
-        if not rejected:
-            # After the commit, off the response's path (it is published at the commit): drift is
-            # about the batch, never changes it. return_state: a monitoring failure is recorded by
-            # the task and never fails the batch; a crash here leaves it committed without metrics.
-            monitoring.monitor_batch(job_in, return_state=True)
+        outcome = _commit_and_monitor(job_in, rejected, on_threads(settings))
         observability.report_fallback(outcome)
         return outcome
     except BadInput as exc:
@@ -158,6 +153,28 @@ def score_one(job: BatchJob) -> Outcome:
         _stop(airborne, late)
         scoring.release(job_in, f"{type(exc).__name__}: {exc}")
         raise
+
+
+def _commit_and_monitor(job: BatchJob, rejected: str | None, threads: bool) -> Outcome:
+    """Commit the batch, and monitor it unless it was rejected.
+
+    Drift is about the batch, never changes it: the response (published at the commit) never
+    waits for it, and its metrics are written only once the batch committed. On threads the
+    batch is measured while it commits (the monitor task is handed the commit's future; a task on
+    Dask cannot be), so the next batch starts sooner. return_state: a monitoring failure is
+    recorded by the task and never fails the batch; a crash leaves it committed without metrics.
+    """
+    if rejected or not threads:
+        outcome = scoring.commit(job, rejected)
+        if not rejected:
+            monitoring.monitor_batch(job, return_state=True)
+        return outcome
+    committing = scoring.commit.submit(job, rejected)
+    measuring = monitoring.monitor_batch.submit(job, quote(committing))
+    try:
+        return committing.result()
+    finally:
+        wait([measuring])
 
 
 def _stop(airborne: list[_Flight], late: list[tuple[PrefectFuture, _Flight]]) -> None:

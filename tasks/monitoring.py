@@ -7,12 +7,14 @@ metric and shown as the verdict artifact, and the task still completes, so the b
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
+from prefect.futures import PrefectFuture
 
 from rendezvous.monitoring import verdict
 from rendezvous.pipeline import BatchJob
@@ -45,16 +47,22 @@ def publish(result: MonitorResult) -> None:
 
 
 @task(name="monitor", task_run_name="monitor-{job.source_name}", cache_policy=NO_CACHE)
-def monitor_batch(job: BatchJob) -> dict:
-    """Live vs canary, shadows vs live, features vs the live model's reference."""
+def monitor_batch(job: BatchJob, commit: PrefectFuture | None = None) -> dict:
+    """Live vs canary, shadows vs live, features vs the live model's reference.
+
+    ``commit``: the batch's commit, running meanwhile (given quoted): the batch is measured while
+    it commits, and its metrics are written once it has."""
     from rendezvous.monitoring import batch_monitor  # scipy: paid by a batch, not by an empty inbox
 
     logger = get_run_logger()
     services = get_services()
+    committed = partial(_committed, commit)
     try:
-        result = batch_monitor.monitor_batch(services, job)
+        result = batch_monitor.monitor_batch(services, job, committed)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
+        if not committed():
+            return {"batch_id": job.batch_id, "monitored": False, "error": error}
         logger.exception("monitoring of batch %s failed; the batch commits anyway", job.batch_id)
         try:
             batch_monitor.record_failure(services, job, error)
@@ -79,6 +87,14 @@ def monitor_batch(job: BatchJob) -> dict:
         "drifted_features": sorted(set(result.drifted_features)),
         "seconds": round(result.seconds, 3),
     }
+
+
+def _committed(commit: PrefectFuture | None) -> bool:
+    """Did the batch's commit go through? (Waits for it; None: it had, before monitoring began.)"""
+    if commit is None:
+        return True
+    commit.wait()
+    return commit.state.is_completed()
 
 
 @task(name="write-drift-report", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)

@@ -19,6 +19,7 @@ statistics use the sample (50k rows by default), the score comparisons the score
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -226,11 +227,16 @@ def _profile_progress(
     return rows, profile
 
 
-def monitor_batch(services: Services, job: Any) -> MonitorResult | None:
+def monitor_batch(
+    services: Services, job: Any, committed: Callable[[], bool] | None = None
+) -> MonitorResult | None:
     """Compare the batch's features and scores; write and return the metric rows.
 
     ``job`` is the pipeline's BatchJob (batch id, source name, the pinned live/canary/shadows).
-    Returns None when monitoring is disabled or the batch logged no rows.
+    ``committed``: with the batch's commit still running, waits for it and says whether it went
+    through. The batch's own files are measured meanwhile; nothing is written (metrics, a first
+    batches' profile) unless it did.
+    Returns None when monitoring is disabled, the batch logged no rows or did not commit.
     """
     started = time.perf_counter()
     settings = services.settings
@@ -309,6 +315,8 @@ def monitor_batch(services: Services, job: Any) -> MonitorResult | None:
         histogram = _histogram(a_scores, b_scores)
         rows += score_rows(comparison, PAIR_METRICS, role, version, label, histogram, reference.note)
 
+    if committed is not None and not committed():
+        return None
     for role, record in job.scorers():
         current = live if record.version == live.version else services.registry.get(record.version)
         if current.profile is not None:

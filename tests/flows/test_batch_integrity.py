@@ -239,7 +239,8 @@ def test_the_lease_is_renewed_while_a_bin_outlasts_it_and_monitoring_follows_the
 
     states_when_monitored: list[str] = []
 
-    def monitor(services: object, job: BatchJob) -> None:
+    def monitor(services: object, job: BatchJob, committed: Callable[[], bool]) -> None:
+        assert committed()  # measured while it commits, written once it has
         states_when_monitored.append(get_services().ledger.get(job.batch_id).state)
 
     monkeypatch.setattr(Ledger, "heartbeat", counted)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,8 @@ from sqlalchemy import insert, select
 from typer.testing import CliRunner
 
 from flows.drift_report import drift_report
-from flows.score_batches import score_batches
+from flows.score_batches import BatchesFailed, score_batches
+from rendezvous import pipeline
 from rendezvous.cli import app
 from rendezvous.demo.batches import SHIFTED, demo_labels
 from rendezvous.demo.bootstrap import build_demo
@@ -383,3 +385,62 @@ def test_a_monitoring_failure_never_loses_the_batch(own_home: Path, monkeypatch:
     assert "statistics exploded" in m["detail"].iloc[0]["error"]
     status = json.loads(CliRunner().invoke(app, ["status", "--json"]).stdout)
     assert "monitoring failed" in status["monitoring"]["alerts"][0]["alerts"][0]
+
+
+def test_a_batch_is_measured_while_it_commits_and_its_metrics_written_once_it_has(
+    own_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The monitor reads the batch's own files while the commit writes the id index (the next
+    batch starts sooner), and writes its metrics only once the batch committed."""
+    measured = threading.Event()
+    summarize, commit, write = batch_monitor._summarize, pipeline.commit, batch_monitor.replace_batch_metrics
+
+    def summarized(*args, **kwargs):
+        try:
+            return summarize(*args, **kwargs)
+        finally:
+            measured.set()
+
+    measured_before_the_commit: list[bool] = []
+
+    def held_commit(*args, **kwargs):
+        measured_before_the_commit.append(measured.wait(timeout=60))  # never set if run one after the other
+        return commit(*args, **kwargs)
+
+    states_when_written: list[str] = []
+
+    def written(conn, batch_id: str, rows: list) -> None:
+        states_when_written.append(get_services().ledger.get(batch_id).state)
+        write(conn, batch_id, rows)
+
+    monkeypatch.setattr(batch_monitor, "_summarize", summarized)
+    monkeypatch.setattr(pipeline, "commit", held_commit)
+    monkeypatch.setattr(batch_monitor, "replace_batch_metrics", written)
+    _drop_batch(own_home, "own-11.csv", 500, seed=11)
+    (outcome,) = score_batches()
+    assert outcome["state"] == "committed"
+    assert measured_before_the_commit == [True]
+    assert states_when_written == ["committed"]
+    assert "profile_rows" in set(_metrics("own-11.csv")["metric"])
+
+
+@pytest.mark.parametrize("monitor", ["measures", "raises"])
+def test_a_batch_that_does_not_commit_gets_no_metrics(
+    own_home: Path, monkeypatch: pytest.MonkeyPatch, monitor: str
+) -> None:
+    """Measured while it commits, a batch whose commit fails for good stays claimable with no
+    metrics, not even the monitor's own failure."""
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("the disk is full")
+
+    def exploded(*args, **kwargs):
+        raise RuntimeError("statistics exploded")
+
+    monkeypatch.setattr(pipeline, "commit", failing)
+    if monitor == "raises":
+        monkeypatch.setattr(batch_monitor, "_summarize", exploded)
+    _drop_batch(own_home, "own-12.csv", 500, seed=12)
+    with pytest.raises(BatchesFailed, match="stay claimable"):
+        score_batches()
+    assert read_metrics(get_services().store, batch_id="own-12.csv", committed_only=False).empty
