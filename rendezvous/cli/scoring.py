@@ -34,7 +34,7 @@ def run_scoring(sources: list[str] | None = None) -> list[dict[str, Any]]:
     use_prefect_api(meanwhile=lambda: importlib.import_module("flows.score_batches"))  # beside a new server
     from flows.score_batches import BatchesFailed, score_batches
 
-    with _no_heartbeats_unless_asked():
+    with no_heartbeats_unless_asked():
         state = score_batches(sources=sources, return_state=True)
     if state.is_completed():
         return state.result()
@@ -61,7 +61,7 @@ def score_inbox() -> tuple[list[dict[str, Any]], int | None]:
 
 
 @contextmanager
-def _no_heartbeats_unless_asked() -> Iterator[None]:
+def no_heartbeats_unless_asked() -> Iterator[None]:
     """Runs of this process send no flow-run heartbeats unless PREFECT_FLOWS_HEARTBEAT_FREQUENCY
     asks for them.
 
