@@ -258,9 +258,9 @@ def _json_array(columns: list[pa.Array]) -> str | None:
     rows = quoted[0] if len(quoted) == 1 else pc.binary_join_element_wise(*quoted, pa.scalar('","', text))
     if isinstance(rows, pa.ChunkedArray):
         rows = rows.combine_chunks()
-    inner, outer = ('","', '"{}"') if len(quoted) == 1 else ('"],["', '["{}"]')
+    opening, between, closing = ('["', '","', '"]') if len(quoted) == 1 else ('[["', '"],["', '"]]')
     whole = pa.LargeListArray.from_arrays(pa.array([0, len(rows)], pa.int64()), rows)
-    return "[" + outer.format(pc.binary_join(whole, pa.scalar(inner, text))[0].as_py()) + "]"
+    return opening + pc.binary_join(whole, pa.scalar(between, text))[0].as_py() + closing
 
 
 def _python_rows(frame: pd.DataFrame, constants: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
