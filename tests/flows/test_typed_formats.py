@@ -98,3 +98,23 @@ def test_labels_with_float_spelled_ids_match_and_training_reads_csv_and_parquet(
 
     result = train_candidate(version="flights-2")
     assert result["version"] == "flights-2"
+
+
+def test_an_integer_id_scored_before_is_found_however_the_next_file_spells_it(flights_home: Path) -> None:
+    """The store is asked about a chunk's ids as sent while the chunk is validated; ids the
+    contract types into another text ("0051" is 51) are asked about again, as typed."""
+    first = flights(60, seed=5, first_id=1)
+    write_batch(first, flights_home / "inbox" / "a.parquet")
+    assert [o["state"] for o in score_batches()] == ["committed"]
+
+    again = flights(120, seed=6, first_id=51)  # ids 51..60 scored already, 61..170 new
+    spelled = again.assign(flight_id=[f"{i:04d}" if i <= 60 else str(i) for i in again["flight_id"]])
+    write_batch(spelled, flights_home / "inbox" / "b.csv")
+    (done,) = score_batches()
+
+    assert (done["state"], done["rows_scored"], done["rows_quarantined"]) == ("committed", 110, 10)
+    response = pd.read_csv(done["outputs"]["response"])
+    assert sorted(response["request_id"]) == list(range(61, 171))
+    rejects = pd.read_csv(done["outputs"]["rejects"])
+    assert set(rejects["rule"]) == {"request_id_already_scored"}
+    assert sorted(rejects["request_id"].astype(int)) == list(range(51, 61))
