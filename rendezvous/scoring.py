@@ -15,7 +15,8 @@ SCORE_COLUMNS = ["request_id", "score", "label"]
 
 
 class ModelInputError(Exception):
-    """The model expects features the enriched rows do not have."""
+    """The model cannot take the rows: features they lack, or values it cannot score (a column
+    typed otherwise than it learned it, say)."""
 
 
 def score_frame(

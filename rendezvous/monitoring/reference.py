@@ -16,7 +16,7 @@ drawn from. Drift is then measured from the next batch on.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from sqlalchemy import select
 from rendezvous.monitoring.batch_rows import log_columns, log_paths, read_log_chunks
 from rendezvous.monitoring.profile import ReferenceProfile, build_profile
 from rendezvous.registry import ModelRecord, Registry
-from rendezvous.scoring import score_frame
+from rendezvous.scoring import ModelInputError, score_frame
 from rendezvous.store import Store
 from rendezvous.store.schema import batches, metrics
 
@@ -64,9 +64,73 @@ def model_profile(
 ) -> ReferenceProfile:
     """A registered model's profile on ``frame``: its features there and its own scores of them.
 
-    Raises ``ModelInputError`` naming the features ``frame`` lacks."""
-    scores = score_frame(estimator, record, frame, id_column)["score"].to_numpy(np.float64)
+    Raises ``ModelInputError`` naming the features ``frame`` lacks, or the first row the model
+    cannot score (a model trained on "yes"/"no" where the contract types a column bool, say)."""
+    try:
+        scored = score_frame(estimator, record, frame, id_column)
+    except ModelInputError:
+        raise
+    except Exception as exc:  # the model's own code: anything it raises is its answer
+        raise ModelInputError(_unscorable(estimator, record, frame, id_column, source, exc)) from exc
+    scores = scored["score"].to_numpy(np.float64)
     return profile_for_model(frame, record.feature_names, scores, source=source, seed=seed)
+
+
+_SHOWN_FEATURES = 12
+_SHOWN_CHARS = 60
+
+
+def _unscorable(
+    estimator: Any, record: ModelRecord, frame: pd.DataFrame, id_column: str, source: str, raised: Exception
+) -> str:
+    """The first row of ``frame`` the model raises on, its features as the contract typed them,
+    and the model's words: what a person needs to retrain it on the right types."""
+    score = lambda rows: score_frame(estimator, record, rows, id_column)  # noqa: E731
+    start, stop, error = _first_raising(score, frame, raised)
+    where = f"row {start + 1}" if stop - start == 1 else f"rows {start + 1} to {stop} (as a whole)"
+    row = frame.iloc[start]
+    names = record.feature_names
+    shown = [f"{n}={_plain(row[n])[:_SHOWN_CHARS]} ({frame[n].dtype})" for n in names[:_SHOWN_FEATURES]]
+    if len(names) > _SHOWN_FEATURES:
+        shown.append(f"and {len(names) - _SHOWN_FEATURES} more")
+    return (
+        f"model {record.version} cannot score {where} of the {source}: {type(error).__name__}: {error}; "
+        f"the features of row {start + 1} as the contract types them: {', '.join(shown)}. "
+        "A model is registered only if it scores its reference rows as batches will reach it, typed by "
+        "the contract (trained on a bool column as text \"yes\"/\"no\", say, it will not)"
+    )
+
+
+def _plain(value: Any) -> str:
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def _first_raising(
+    score: Callable[[pd.DataFrame], Any], frame: pd.DataFrame, error: Exception
+) -> tuple[int, int, Exception]:
+    """The first slice [start, stop) of ``frame`` (which raised ``error`` as a whole) that ``score``
+    raises on, halved down to one row where a half raises alone: one call per halving, two where
+    the left half scores."""
+    start, stop = 0, len(frame)
+    while stop - start > 1:
+        middle = (start + stop) // 2
+        if (left := _raised(score, frame.iloc[start:middle])) is not None:
+            stop, error = middle, left
+        elif (right := _raised(score, frame.iloc[middle:stop])) is not None:
+            start, error = middle, right
+        else:
+            break  # only the slice as a whole raises
+    return start, stop, error
+
+
+def _raised(score: Callable[[pd.DataFrame], Any], rows: pd.DataFrame) -> Exception | None:
+    try:
+        score(rows)
+    except ModelInputError:
+        raise
+    except Exception as exc:  # the model's own code
+        return exc
+    return None
 
 
 def load_profile(record: ModelRecord) -> ReferenceProfile | None:

@@ -148,3 +148,53 @@ def test_profile_of_an_unknown_version_is_refused(loans: dict) -> None:
     )
     assert result.exit_code == 2
     assert "no model version 'nope'" in _said(result)
+
+
+def test_a_model_trained_on_text_where_the_contract_types_a_boolean_is_refused_naming_the_row(
+    loans: dict, tmp_path: Path
+) -> None:
+    """The user's model learned owns_home as the text "yes"/"no"; the contract types it bool,
+    so the model cannot score the reference as batches will reach it. The refusal says which
+    row, its features with the types the contract gave them, and what the model raised."""
+    train = _rows(200, seed=3)
+    spelled = train.assign(owns_home=train["owns_home"].map({True: "yes", False: "no"}))
+    strict = make_pipeline(
+        make_column_transformer((OneHotEncoder(), ["owns_home", "region"]), remainder="passthrough"),
+        LogisticRegression(max_iter=500),
+    ).fit(spelled[loans["features"]], train["income"] > 25_000)
+    path = tmp_path / "text_trained.joblib"
+    joblib.dump(strict, path)
+
+    reference = str(loans["dir"] / "reference.csv")
+    result = runner.invoke(app, ["models", "register", str(path), "--role", "live", "--reference", reference])
+
+    said = _said(result)
+    assert result.exit_code == 2, said
+    assert "Traceback" not in said
+    assert "cannot score row 1 of the reference file reference.csv" in said
+    first = loans["reference"].iloc[0]
+    assert f"owns_home={bool(first['owns_home'])} (bool)" in said
+    assert f"region={first['region']!r}" in said
+    assert "Found unknown categories" in said  # the model's own words
+    assert get_services().registry.list() == []
+
+
+def test_the_one_reference_row_a_model_cannot_score_is_named(loans: dict, tmp_path: Path) -> None:
+    train = _rows(200, seed=4)
+    strict = make_pipeline(
+        make_column_transformer((OneHotEncoder(), ["region"]), remainder="passthrough"),
+        LogisticRegression(max_iter=500),
+    ).fit(train[loans["features"]], train["income"] > 25_000)
+    path = tmp_path / "three_regions.joblib"
+    joblib.dump(strict, path)
+    reference = loans["reference"].copy()
+    reference.loc[236, "region"] = "[red]west[/] \x1b[2J"  # a region it never saw, spelled to harm a terminal
+    reference.to_csv(tmp_path / "reference.csv", index=False)
+
+    file = str(tmp_path / "reference.csv")
+    result = runner.invoke(app, ["models", "register", str(path), "--role", "live", "--reference", file])
+    said = _said(result)
+    assert result.exit_code == 2, said
+    assert "cannot score row 237 of the reference file reference.csv" in said
+    assert "\x1b" not in said and "[red]west[/]" in said  # shown as sent, escaped, never obeyed
+    assert get_services().registry.list() == []
