@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from history import score_history, time_reads
+from history import history_files, score_history, time_reads
 from rich.console import Console
 from rich.table import Table
 from workload import batch_file
@@ -68,6 +68,9 @@ def main() -> None:
         "--history", type=int, metavar="N", help="instead: N consecutive batches into one home, and reads"
     )
     parser.add_argument("--history-rows", type=int, default=1_000_000, help="rows per history batch")
+    parser.add_argument(
+        "--random-ids", action="store_true", help="history batches with random UUID ids (default: sorted)"
+    )
     args = parser.parse_args()
     sizes = args.rows + ([10_000_000] if args.ten_million else [])
     env = {**os.environ, "RENDEZVOUS_HOME": str(args.home), "PREFECT_HOME": str(args.home / "prefect")}
@@ -76,7 +79,8 @@ def main() -> None:
         prepare_home(args.home)
     data = args.home.parent / "bench-data"
     if args.history:
-        history(data, env, args.history, args.history_rows)
+        files = history_files(data, args.history, args.history_rows, args.random_ids)
+        history(data, env, files, args.history_rows, "random UUID ids" if args.random_ids else "sorted ids")
         return
     results: list[dict] = []
     for rows in sizes:
@@ -95,11 +99,12 @@ def main() -> None:
     report(results)
 
 
-def history(data: Path, env: dict[str, str], batches: int, rows: int) -> None:
+def history(data: Path, env: dict[str, str], files: list[Path], rows: int, ids: str) -> None:
     """The history series and the read timings, printed and saved beside the size series."""
+    batches = len(files)
     with console.status(f"{batches} batches of {rows:,} rows into one home..."):
-        series = score_history(measure, data, env, batches, rows)
-    title = f"History: {batches} x {rows:,} rows into one home ({machine()})"
+        series = score_history(measure, files, env)
+    title = f"History: {batches} x {rows:,} rows ({ids}) into one home ({machine()})"
     table = Table(title=title, title_justify="left")
     for name in ("batch", "flow s", "peak RSS"):
         table.add_column(name, justify="right")
@@ -110,7 +115,7 @@ def history(data: Path, env: dict[str, str], batches: int, rows: int) -> None:
         growth = series[-1]["seconds"] / series[1]["seconds"]
         console.print(f"last / second batch: {growth:.2f}x (target <= 1.10x)")
     with console.status("Timing the reads over the history..."):
-        reads = time_reads(data, env, batches, rows)
+        reads = time_reads(data, env, files)
     title = f"Reads over {batches * rows:,} scored rows (target <= 10 s each)"
     table = Table(title=title, title_justify="left")
     table.add_column("command")
@@ -120,7 +125,7 @@ def history(data: Path, env: dict[str, str], batches: int, rows: int) -> None:
     console.print(table)
     out = ROOT / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
-    record = {"machine": machine(), "rows_per_batch": rows, "series": series, "reads": reads}
+    record = {"machine": machine(), "rows_per_batch": rows, "ids": ids, "series": series, "reads": reads}
     (out / "history.json").write_text(json.dumps(record, indent=2))
     plot_history(series, rows, ROOT / "docs" / "bench-history.png")
     console.print(f"Results: {out / 'history.json'}; plot: docs/bench-history.png")

@@ -22,11 +22,15 @@ LABELS = 1_000_000
 CLI = [sys.executable, "-m", "rendezvous.cli"]
 
 
-def score_history(measure, data: Path, env: dict[str, str], batches: int, rows: int) -> list[dict]:
+def history_files(data: Path, batches: int, rows: int, random_ids: bool) -> list[Path]:
+    """The history's batch files, each with ids of its own: nothing is quarantined."""
+    return [batch_file(data, rows, seed=1000 + number, random_ids=random_ids) for number in range(batches)]
+
+
+def score_history(measure, files: list[Path], env: dict[str, str]) -> list[dict]:
     """Per batch: seconds, peak RSS; ``measure(mode, file, env)`` runs one batch in a process."""
     series = []
-    for number in range(batches):
-        file = batch_file(data, rows, seed=1000 + number)  # ids of their own: nothing quarantined
+    for number, file in enumerate(files):
         run = measure("flow", file, env)
         series.append({"batch": number + 1, "seconds": run["seconds"], "peak_rss_mb": run["peak_rss_mb"]})
     return series
@@ -47,12 +51,12 @@ def label_file(data: Path, files: list[Path], wanted: int) -> Path:
     return target
 
 
-def time_reads(data: Path, env: dict[str, str], batches: int, rows: int) -> dict[str, float]:
+def time_reads(data: Path, env: dict[str, str], files: list[Path]) -> dict[str, float]:
     """Seconds of each read command over the home's history (wall time of the whole process)."""
-    files = [batch_file(data, rows, seed=1000 + number) for number in range(batches)]
     labels = label_file(data, files, LABELS)
+    labelled = pacsv.read_csv(labels, convert_options=pacsv.ConvertOptions(include_columns=["request_id"]))
     commands = {
-        f"labels add ({min(LABELS, batches * rows):,} labels)": ["labels", "add", str(labels)],
+        f"labels add ({labelled.num_rows:,} labels)": ["labels", "add", str(labels)],
         "performance": ["performance", "--json"],
         "report": ["report", "-o", str(data / "report.html")],
         "verify": ["verify", "--json"],
