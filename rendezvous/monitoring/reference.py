@@ -87,7 +87,8 @@ def _unscorable(
     and the model's words: what a person needs to retrain it on the right types."""
     score = lambda rows: score_frame(estimator, record, rows, id_column)  # noqa: E731
     start, stop, error = _first_raising(score, frame, raised)
-    where = f"row {start + 1}" if stop - start == 1 else f"rows {start + 1} to {stop} (as a whole)"
+    first, last = (_row_number(frame, position) for position in (start, stop - 1))
+    where = f"row {first}" if first == last else f"rows {first} to {last} (as a whole)"
     row = frame.iloc[start]
     names = record.feature_names
     shown = [f"{n}={_plain(row[n])[:_SHOWN_CHARS]} ({frame[n].dtype})" for n in names[:_SHOWN_FEATURES]]
@@ -95,10 +96,16 @@ def _unscorable(
         shown.append(f"and {len(names) - _SHOWN_FEATURES} more")
     return (
         f"model {record.version} cannot score {where} of the {source}: {type(error).__name__}: {error}; "
-        f"the features of row {start + 1} as the contract types them: {', '.join(shown)}. "
+        f"the features of row {first} as the contract types them: {', '.join(shown)}. "
         "A model is registered only if it scores its reference rows as batches will reach it, typed by "
         "the contract (trained on a bool column as text \"yes\"/\"no\", say, it will not)"
     )
+
+
+def _row_number(frame: pd.DataFrame, position: int) -> int:
+    """The row's number in its file (from 1, after the header) where the index keeps it."""
+    label = frame.index[position]
+    return int(label) + 1 if isinstance(label, int | np.integer) else position + 1
 
 
 def _plain(value: Any) -> str:

@@ -67,4 +67,4 @@ def read_reference(services: Services, path: str) -> pd.DataFrame:
     enriched = enrich(
         frame, services.reference(), settings.on_missing_reference, services.preprocess(), id_column
     )
-    return enriched.frame.reset_index(drop=True)
+    return enriched.frame  # indexed by the file's row numbers (from 0): a refusal can name the row

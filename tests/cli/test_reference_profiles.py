@@ -179,7 +179,17 @@ def test_a_model_trained_on_text_where_the_contract_types_a_boolean_is_refused_n
     assert get_services().registry.list() == []
 
 
-def test_the_one_reference_row_a_model_cannot_score_is_named(loans: dict, tmp_path: Path) -> None:
+def test_the_one_reference_row_a_model_cannot_score_is_named(
+    loans: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Named by its row in the file, though the reference join set an earlier row aside."""
+    hostile = "[red]west[/] \x1b[2J"  # a region the model never saw, spelled to harm a terminal
+    regions = pd.DataFrame({"region": ["north", "south", "east", hostile], "climate": [1.0, 2.0, 3.0, 4.0]})
+    regions.to_parquet(tmp_path / "regions.parquet")
+    monkeypatch.setenv("RENDEZVOUS_REFERENCE_URL", str(tmp_path / "regions.parquet"))
+    monkeypatch.setenv("RENDEZVOUS_REFERENCE_KEY", "region")
+    get_settings.cache_clear()
+    forget_services()
     train = _rows(200, seed=4)
     strict = make_pipeline(
         make_column_transformer((OneHotEncoder(), ["region"]), remainder="passthrough"),
@@ -188,7 +198,8 @@ def test_the_one_reference_row_a_model_cannot_score_is_named(loans: dict, tmp_pa
     path = tmp_path / "three_regions.joblib"
     joblib.dump(strict, path)
     reference = loans["reference"].copy()
-    reference.loc[236, "region"] = "[red]west[/] \x1b[2J"  # a region it never saw, spelled to harm a terminal
+    reference.loc[9, "region"] = "nowhere"  # not in the reference table: set aside by the join
+    reference.loc[236, "region"] = hostile
     reference.to_csv(tmp_path / "reference.csv", index=False)
 
     file = str(tmp_path / "reference.csv")
