@@ -156,7 +156,7 @@ def score_one(job: BatchJob) -> Outcome:
 
 
 def _commit_and_monitor(job: BatchJob, rejected: str | None, threads: bool) -> Outcome:
-    """Commit the batch, and monitor it unless it was rejected.
+    """Commit the batch, and monitor it if it committed (the commit may reject it too).
 
     Drift is about the batch, never changes it: the response (published at the commit) never
     waits for it, and its metrics are written only once the batch committed. On threads the
@@ -166,7 +166,7 @@ def _commit_and_monitor(job: BatchJob, rejected: str | None, threads: bool) -> O
     """
     if rejected or not threads:
         outcome = scoring.commit(job, rejected)
-        if not rejected:
+        if outcome.state == "committed":
             monitoring.monitor_batch(job, return_state=True)
         return outcome
     committing = scoring.commit.submit(job, rejected)

@@ -90,11 +90,12 @@ def monitor_batch(job: BatchJob, commit: PrefectFuture | None = None) -> dict:
 
 
 def _committed(commit: PrefectFuture | None) -> bool:
-    """Did the batch's commit go through? (Waits for it; None: it had, before monitoring began.)"""
+    """Did the batch's commit go through? (Waits for it; None: it had, before monitoring began.)
+    A commit that completes may still close the batch as rejected (every id scored before)."""
     if commit is None:
         return True
     commit.wait()
-    return commit.state.is_completed()
+    return commit.state.is_completed() and commit.result().state == "committed"
 
 
 @task(name="write-drift-report", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)

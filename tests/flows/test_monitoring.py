@@ -22,6 +22,7 @@ from prefect.events.schemas.events import Resource
 from sqlalchemy import insert, select
 from typer.testing import CliRunner
 
+import flows.score_batches as score_batches_module
 from flows.drift_report import drift_report
 from flows.score_batches import BatchesFailed, score_batches
 from rendezvous import pipeline
@@ -444,3 +445,23 @@ def test_a_batch_that_does_not_commit_gets_no_metrics(
     with pytest.raises(BatchesFailed, match="stay claimable"):
         score_batches()
     assert read_metrics(get_services().store, batch_id="own-12.csv", committed_only=False).empty
+
+
+@pytest.mark.parametrize("monitor", ["beside the commit", "after the commit (as on Dask)"])
+def test_a_batch_its_commit_closes_as_rejected_gets_no_metrics(
+    own_home: Path, monkeypatch: pytest.MonkeyPatch, monitor: str
+) -> None:
+    """The commit completes, but closes the batch as rejected (as it does when every id was
+    scored before): measured meanwhile or not, the batch gets no metrics."""
+    commit = pipeline.commit
+    if monitor.startswith("after"):
+        monkeypatch.setattr(score_batches_module, "on_threads", lambda settings: False)
+
+    def rejecting(services, job, rejected_reason):
+        return commit(services, job, "rejected at the commit")
+
+    monkeypatch.setattr(pipeline, "commit", rejecting)
+    _drop_batch(own_home, "own-13.csv", 500, seed=13)
+    (outcome,) = score_batches()
+    assert outcome["state"] == "rejected"
+    assert read_metrics(get_services().store, batch_id="own-13.csv", committed_only=False).empty
