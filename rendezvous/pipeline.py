@@ -47,6 +47,7 @@ from rendezvous.request_time import (
 )
 from rendezvous.response_policy import NO_MODEL_ANSWERED, choose
 from rendezvous.scorelog.files import AttemptScores
+from rendezvous.scorelog.scored_ids import ScoredIds
 from rendezvous.scoring import score_frame
 from rendezvous.services import Services
 from rendezvous.settings import MissingSetting
@@ -352,7 +353,8 @@ def _one_row_per_request(
         job.outputs(services).scores,
         storable[id_column],
         unlogged,
-        across_batches=services.settings.id_scope != "batch",  # else ids name requests within a batch
+        # under id scope "batch" ids name requests within a batch: no set across batches
+        services.scored_ids if services.settings.id_scope != "batch" else None,
     )
     repeated = _repeated_in_chunk(frame, storable, id_column) | in_batch
     scored_elsewhere &= ~repeated
@@ -560,6 +562,8 @@ def commit(services: Services, job: BatchJob, rejected_reason: str | None) -> Ou
     folder = services.settings.done_url if row.state == "committed" else services.settings.failed_url
     move_source(job.source_url, folder, note=row.reason)
     services.ledger.mark_moved(job.batch_id)
+    if row.state == "committed" and services.settings.id_scope != "batch":
+        services.scored_ids.merge()  # the response is out: a merge's seconds delay no one
     return _outcome(services.ledger.get(job.batch_id))
 
 
@@ -585,13 +589,13 @@ def _close(services: Services, job: BatchJob, rejected_reason: str | None) -> No
                 f"{counted['rows_quarantined']} quarantined"
             )
         if not rejected_reason and rows_in and not counted["rows_scored"]:
-            rejected_reason = _all_scored_before(conn, job.batch_id)
+            rejected_reason = _all_scored_before(conn, job.batch_id, services.scored_ids)
         state = "rejected" if rejected_reason or rows_in == 0 else "committed"
         reason = rejected_reason or ("no rows (empty or header only)" if rows_in == 0 else None)
         if state == "rejected":
             outputs.reset()
         elif services.settings.id_scope != "batch":
-            records.record_scored_ids(services.store, conn, job.batch_id, outputs.scores)
+            records.record_scored_ids(services.scored_ids, conn, job.batch_id, outputs.scores)
         crash_point("before-publish")
         published = outputs.publish(records.rejects_frame(conn, job.batch_id))
         crash_point("after-publish")
@@ -620,10 +624,12 @@ def _served(conn: Any, batch_id: str) -> Served:
     return Served(sum(rows for rows, _ in steps), by_role, sum(detail["late"] for _, detail in steps))
 
 
-def _all_scored_before(conn: Any, batch_id: str) -> str | None:
+def _all_scored_before(conn: Any, batch_id: str, scored: ScoredIds) -> str | None:
     """A batch none of whose rows was scored because other batches scored its ids already (a
     file sent again under another name) is rejected, naming those batches, not committed empty."""
-    earlier = records.earlier_scorers(conn, batch_id, ALREADY_SCORED, (ALREADY_SCORED, DUPLICATE_IN_BATCH))
+    earlier = records.earlier_scorers(
+        conn, batch_id, ALREADY_SCORED, (ALREADY_SCORED, DUPLICATE_IN_BATCH), scored
+    )
     if earlier is None:
         return None
     return f"every request id was scored before, by batch {', '.join(earlier)}"

@@ -12,12 +12,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import ColumnElement, Connection, distinct, func, insert, select
-from sqlalchemy.exc import IntegrityError
 
 from rendezvous.response_policy import NO_MODEL_ANSWERED
 from rendezvous.scorelog.files import AttemptScores
+from rendezvous.scorelog.scored_ids import ScoredBefore, ScoredIds
 from rendezvous.store import Store
-from rendezvous.store.schema import lineage, quarantine, scored_ids
+from rendezvous.store.schema import lineage, quarantine
 from rendezvous.validation.quarantine import BATCH_REJECTED, QUARANTINE_COLUMNS
 
 
@@ -32,27 +32,21 @@ class ScoredMeanwhile(RuntimeError):
     """Another batch committed a score of some of this batch's ids while it was being scored."""
 
 
-def record_scored_ids(store: Store, conn: Connection, batch_id: str, staged: AttemptScores) -> int:
-    """The batch's live-scored ids into the narrow id table, in the commit's transaction: an id
-    another batch committed meanwhile breaks its primary key and fails this commit, which stays
-    claimable; its next attempt finds the id scored and quarantines it.
-
-    In key order: the index's pages are then visited once each, not once per id (1M random UUIDs
-    took 6.9 s into a SQLite table of 5M ids unsorted, 2.1 s sorted; Python's sort costs 0.7 s
-    on them, 0.03 s on ids that come in order)."""
-    ids = sorted(staged.read(["request_id"], role="live").column("request_id").to_pylist())
+def record_scored_ids(scored: ScoredIds, conn: Connection, batch_id: str, staged: AttemptScores) -> int:
+    """The batch's live-scored ids as its run of the scored-id set, in the commit's transaction:
+    an id another batch committed meanwhile fails this commit, which stays claimable; its next
+    attempt finds the id scored and quarantines it."""
+    ids = staged.read(["request_id"], role="live").column("request_id").combine_chunks()
     try:
-        return store.bulk_insert(
-            conn, scored_ids, pd.DataFrame({"request_id": ids}, dtype=object), {"batch_id": batch_id}
-        )
-    except (IntegrityError, store.engine.dialect.loaded_dbapi.IntegrityError) as exc:  # COPY: the driver's
+        return scored.add(conn, batch_id, ids, staged.url)
+    except ScoredBefore as exc:
         raise ScoredMeanwhile(
             f"batch {batch_id}: another batch committed scores of some of its request ids meanwhile; "
             "it stays claimable, and its next attempt quarantines them as already scored"
         ) from exc
 
 
-MAX_ID_LENGTH = scored_ids.c.request_id.type.length  # what the id (and quarantine) tables keep
+MAX_ID_LENGTH = quarantine.c.request_id.type.length  # what the quarantine keeps of an id
 ID_TOO_LONG, ID_HAS_NUL = "request_id_too_long", "request_id_has_nul"
 
 
@@ -146,43 +140,41 @@ def seen_before(
     staged: AttemptScores,
     request_ids: pd.Series,
     unlogged: Sequence[pd.Series] = (),
-    across_batches: bool = True,
+    scored: ScoredIds | None = None,
 ) -> tuple[pd.Series, pd.Series]:
     """Which of these ids an earlier row of this batch carried (scored in this attempt, being
     scored: ``unlogged``, or quarantined with its id as sent), and which another batch committed
-    a score of already (``across_batches``; under id scope "batch" there is no such check).
+    a score of already (the ``scored`` set; under id scope "batch" there is none).
 
     Set-based either way, costing what the batch holds, not the history: the attempt's own
-    score files, and the quarantine and scored-id indexes joined on the candidates
-    (``Store.select_among``).
+    score files, the quarantine's index joined on the candidates (``Store.select_among``), and
+    the scored-id runs searched for the candidates' hashes.
     Quarantined ids the store had to alter (cut, NUL spelled out) are not the ids that were sent.
     """
     ids = pc.unique(_as_text(request_ids.dropna()))
     here: list[pa.Array] = []
-    elsewhere: list[str] = []
+    elsewhere: list[pa.Array] = []
     if len(ids):
-        scored = staged.read(["request_id"], role="live").column("request_id")
+        scored_here = staged.read(["request_id"], role="live").column("request_id")
         scoring = [_as_text(chunk) for chunk in unlogged]
-        scored_here = pa.chunked_array([*scored.chunks, *scoring], pa.string())
+        scored_here = pa.chunked_array([*scored_here.chunks, *scoring], pa.string())
         here.extend(pc.filter(scored_here, pc.is_in(scored_here, value_set=ids)).chunks)
-        query = _SEEN_SQL + (_SCORED_ELSEWHERE_SQL if across_batches else "")
         params = {"batch": staged.batch_id, "altered_1": ID_TOO_LONG, "altered_2": ID_HAS_NUL}
         with store.begin() as conn:
-            rows = store.select_among(conn, query, ids, params)
-        here.append(pa.array([request_id for request_id, same_batch in rows if same_batch], pa.string()))
-        elsewhere = [request_id for request_id, same_batch in rows if not same_batch]
-    return _among(request_ids, here), _among(request_ids, [pa.array(elsewhere, pa.string())])
+            rows = store.select_among(conn, _SEEN_SQL, ids, params)
+        here.append(pa.array([request_id for (request_id,) in rows], pa.string()))
+        if scored is not None:
+            found = scored.find(ids)
+            same = pc.equal(found.batch_ids, staged.batch_id)
+            here.append(pc.filter(found.request_ids, same))
+            elsewhere.append(pc.filter(found.request_ids, pc.invert(same)))
+    return _among(request_ids, here), _among(request_ids, elsewhere)
 
 
 _SEEN_SQL = """
-SELECT q.request_id, TRUE FROM {candidates}
+SELECT q.request_id FROM {candidates}
   JOIN quarantine q ON q.request_id = c.request_id AND q.batch_id = :batch
   AND q.rule NOT IN (:altered_1, :altered_2)
-"""
-_SCORED_ELSEWHERE_SQL = """
-UNION ALL
-SELECT s.request_id, s.batch_id = :batch FROM {candidates}
-  JOIN scored_ids s ON s.request_id = c.request_id
 """
 
 
@@ -238,29 +230,20 @@ def counts(conn: Connection, batch_id: str, scored: int) -> dict[str, int]:
 
 
 def earlier_scorers(
-    conn: Connection, batch_id: str, rule: str, held: Iterable[str], limit: int = 5
+    conn: Connection, batch_id: str, rule: str, held: Iterable[str], scored: ScoredIds, limit: int = 5
 ) -> list[str] | None:
     """When every quarantine line of this batch has a rule in ``held`` and some have ``rule``
-    (its ids were scored by other batches), those batches, oldest id first; else None."""
+    (its ids were scored by other batches), those batches, in order; else None."""
     other = conn.execute(
         select(func.count()).where(quarantine.c.batch_id == batch_id, quarantine.c.rule.not_in(list(held)))
     ).scalar_one()
     if other:
         return None
-    earlier = (
-        select(scored_ids.c.batch_id)
-        .distinct()
-        .join(quarantine, quarantine.c.request_id == scored_ids.c.request_id)
-        .where(
-            quarantine.c.batch_id == batch_id,
-            quarantine.c.rule == rule,
-            scored_ids.c.batch_id != batch_id,
-        )
-        .order_by(scored_ids.c.batch_id)
-        .limit(limit)
-    )
-    found = list(conn.execute(earlier).scalars())
-    return found or None
+    ids = conn.execute(
+        select(quarantine.c.request_id).where(quarantine.c.batch_id == batch_id, quarantine.c.rule == rule)
+    ).scalars()
+    found = [b for b in scored.find(pa.array(list(ids), pa.string())).batches() if b != batch_id]
+    return found[:limit] or None
 
 
 def rejects_frame(conn: Connection, batch_id: str) -> pd.DataFrame:

@@ -12,10 +12,11 @@ from rendezvous.ledger import Ledger
 from rendezvous.registry import Registry
 from rendezvous.settings import Settings, get_settings
 from rendezvous.store import Store
-from rendezvous.store.upgrade import has_legacy_scores
+from rendezvous.store.upgrade import legacy_tables
 
 if TYPE_CHECKING:
     from rendezvous.enrichment import Preprocess, Reference
+    from rendezvous.scorelog.scored_ids import ScoredIds
     from rendezvous.validation.contract import Contract
 
 
@@ -29,11 +30,17 @@ class Services:
     @cached_property
     def store(self) -> Store:
         store = Store(self.settings.database_url)
-        if has_legacy_scores(store.engine):  # a home an older version made: its scores become files
-            from rendezvous.scorelog.migrate import migrate_score_table
+        if legacy_tables(store.engine):  # a home an older version made: its scores become files
+            from rendezvous.scorelog.migrate import migrate_legacy_tables
 
-            migrate_score_table(store, self.settings.archive_url, self.settings.id_scope != "batch")
+            migrate_legacy_tables(store, self.settings.archive_url, self.settings.id_scope != "batch")
         return store
+
+    @cached_property
+    def scored_ids(self) -> ScoredIds:
+        from rendezvous.scorelog.scored_ids import ScoredIds
+
+        return ScoredIds(self.store, self.settings.archive_url)
 
     @cached_property
     def registry(self) -> Registry:

@@ -179,6 +179,26 @@ def check_one_score_per_role(services: Services) -> CheckResult:
     return result
 
 
+def check_scored_ids(services: Services) -> CheckResult:
+    """Under id scope "global", the scored-id set holds each committed batch's live ids and no
+    other batch's, its runs in hash order: an id it lacks, or cannot find, could be scored again."""
+    name = "the scored-id set holds every committed batch's live ids"
+    if services.settings.id_scope == "batch":
+        return CheckResult(name, 0)
+    survey = services.scored_ids.survey()
+    held = survey.per_batch
+    scored = _rows(scorelog.query(services.store, _LIVE_PER_BATCH, roles=["live"]))
+    result = CheckResult(name, len(scored))
+    for batch_id, n in sorted(scored.items()):
+        if (ids := held.get(batch_id, 0)) != n:
+            result.add(f"{batch_id}: {n} live scores; the scored-id set holds {ids} of its ids")
+    for batch_id in sorted(held.keys() - scored.keys()):
+        result.add(f"{batch_id}: the scored-id set holds {held[batch_id]} ids; it has no committed score")
+    for problem in survey.problems:
+        result.add(problem)
+    return result
+
+
 def check_outputs(services: Services) -> CheckResult:
     """Every committed batch has its raw archive, response, score files, dev copy and lineage."""
     settings = services.settings
@@ -309,6 +329,7 @@ correct hash but a replayed or forged decision names who serves, so it fails the
 CHECKS: tuple[Callable[[Services], CheckResult], ...] = (
     check_accounting,
     check_one_score_per_role,
+    check_scored_ids,
     check_outputs,
     check_model_files,
     *ROLE_CHECKS,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -75,16 +76,23 @@ arrivals = Table(
     Column("outcome", String(16), nullable=False),
 )
 
-# The ids scored under RENDEZVOUS_ID_SCOPE=global, one row each, written by the commit of the
-# batch that scored them: the primary key makes "scored once across batches" the database's rule
-# (two batches committing one id: the second fails and is retried, finding it scored). The
-# scores themselves are files (rendezvous.scorelog); this table stays as narrow as the check.
-scored_ids = Table(
-    "scored_ids",
+# The runs of ids scored under RENDEZVOUS_ID_SCOPE=global (rendezvous.scorelog.scored_ids): the
+# ids are files, this names the runs that hold them; a run is added by its batch's commit and
+# replaced by merges, each holding the set's one lock (its row here) for its transaction.
+id_runs = Table(
+    "id_runs",
     metadata,
-    Column("request_id", String(512), primary_key=True),
-    Column("batch_id", String(200), nullable=False),
-    sqlite_with_rowid=False,
+    Column("url", String(1024), primary_key=True),
+    Column("level", Integer, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+id_set_lock = Table(
+    "id_set_lock",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("turns", BigInteger, nullable=False),
 )
 
 quarantine = Table(

@@ -22,11 +22,16 @@ _GROUPS_SHOWN = 5
 LEGACY_SCORES = "scores"
 """The SQL table older versions kept every score in: ``rendezvous.scorelog.migrate`` moves it into
 score files at first open (it needs the home's file locations, which the store does not know)."""
+LEGACY_SCORED_IDS = "scored_ids"
+"""The SQL table older versions kept the scored ids in, keyed by the id: moved into a run of the
+scored-id set at first open, the same way."""
 
 
-def has_legacy_scores(engine: Engine) -> bool:
+def legacy_tables(engine: Engine) -> set[str]:
+    """Which tables of older versions this database still holds."""
     with engine.connect() as conn:
-        return inspect(conn).has_table(LEGACY_SCORES)
+        present = set(inspect(conn).get_table_names())
+    return present & {LEGACY_SCORES, LEGACY_SCORED_IDS}
 
 
 class SchemaUpgradeError(RuntimeError):

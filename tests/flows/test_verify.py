@@ -85,6 +85,36 @@ def test_a_role_written_by_hand_is_not_served_and_fails_the_scoring_run(home: Pa
 
 
 
+def test_verify_names_a_scored_id_run_that_lost_ids_is_out_of_order_or_is_gone(home: Path) -> None:
+    """Each would let an id be scored twice without a score file showing it yet."""
+    services = get_services()
+    build_demo(services, rows_per_batch=60)
+    committed = [o for o in score_batches() if o["state"] == "committed"]
+    assert _failing() == {}
+    first, second, *_ = services.scored_ids.run_urls()
+
+    def breaches() -> list[str]:
+        checked = next(r for r in verify(get_services()) if r.name.startswith("the scored-id set"))
+        return checked.breaches
+
+    with pa.ipc.open_file(first) as reader:
+        run = reader.read_all()
+    batch_id = run["batch_id"][0].as_py()
+    live = next(o["rows_scored"] for o in committed if o["batch_id"] == batch_id)
+    _write_ipc(first, run.slice(1))
+    assert breaches() == [f"{batch_id}: {live} live scores; the scored-id set holds {live - 1} of its ids"]
+    _write_ipc(first, run.take(pa.array(range(len(run) - 1, -1, -1))))
+    assert breaches() == [f"the run {first} is not in hash order: look-ups in it miss ids"]
+    _write_ipc(first, run)
+    Path(second).unlink()
+    assert f"the run {second} is missing: its ids could be scored again" in breaches()
+
+
+def _write_ipc(path: str, table: pa.Table) -> None:
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
 def _score_file(batch_id: str, role: str) -> Path:
     with get_services().store.begin() as conn:
         outputs = conn.execute(select(batches.c.outputs).where(batches.c.id == batch_id)).scalar_one()

@@ -1,18 +1,24 @@
-"""The scored-id table is what makes "scored once across batches" hold under concurrent workers:
-a batch committing an id another batch committed meanwhile fails, naming why, and adds nothing."""
+"""The scored-id set is what makes "scored once across batches" hold under concurrent workers: a
+batch committing an id another batch committed meanwhile fails, naming why, and adds nothing;
+a hash shared by two ids never makes one look scored; merged runs find what their inputs held."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
-from sqlalchemy import select
 
 from rendezvous import records
+from rendezvous.scorelog import scored_ids
 from rendezvous.scorelog.files import AttemptScores
+from rendezvous.scorelog.scored_ids import ScoredBefore, ScoredIds
 from rendezvous.store import Store
-from rendezvous.store.schema import scored_ids
+
+HOSTILE = ["a,b", 'say "hi"', "line\nbreak", "", " padded ", "émoji 🍷", "NULL", "\\N", "\u2028", "x" * 600]
 
 
 def _staged(root: Path, batch_id: str, ids: list[str]) -> AttemptScores:
@@ -22,15 +28,104 @@ def _staged(root: Path, batch_id: str, ids: list[str]) -> AttemptScores:
     return staged
 
 
+def _held(found: scored_ids.Found) -> dict[str, str]:
+    return dict(zip(found.request_ids.to_pylist(), found.batch_ids.to_pylist(), strict=True))
+
+
 def test_an_id_committed_by_another_batch_fails_the_commit(database_url: str, tmp_path: Path) -> None:
     store = Store(database_url)
+    ids = ScoredIds(store, str(tmp_path))
     with store.begin() as conn:
-        records.record_scored_ids(store, conn, "a", _staged(tmp_path, "a", ["1", "2"]))
+        records.record_scored_ids(ids, conn, "a", _staged(tmp_path, "a", ["1", "2"]))
     with pytest.raises(records.ScoredMeanwhile, match="another batch committed"), store.begin() as conn:
-        records.record_scored_ids(store, conn, "b", _staged(tmp_path, "b", ["3", "2"]))
-    with store.begin() as conn:
-        held = dict(conn.execute(select(scored_ids.c.request_id, scored_ids.c.batch_id)).all())
-    assert held == {"1": "a", "2": "a"}
+        records.record_scored_ids(ids, conn, "b", _staged(tmp_path, "b", ["3", "2"]))
+    assert _held(ids.find(pa.array(["1", "2", "3"]))) == {"1": "a", "2": "a"}
+    assert ids.survey().per_batch == {"a": 2}
     staged = _staged(tmp_path, "b", ["3"])  # b's attempt scored 3 in an earlier chunk
-    seen_here, seen_elsewhere = records.seen_before(store, staged, pd.Series(["2", "3", "4"]))
+    seen_here, seen_elsewhere = records.seen_before(store, staged, pd.Series(["2", "3", "4"]), scored=ids)
     assert seen_here.tolist() == [False, True, False] and seen_elsewhere.tolist() == [True, False, False]
+
+
+def test_ids_that_share_a_hash_are_told_apart_by_their_text(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a hash that collides everywhere (four values), only the same text is found."""
+    real = scored_ids.id_hashes
+    monkeypatch.setattr(scored_ids, "id_hashes", lambda ids: real(ids) % np.uint64(4))
+    store = Store(database_url)
+    ids = ScoredIds(store, str(tmp_path))
+    with store.begin() as conn:
+        ids.add(conn, "first", pa.array(HOSTILE[::2]), str(tmp_path / "first"))
+    with store.begin() as conn:
+        added = ids.add(conn, "second", pa.array(HOSTILE[1::2]), str(tmp_path / "second"))
+    assert added == len(HOSTILE[1::2])
+    wanted = [*HOSTILE, "never", "a,c", "émoji"]
+    assert _held(ids.find(pa.array(wanted))) == {
+        text: "first" if n % 2 == 0 else "second" for n, text in enumerate(HOSTILE)
+    }
+    with pytest.raises(ScoredBefore, match="1 ids were scored already, by second"), store.begin() as conn:
+        ids.add(conn, "third", pa.array(["fresh", HOSTILE[3]]), str(tmp_path / "third"))
+    assert ids.survey().per_batch == {"first": len(HOSTILE[::2]), "second": len(HOSTILE[1::2])}
+
+
+def test_merged_runs_find_what_their_runs_held_and_replace_them(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scored_ids, "FANOUT", 2)
+    store = Store(database_url)
+    ids = ScoredIds(store, str(tmp_path / "archive"))
+    batches = {f"b{n}": [f"{n}-{i}" for i in range(50)] + [f"shared text {n}"] for n in range(5)}
+    rewritten = []
+    for batch_id, batch in batches.items():
+        folder = tmp_path / "archive" / "scores" / batch_id
+        with store.begin() as conn:
+            ids.add(conn, batch_id, pa.array(batch), str(folder))
+        rewritten.append(ids.merge())
+    # levels: b0+b1 -> 1; b2+b3 -> 1, then both level-1 runs -> 2; b4 stays alone
+    assert rewritten == [0, 102, 0, 102 + 204, 0]
+    assert sorted(level for _, level in _levels(store)) == [0, 2]
+    every = {request_id: batch_id for batch_id, batch in batches.items() for request_id in batch}
+    assert _held(ids.find(pa.array([*every, "5-0"]))) == every
+    assert ids.survey().per_batch == {batch_id: 51 for batch_id in batches}
+    assert ids.survey().problems == []
+    files = {p.name for p in (tmp_path / "archive").rglob("*.arrow")}
+    assert len(files) == 2  # the merged runs' inputs are gone
+
+
+def _levels(store: Store) -> list[tuple[str, int]]:
+    from sqlalchemy import select
+
+    from rendezvous.store.schema import id_runs
+
+    with store.begin() as conn:
+        return [tuple(row) for row in conn.execute(select(id_runs.c.url, id_runs.c.level))]
+
+
+def test_two_commits_of_one_id_at_once_add_it_once(database_url: str, tmp_path: Path) -> None:
+    """Whatever the interleaving, one of two concurrent commits holding a shared id fails."""
+    store = Store(database_url)
+    ids = ScoredIds(store, str(tmp_path))
+    start = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def commit(batch_id: str, batch: list[str]) -> None:
+        start.wait()
+        try:
+            with store.begin() as conn:
+                ids.add(conn, batch_id, pa.array(batch), str(tmp_path / batch_id))
+            outcomes[batch_id] = "committed"
+        except ScoredBefore:
+            outcomes[batch_id] = "refused"
+
+    threads = [
+        threading.Thread(target=commit, args=(name, [f"{name}-{i}" for i in range(20_000)] + ["shared"]))
+        for name in ("left", "right")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes.values()) == ["committed", "refused"]
+    winner = next(name for name, outcome in outcomes.items() if outcome == "committed")
+    assert ids.survey().per_batch == {winner: 20_001}
+    assert _held(ids.find(pa.array(["shared"]))) == {"shared": winner}

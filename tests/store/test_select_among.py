@@ -8,10 +8,17 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Column, MetaData, String, Table, select
 
 from rendezvous.store import Store
-from rendezvous.store.schema import scored_ids
+
+# an id-keyed table like the quarantine's index, of this test's own
+ids_table = Table(
+    "probe_ids",
+    MetaData(),
+    Column("request_id", String(512), primary_key=True),
+    Column("batch_id", String(200), nullable=False),
+)
 
 HOSTILE = ["a,b", 'say "hi"', "line\nbreak", "back\\slash", "", " padded ", "émoji 🍷", "NULL", "\\N"]
 HOSTILE += ["'; DROP", "\\u0000 spelled", '["json"]', "\u2028"]
@@ -20,17 +27,22 @@ PRINTABLE = [text for text in HOSTILE if not any(ord(char) < 32 for char in text
 PRINTABLE += ['"],["', '\\"', "tail\\", "\x7f"]
 
 
+def _with_table(store: Store) -> Store:
+    ids_table.create(store.engine, checkfirst=True)
+    return store
+
+
 @pytest.fixture
 def store(database_url: str, tmp_path: Path) -> Store:
-    return Store(database_url)
+    return _with_table(Store(database_url))
 
 
 @pytest.mark.parametrize("texts", [HOSTILE, PRINTABLE], ids=["with-controls", "printable"])
 @pytest.mark.parametrize("given", [list, pa.array], ids=["list", "arrow"])
 def test_hostile_ids_are_written_and_found_exactly(store: Store, texts: list[str], given) -> None:
     with store.begin() as conn:
-        store.bulk_insert(conn, scored_ids, pd.DataFrame({"request_id": texts[::2]}), {"batch_id": "b,1"})
-    sql = "SELECT s.request_id, s.batch_id FROM {candidates} JOIN scored_ids s USING (request_id)"
+        store.bulk_insert(conn, ids_table, pd.DataFrame({"request_id": texts[::2]}), {"batch_id": "b,1"})
+    sql = "SELECT s.request_id, s.batch_id FROM {candidates} JOIN probe_ids s USING (request_id)"
     with store.begin() as conn:
         found = dict(store.select_among(conn, sql, given([*texts, "never"])))
         again = dict(store.select_among(conn, sql, given(texts[1::2])))  # the candidates of one call only
@@ -41,11 +53,11 @@ def test_hostile_ids_are_written_and_found_exactly(store: Store, texts: list[str
 def test_an_id_with_nul_is_kept_whole_where_the_store_can(tmp_path: Path) -> None:
     """SQLite keeps a NUL inside text (PostgreSQL refuses it, and the pipeline sets such ids
     aside): the ids must not be cut at it on their way in, whichever path the write takes."""
-    store = Store(f"sqlite:///{tmp_path / 'nul.db'}")
+    store = _with_table(Store(f"sqlite:///{tmp_path / 'nul.db'}"))
     ids = ["a\x00b", "plain"]
     with store.begin() as conn:
-        store.bulk_insert(conn, scored_ids, pd.DataFrame({"request_id": ids}), {"batch_id": "b"})
-    sql = "SELECT s.request_id FROM {candidates} JOIN scored_ids s USING (request_id)"
+        store.bulk_insert(conn, ids_table, pd.DataFrame({"request_id": ids}), {"batch_id": "b"})
+    sql = "SELECT s.request_id FROM {candidates} JOIN probe_ids s USING (request_id)"
     with store.begin() as conn:
         found = sorted(row[0] for row in store.select_among(conn, sql, ["a", *ids]))
     assert found == sorted(ids)
@@ -61,9 +73,9 @@ def test_hostile_text_is_read_back_exactly_as_arrow(
     ids = texts + (["nul\x00inside"] if nul else [])
     batches = [f"batch {n} \u00e9\"" for n in range(len(ids))]
     with store.begin() as conn:
-        store.bulk_insert(conn, scored_ids, pd.DataFrame({"request_id": ids, "batch_id": batches}))
+        store.bulk_insert(conn, ids_table, pd.DataFrame({"request_id": ids, "batch_id": batches}))
     schema = pa.schema([("request_id", pa.string()), ("batch_id", pa.string())])
     with store.begin() as conn:
-        table = store.arrow(conn, select(scored_ids.c.request_id, scored_ids.c.batch_id), schema)
+        table = store.arrow(conn, select(ids_table.c.request_id, ids_table.c.batch_id), schema)
     assert table.schema == schema
     assert sorted(zip(*table.to_pydict().values(), strict=True)) == sorted(zip(ids, batches, strict=True))
