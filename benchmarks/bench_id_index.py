@@ -1,6 +1,7 @@
 """How the check for ids scored before costs as history grows: a narrow SQL table of scored ids
-(request id primary key, the batch) against a hash-partitioned Parquet id set and against sorted
-runs of 64-bit id hashes merged in tiers (a log-structured set), at 1M ids a batch.
+(request id primary key, the batch: what the commit used before) against a hash-partitioned
+Parquet id set and against the set the commit uses now, runs of 64-bit id hashes beside the ids,
+merged in tiers (``rendezvous.scorelog.scored_ids``), at 1M ids a batch.
 
     .venv/bin/python benchmarks/bench_id_index.py [--rows 1000000] [--batches 5] [--random-ids]
         [--only sqlite|hashed|runs ...]
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
+import sys
 import tempfile
 import time
 import uuid
@@ -27,10 +29,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a plain script
+
+from rendezvous.scorelog.scored_ids import ScoredIds
+from rendezvous.store import Store
+from rendezvous.store.engine import dispose_all
+
 BUCKETS = 64
-
-
-MAX_RUNS = 8  # runs of the log-structured set before they are merged into one
 
 
 def ids_of(batch: int, rows: int, random_ids: bool) -> list[str]:
@@ -64,31 +69,23 @@ def sqlite_series(folder: Path, rows: int, batches: int, random_ids: bool) -> li
 
 
 def runs_series(folder: Path, rows: int, batches: int, random_ids: bool) -> list[tuple[float, float]]:
-    """Each batch adds one sorted run of its ids' 64-bit hashes (a file, memory-mapped to read);
-    past MAX_RUNS runs they are merged into one. A lookup binary-searches every run: its cost is
-    the batch times the number of runs (a log of the history with tiers; one tier here), and an
-    add writes the batch's own run, plus a merge every MAX_RUNS batches. A real set would keep each
-    id's text beside its hash and compare it on a hash match (collisions are rare, not impossible)."""
+    """The set the commit uses (``rendezvous.scorelog.scored_ids``) over a SQLite store: a lookup
+    as a chunk's check does, then an add as the commit does (under the set's lock, looking the ids
+    up again) followed by the merges that are due (every FANOUT runs of a level)."""
+    store = Store(f"sqlite:///{folder / 'runs.db'}")
+    scored = ScoredIds(store, str(folder / "archive"))
     out = []
     for batch in range(batches):
-        keys = pd.util.hash_array(np.asarray(ids_of(batch, rows, random_ids), dtype=object))
+        ids = pa.array(ids_of(batch, rows, random_ids))
         start = time.perf_counter()
-        keys = np.sort(keys)  # sorted needles: each run is searched front to back (16x faster)
-        for path in sorted(folder.glob("run-*.npy")):
-            run = np.load(path, mmap_mode="r")
-            at = np.searchsorted(run, keys).clip(max=len(run) - 1)
-            np.count_nonzero(run[at] == keys)
+        scored.find(ids)
         looked = time.perf_counter() - start
         start = time.perf_counter()
-        np.save(folder / f"run-{batch:06d}.npy", keys)
-        runs = sorted(folder.glob("run-*.npy"))
-        if len(runs) > MAX_RUNS:
-            merged = np.sort(np.concatenate([np.load(path) for path in runs]))
-            np.save(folder / "run-merged.tmp.npy", merged)
-            for path in runs:
-                path.unlink()
-            (folder / "run-merged.tmp.npy").rename(folder / f"run-{batch:06d}.npy")
+        with store.begin() as conn:
+            scored.add(conn, f"batch-{batch}", ids, str(folder / "archive" / f"batch-{batch}"))
+        scored.merge()
         out.append((looked, time.perf_counter() - start))
+    dispose_all()
     return out
 
 

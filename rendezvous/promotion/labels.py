@@ -19,10 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -33,6 +35,9 @@ from rendezvous.registry import Registry
 from rendezvous.scorelog import read as scorelog
 from rendezvous.store import Store
 from rendezvous.store.schema import labels
+
+if TYPE_CHECKING:
+    from rendezvous.scorelog.scored_ids import ScoredIds
 
 REJECT_COLUMNS = ["request_id", "outcome", "reason", "detail"]
 WHOLE_NUMBER = r"^\+?(-?)0*(\d+?)(?:\.0*)?$"  # an integer's digits: "+0279876.00" -> "279876"
@@ -101,16 +106,28 @@ _QUARANTINED = "SELECT DISTINCT q.request_id FROM {candidates} JOIN quarantine q
 _STORED = "SELECT l.request_id, l.outcome FROM {candidates} JOIN labels l USING (request_id)"
 
 
-def _live_versions(store: Store, ids: pd.Series) -> pd.Series:
+def _live_versions(store: Store, ids: pd.Series, scored: ScoredIds | None) -> pd.Series:
     """The live model that scored each request (the one whose classes its outcome must be), by
     position, NA for a request no live model scored: one scan of the committed live score
-    files, joined with the ids in DuckDB, each answer put back at its id's position."""
+    files, joined with the ids in DuckDB, each answer put back at its id's position.
+
+    When the scored-id set holds every committed batch's ids, only the files of the batches it
+    names for these ids are scanned: with random ids, no file's id range could be skipped, and
+    the scan of 20M live scores was 60% of a 14 s ``labels add``."""
+    wanted = pa.array(ids, pa.string())
+    batch_ids = None
+    if scored is not None:
+        with store.begin() as conn:
+            committed = set(scorelog.manifests(conn))
+        if committed <= scored.batches():
+            batch_ids = scored.find(pc.unique(wanted)).batches()
     found = scorelog.query(
         store,
         "SELECT w.position, any_value(s.model_version) AS version "
         "FROM wanted w JOIN scores s USING (request_id) GROUP BY w.position",
         roles=["live"],
-        wanted=pa.table({"request_id": pa.array(ids, pa.string()), "position": np.arange(len(ids))}),
+        batch_ids=batch_ids,
+        wanted=pa.table({"request_id": wanted, "position": np.arange(len(ids))}),
     )
     versions = np.full(len(ids), None, dtype=object)
     versions[found["position"].to_numpy()] = found["version"].to_numpy(zero_copy_only=False)
@@ -152,12 +169,13 @@ def _reject(frame: pd.DataFrame, reason: str, detail: pd.Series | str = "") -> p
 
 
 def add_labels(
-    store: Store, frame: pd.DataFrame, source: str, replace: bool = False
+    store: Store, frame: pd.DataFrame, source: str, replace: bool = False, scored: ScoredIds | None = None
 ) -> tuple[LabelReport, pd.DataFrame]:
-    """Store (request_id, outcome) rows idempotently; return the report and the rejected rows."""
+    """Store (request_id, outcome) rows idempotently; return the report and the rejected rows.
+    ``scored``: the home's scored-id set (id scope "global"), which says where each id was scored."""
     for attempt in range(2):
         try:
-            return _add_labels(store, frame, source, replace)
+            return _add_labels(store, frame, source, replace, scored)
         except IntegrityError:
             # another process stored some of these ids a moment ago: classify again
             if attempt:
@@ -166,7 +184,7 @@ def add_labels(
 
 
 def _add_labels(
-    store: Store, frame: pd.DataFrame, source: str, replace: bool
+    store: Store, frame: pd.DataFrame, source: str, replace: bool, scored: ScoredIds | None
 ) -> tuple[LabelReport, pd.DataFrame]:
     rejects: list[pd.DataFrame] = []
     no_id = frame["request_id"].isna()
@@ -187,7 +205,7 @@ def _add_labels(
     kept[np.flatnonzero(shared)[np.flatnonzero(first)[~contradicting]]] = True
     rows = complete[kept]
     now = datetime.now(UTC)
-    versions = _live_versions(store, rows["request_id"])
+    versions = _live_versions(store, rows["request_id"], scored)
     with store.begin() as conn:
         known = versions.notna()
         unknown = rows[~known]

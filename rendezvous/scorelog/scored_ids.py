@@ -6,7 +6,8 @@ nearly every page of that index, so a commit grew with the history (1M UUIDs: 3.
 first batch's table, 11.8 s into the twentieth's, on SQLite). A run is written once, in hash
 order, and never changed. A look-up sorts the batch's hashes once and binary-searches each run;
 runs merge in tiers of ``FANOUT``, so a look-up visits few runs and an id is rewritten about
-log_FANOUT(history) times.
+log_FANOUT(history) times. A run is a sequence of record batches over ascending hash ranges, so a
+merge holds one range of its inputs at a time (``SLICE_ROWS``), never the whole history.
 
 "Scored once" is the commit's rule: holding ``id_set_lock`` (one committer at a time, on SQLite
 and PostgreSQL alike) it looks its ids up in every run and adds its own run only if none is
@@ -16,9 +17,10 @@ there. A hash matches only with the same text: two ids sharing a 64-bit hash sta
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -26,15 +28,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from fsspec.implementations.local import LocalFileSystem
 from sqlalchemy import Connection, delete, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from rendezvous.batchfiles import filesystem, join
 from rendezvous.store import Store
 from rendezvous.store.schema import id_runs, id_set_lock
 
+T = TypeVar("T")
 HASH_KEY = "rendezvous:ids:1"  # siphash's 16-byte key: another key is another set of runs
 FANOUT = 8  # runs of one level merged into one of the next
 RUN_FILE = "scored-ids.arrow"  # a batch's own run, in its attempt's score folder
+SLICE_ROWS = 1_000_000  # ids per record batch of a merged run: what a merge holds at once
 _ORPHAN_AGE = timedelta(hours=1)  # an unnamed merged run this old is a crashed merge's
 RUN_SCHEMA = pa.schema(
     [
@@ -82,8 +85,11 @@ def id_hashes(ids: pa.Array) -> np.ndarray:
 def lock(conn: Connection) -> None:
     """Hold the set's one lock until ``conn``'s transaction ends: a row written, so SQLite's one
     writer and PostgreSQL's row lock both make the next committer wait."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(id_set_lock).values(id=1, turns=1)
+    if conn.dialect.name == "postgresql":  # loaded only there: 40 ms of every command on SQLite
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    statement = upsert(id_set_lock).values(id=1, turns=1)
     conn.execute(
         statement.on_conflict_do_update(index_elements=["id"], set_={"turns": id_set_lock.c.turns + 1})
     )
@@ -98,13 +104,20 @@ class ScoredIds:
 
     def find(self, ids: pa.Array, conn: Connection | None = None) -> Found:
         """Which of these distinct ids a committed batch scored. With ``conn`` (holding the lock),
-        as of that transaction; without, as of now: a run a merge removed meanwhile is looked
-        for again in the runs that replaced it."""
+        as of that transaction; without, as of now."""
         ids = pc.drop_null(ids)
+        return self._over_runs(lambda urls: _find(urls, ids), conn)
+
+    def batches(self) -> set[str]:
+        """The batches with ids in the set: the runs' dictionaries, not their rows."""
+        return self._over_runs(lambda urls: {name for url in urls for name in _batch_names(url)})
+
+    def _over_runs(self, read: Callable[[list[str]], T], conn: Connection | None = None) -> T:
+        """``read`` over the runs named now; a run a merge removed meanwhile is read again in
+        the runs that replaced it (under the lock, with ``conn``, none is removed)."""
         for attempt in range(3):
-            urls = self.run_urls(conn)
             try:
-                return _find(urls, ids)
+                return read(self.run_urls(conn))
             except FileNotFoundError:
                 if conn is not None or attempt == 2:
                     raise
@@ -133,14 +146,14 @@ class ScoredIds:
             return 0
         batch = pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(ids), np.int32)), pa.array([batch_id]))
         url = join(folder, RUN_FILE)
-        _write_run(url, as_run(ids, batch))
+        _write_run(url, [in_hash_order(as_run(ids, batch))])
         self.name_run(conn, url, 0, len(ids))
         return len(ids)
 
-    def write_merged(self, run: pa.Table) -> str:
-        """A run among the merged ones, not yet named; its url."""
+    def write_merged(self, batches: Iterable[pa.RecordBatch]) -> str:
+        """Record batches in ascending hash order as a run among the merged ones, not yet named."""
         url = join(self.merged_url, f"run-{uuid.uuid4().hex}.arrow")
-        _write_run(url, run)
+        _write_run(url, batches)
         return url
 
     @staticmethod
@@ -155,8 +168,9 @@ class ScoredIds:
         rewritten = 0
         while (due := self._due()) is not None:
             level, inputs = due
-            merged = pa.Table.from_batches([_open(url) for url in inputs])
-            url = self.write_merged(merged.unify_dictionaries().combine_chunks())
+            parts = [part for url in inputs for part in _open(url)]
+            url = self.write_merged(_merged(parts))
+            rows = sum(part.num_rows for part in parts)
             with self.store.begin() as conn:
                 lock(conn)
                 named = set(self.run_urls(conn))
@@ -164,10 +178,10 @@ class ScoredIds:
                     remove([url])
                     return rewritten
                 conn.execute(delete(id_runs).where(id_runs.c.url.in_(inputs)))
-                self.name_run(conn, url, level + 1, len(merged))
+                self.name_run(conn, url, level + 1, rows)
                 orphans = [u for u in self._merged_files() if u not in named and _older_than(u, _ORPHAN_AGE)]
             remove([*inputs, *orphans])
-            rewritten += len(merged)
+            rewritten += rows
         return rewritten
 
     def _due(self) -> tuple[int, list[str]] | None:
@@ -185,17 +199,18 @@ class ScoredIds:
         survey = Survey({}, [])
         for url in self.run_urls():
             try:
-                run = _open(url)
+                parts = _open(url)
             except FileNotFoundError:
                 survey.problems.append(f"the run {url} is missing: its ids could be scored again")
                 continue
-            keys = run.column("hash").to_numpy()
-            if not bool(np.all(keys[1:] >= keys[:-1])):
+            keys = np.concatenate([np.empty(0, np.uint64), *(p.column("hash").to_numpy() for p in parts)])
+            if bool(np.any(keys[1:] < keys[:-1])):
                 survey.problems.append(f"the run {url} is not in hash order: look-ups in it miss ids")
-            batches = run.column("batch_id")
-            for pair in pc.value_counts(batches.indices).to_pylist():
-                name = batches.dictionary[pair["values"]].as_py()
-                survey.per_batch[name] = survey.per_batch.get(name, 0) + pair["counts"]
+            for part in parts:
+                batches = part.column("batch_id")
+                for pair in pc.value_counts(batches.indices).to_pylist():
+                    name = batches.dictionary[pair["values"]].as_py()
+                    survey.per_batch[name] = survey.per_batch.get(name, 0) + pair["counts"]
         return survey
 
     def _merged_files(self) -> list[str]:
@@ -213,59 +228,83 @@ def _find(urls: Iterable[str], ids: pa.Array) -> Found:
     needles = hashes[order]  # in order: each run's pages are then read once, front to back
     request_ids: list[pa.Array] = []
     batch_ids: list[pa.Array] = []
-    for url in urls:
-        run = _open(url)
-        keys = run.column("hash").to_numpy()
-        left = np.searchsorted(keys, needles, "left")
-        width = np.searchsorted(keys, needles, "right") - left
+    for part in (part for url in urls for part in _open(url)):
+        keys = part.column("hash").to_numpy()
+        if not len(keys):
+            continue
+        first, last = np.searchsorted(needles, keys[0], "left"), np.searchsorted(needles, keys[-1], "right")
+        window = needles[first:last]  # the needles within the part's hash range
+        left = np.searchsorted(keys, window, "left")
+        width = np.searchsorted(keys, window, "right") - left
         hit = np.flatnonzero(width)
         if not len(hit):
             continue
         # every stored id sharing a needle's hash (one, but for a collision)
         width = width[hit]
-        needle = np.repeat(hit, width)
+        needle = first + np.repeat(hit, width)
         offset = np.arange(width.sum()) - np.repeat(np.cumsum(width) - width, width)
-        position = np.repeat(left[hit], width) + offset
+        position = pa.array(np.repeat(left[hit], width) + offset)
         wanted = ids.take(pa.array(order[needle]))
-        same = pc.equal(run.column("request_id").take(pa.array(position)), wanted)
+        same = pc.equal(part.column("request_id").take(position), wanted)
         request_ids.append(pc.filter(wanted, same).cast(pa.string()))
-        batch_ids.append(pc.filter(run.column("batch_id").take(pa.array(position)), same).cast(pa.string()))
+        batch_ids.append(pc.filter(part.column("batch_id").take(position), same).cast(pa.string()))
     return Found(
         pa.chunked_array(request_ids, pa.string()).combine_chunks(),
         pa.chunked_array(batch_ids, pa.string()).combine_chunks(),
     )
 
 
-def as_run(request_ids: pa.Array | pa.ChunkedArray, batch_ids: pa.Array | pa.ChunkedArray) -> pa.Table:
-    """Distinct ids with their batches (dictionary encoded) as a run: hashed, in hash order."""
+def as_run(request_ids: pa.Array | pa.ChunkedArray, batch_ids: pa.Array | pa.ChunkedArray) -> pa.RecordBatch:
+    """Distinct ids with their batches (dictionary encoded) as a run's rows, hashed, not in order."""
     request_ids = request_ids.cast(pa.large_string())
     if isinstance(request_ids, pa.ChunkedArray):
         request_ids = request_ids.combine_chunks()
+    if isinstance(batch_ids, pa.ChunkedArray):
+        batch_ids = batch_ids.combine_chunks()
     if not pa.types.is_dictionary(batch_ids.type):
         batch_ids = pc.dictionary_encode(batch_ids)
-    return pa.table([id_hashes(request_ids), request_ids, batch_ids], schema=RUN_SCHEMA)
+    hashes = pa.array(id_hashes(request_ids))
+    return pa.RecordBatch.from_arrays([hashes, request_ids, batch_ids], schema=RUN_SCHEMA)
 
 
-def _in_hash_order(run: pa.Table) -> pa.Table:
-    """Sorted stably: the concatenated runs of a merge are each in order already, which the sort
-    takes advantage of."""
-    return run.take(pa.array(np.argsort(run.column("hash").to_numpy(), kind="stable")))
+def in_hash_order(rows: pa.RecordBatch) -> pa.RecordBatch:
+    """Sorted stably: a merge's pieces are each in order already, which the sort takes advantage of."""
+    return rows.take(pa.array(np.argsort(rows.column("hash").to_numpy(), kind="stable")))
 
 
-def _write_run(url: str, run: pa.Table) -> None:
-    """A run in hash order as one record batch, uncompressed, written under a temporary name then
+def _merged(parts: list[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The runs' record batches merged into ascending hash ranges of about SLICE_ROWS ids each:
+    one range of every input at a time, with the batches' names in one dictionary."""
+    names = pc.unique(pa.chunked_array([p.column("batch_id").dictionary for p in parts], pa.string()))
+    remaps = [pc.index_in(p.column("batch_id").dictionary, value_set=names).cast(pa.int32()) for p in parts]
+    slices = max(1, -(-sum(p.num_rows for p in parts) // SLICE_ROWS))
+    bounds = [(k << 64) // slices for k in range(slices)]
+    for k, low in enumerate(bounds):
+        pieces = []
+        for part, remap in zip(parts, remaps, strict=True):
+            keys = part.column("hash").to_numpy()
+            start = int(np.searchsorted(keys, np.uint64(low)))
+            stop = len(keys) if k == slices - 1 else int(np.searchsorted(keys, np.uint64(bounds[k + 1])))
+            piece = part.slice(start, stop - start)
+            batch = pa.DictionaryArray.from_arrays(remap.take(piece.column("batch_id").indices), names)
+            pieces.append(pa.RecordBatch.from_arrays([*piece.columns[:2], batch], schema=RUN_SCHEMA))
+        yield in_hash_order(pa.concat_batches(pieces))
+
+
+def _write_run(url: str, batches: Iterable[pa.RecordBatch]) -> None:
+    """Record batches in ascending hash order, uncompressed, written under a temporary name then
     renamed: a local run is read by mapping it, not by copying it."""
-    run = _in_hash_order(run.combine_chunks())
     fs, path = filesystem(url)
     fs.makedirs(fs._parent(path), exist_ok=True)
     with fs.open(f"{path}.tmp", "wb") as handle, pa.ipc.new_file(handle, RUN_SCHEMA) as writer:
-        writer.write_table(run, max_chunksize=max(len(run), 1))
+        for batch in batches:
+            writer.write_batch(batch)
     fs.mv(f"{path}.tmp", path)
 
 
-def _open(url: str) -> pa.RecordBatch:
-    """A run's one record batch: mapped from a local file (its pages read as searched), read
-    whole from any other location."""
+def _open(url: str) -> list[pa.RecordBatch]:
+    """A run's record batches: mapped from a local file (its pages read as searched), read whole
+    from any other location."""
     fs, path = filesystem(url)
     if isinstance(fs, LocalFileSystem):
         source = pa.memory_map(path)
@@ -273,7 +312,11 @@ def _open(url: str) -> pa.RecordBatch:
         with fs.open(path, "rb") as handle:
             source = pa.py_buffer(handle.read())
     reader = pa.ipc.open_file(source)
-    return reader.get_batch(0) if reader.num_record_batches else pa.RecordBatch.from_pylist([], RUN_SCHEMA)
+    return [reader.get_batch(i) for i in range(reader.num_record_batches)]
+
+
+def _batch_names(url: str) -> set[str]:
+    return {name for part in _open(url) for name in part.column("batch_id").dictionary.to_pylist()}
 
 
 def _older_than(url: str, age: timedelta) -> bool:

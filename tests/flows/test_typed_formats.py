@@ -5,20 +5,24 @@ match integer ids however the file spells them; training reads CSV and Parquet b
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import joblib
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sqlalchemy import delete
 from typed_batches import FEATURES, flights, outcome, write_batch, write_suite
 
 from flows.score_batches import score_batches
 from flows.train_candidate import train_candidate
 from rendezvous.promotion.dataset import read_dev_storage
 from rendezvous.promotion.labels import add_labels, read_label_file
+from rendezvous.scorelog import read as scorelog
 from rendezvous.services import forget_services, get_services
 from rendezvous.settings import get_settings
+from rendezvous.store.schema import id_runs
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 FORMATS = ["csv", "parquet", "jsonl", "csv.gz"]
@@ -118,3 +122,40 @@ def test_an_integer_id_scored_before_is_found_however_the_next_file_spells_it(fl
     rejects = pd.read_csv(done["outputs"]["rejects"])
     assert set(rejects["rule"]) == {"request_id_already_scored"}
     assert sorted(rejects["request_id"].astype(int)) == list(range(51, 61))
+
+
+def test_labels_find_their_live_model_through_the_scored_id_set_or_else_by_a_scan(
+    flights_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The set names the batches whose score files hold the labelled ids; when it lacks a
+    committed batch (one scored under id scope "batch"), every file is scanned instead."""
+    for name, first_id in (("a", 1), ("b", 500), ("c", 900)):
+        write_batch(flights(80, seed=first_id, first_id=first_id), flights_home / "inbox" / f"{name}.csv")
+    batch_of = {o["source"]: o["batch_id"] for o in score_batches() if o["state"] == "committed"}
+    assert len(batch_of) == 3
+    services = get_services()
+    scanned: list[list[str] | None] = []
+    query = scorelog.query
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        scanned.append(kwargs.get("batch_ids"))
+        return query(*args, **kwargs)
+
+    monkeypatch.setattr(scorelog, "query", recorded)
+
+    def label(ids: list[int], name: str) -> dict[str, int]:
+        path = tmp_path / name
+        path.write_text("flight_id,on_time\n" + "".join(f"{i},{i % 2}\n" for i in ids))
+        kind = services.contract().kinds["flight_id"]
+        frame = read_label_file(str(path), "flight_id", ["on_time"], kind)
+        report, _ = add_labels(services.store, frame, name, scored=services.scored_ids)
+        return {"stored": report.stored, **report.rejected}
+
+    ids = [*range(1, 81), *range(900, 980), 5000, 5001]
+    assert label(ids, "ac.csv") == {"stored": 160, "unknown_request": 2}
+    assert scanned[-1] == sorted([batch_of["a.csv"], batch_of["c.csv"]])
+
+    with services.store.begin() as conn:
+        conn.execute(delete(id_runs).where(id_runs.c.url.contains(batch_of["b.csv"])))
+    assert label([*range(500, 580), 5002], "b.csv") == {"stored": 80, "unknown_request": 1}
+    assert scanned[-1] is None

@@ -72,6 +72,7 @@ def test_merged_runs_find_what_their_runs_held_and_replace_them(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(scored_ids, "FANOUT", 2)
+    monkeypatch.setattr(scored_ids, "SLICE_ROWS", 7)  # a merge writes its ranges one at a time
     store = Store(database_url)
     ids = ScoredIds(store, str(tmp_path / "archive"))
     batches = {f"b{n}": [f"{n}-{i}" for i in range(50)] + [f"shared text {n}"] for n in range(5)}
