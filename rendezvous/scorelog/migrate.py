@@ -19,7 +19,7 @@ import pyarrow as pa
 from sqlalchemy import Connection, column, inspect, select, table, text, update
 
 from rendezvous.scorelog.files import MANIFEST_KEY, AttemptScores
-from rendezvous.scorelog.scored_ids import ScoredIds, as_run, in_hash_order, lock, remove
+from rendezvous.scorelog.scored_ids import ScoredIds, as_run, lock, remove
 from rendezvous.store import Store
 from rendezvous.store.schema import batches
 from rendezvous.store.upgrade import LEGACY_SCORED_IDS, legacy_tables
@@ -106,7 +106,7 @@ def migrate_scored_id_table(store: Store, scored: ScoredIds) -> int:
             select(column("request_id"), column("batch_id")).select_from(table(LEGACY_SCORED_IDS)),
             pa.schema([("request_id", pa.string()), ("batch_id", pa.string())]),
         )
-    url = scored.write_merged([in_hash_order(as_run(held.column("request_id"), held.column("batch_id")))])
+    url = scored.write_merged([as_run(held.column("request_id"), held.column("batch_id"))])
     with store.begin() as conn:
         lock(conn)
         if not inspect(conn).has_table(LEGACY_SCORED_IDS):

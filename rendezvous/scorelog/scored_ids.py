@@ -105,8 +105,10 @@ class ScoredIds:
     def find(self, ids: pa.Array, conn: Connection | None = None) -> Found:
         """Which of these distinct ids a committed batch scored. With ``conn`` (holding the lock),
         as of that transaction; without, as of now."""
-        ids = pc.drop_null(ids)
-        return self._over_runs(lambda urls: _find(urls, ids), conn)
+        return self._find(_Keyed.of(pc.drop_null(ids)), conn)
+
+    def _find(self, keyed: _Keyed, conn: Connection | None = None) -> Found:
+        return self._over_runs(lambda urls: _find(urls, keyed), conn)
 
     def batches(self) -> set[str]:
         """The batches with ids in the set: the runs' dictionaries, not their rows."""
@@ -135,20 +137,22 @@ class ScoredIds:
         """A committing batch's ids as its run in ``folder``, named in ``conn``'s transaction (the
         commit's): raises ScoredBefore if a committed batch holds some of them, unless
         ``keep_earlier``, when those stay the earlier batch's (a migrated home's old race)."""
-        ids = pc.unique(ids.cast(pa.string()))
+        keyed = _Keyed.of(ids)  # hashed and sorted once, outside the lock
         lock(conn)
-        found = self.find(ids, conn)
+        found = self._find(keyed, conn)
         if len(found.request_ids):
             if not keep_earlier:
                 raise ScoredBefore(found)
-            ids = pc.filter(ids, pc.invert(pc.is_in(ids, value_set=found.request_ids)))
-        if not len(ids):
+            earlier = pc.is_in(keyed.ids, value_set=found.request_ids)
+            keyed = _Keyed.of(pc.filter(keyed.ids, pc.invert(earlier)))
+        rows = len(keyed.ids)
+        if not rows:
             return 0
-        batch = pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(ids), np.int32)), pa.array([batch_id]))
+        batch = pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows, np.int32)), pa.array([batch_id]))
         url = join(folder, RUN_FILE)
-        _write_run(url, [in_hash_order(as_run(ids, batch))])
-        self.name_run(conn, url, 0, len(ids))
-        return len(ids)
+        _write_run(url, [keyed.run(batch)])
+        self.name_run(conn, url, 0, rows)
+        return rows
 
     def write_merged(self, batches: Iterable[pa.RecordBatch]) -> str:
         """Record batches in ascending hash order as a run among the merged ones, not yet named."""
@@ -221,11 +225,44 @@ class ScoredIds:
         return [join(self.merged_url, name) for name in names if name.endswith(".arrow")]
 
 
-def _find(urls: Iterable[str], ids: pa.Array) -> Found:
-    ids = ids.cast(pa.large_string())
-    hashes = id_hashes(ids)
-    order = np.argsort(hashes, kind="stable")
-    needles = hashes[order]  # in order: each run's pages are then read once, front to back
+@dataclass(frozen=True)
+class _Keyed:
+    """Distinct ids with their hashes and the order that sorts them."""
+
+    ids: pa.Array
+    hashes: np.ndarray
+    order: np.ndarray
+
+    @classmethod
+    def of(cls, ids: pa.Array | pa.ChunkedArray) -> _Keyed:
+        ids = ids.cast(pa.large_string())
+        ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+        hashes = id_hashes(ids)
+        return cls(ids, hashes, np.argsort(hashes, kind="stable"))
+
+    def refuse_repeats(self) -> None:
+        """An id given twice would be two entries of one id: a caller's bug, named here. Only ids
+        whose hash is shared are compared as text (none, but for a repeat or a collision)."""
+        ordered = self.hashes[self.order]
+        shared = np.flatnonzero(ordered[1:] == ordered[:-1])
+        if not len(shared):
+            return
+        candidates = self.ids.take(pa.array(self.order[np.union1d(shared, shared + 1)]))
+        counts = pc.value_counts(candidates)
+        repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
+        if len(repeated):
+            raise ValueError(f"request id {repeated[0].as_py()!r} is given twice to the scored-id set")
+
+    def run(self, batch_ids: pa.DictionaryArray) -> pa.RecordBatch:
+        """The ids (with their batches, in the ids' order) as a run's rows, in hash order."""
+        self.refuse_repeats()
+        order = pa.array(self.order)
+        columns = [pa.array(self.hashes[self.order]), self.ids.take(order), batch_ids.take(order)]
+        return pa.RecordBatch.from_arrays(columns, schema=RUN_SCHEMA)
+
+
+def _find(urls: Iterable[str], keyed: _Keyed) -> Found:
+    needles = keyed.hashes[keyed.order]  # in order: each run's pages are then read once, front to back
     request_ids: list[pa.Array] = []
     batch_ids: list[pa.Array] = []
     for part in (part for url in urls for part in _open(url)):
@@ -244,7 +281,7 @@ def _find(urls: Iterable[str], ids: pa.Array) -> Found:
         needle = first + np.repeat(hit, width)
         offset = np.arange(width.sum()) - np.repeat(np.cumsum(width) - width, width)
         position = pa.array(np.repeat(left[hit], width) + offset)
-        wanted = ids.take(pa.array(order[needle]))
+        wanted = keyed.ids.take(pa.array(keyed.order[needle]))
         same = pc.equal(part.column("request_id").take(position), wanted)
         request_ids.append(pc.filter(wanted, same).cast(pa.string()))
         batch_ids.append(pc.filter(part.column("batch_id").take(position), same).cast(pa.string()))
@@ -255,19 +292,12 @@ def _find(urls: Iterable[str], ids: pa.Array) -> Found:
 
 
 def as_run(request_ids: pa.Array | pa.ChunkedArray, batch_ids: pa.Array | pa.ChunkedArray) -> pa.RecordBatch:
-    """Distinct ids with their batches (dictionary encoded) as a run's rows, hashed, not in order."""
-    request_ids = request_ids.cast(pa.large_string())
-    if isinstance(request_ids, pa.ChunkedArray):
-        request_ids = request_ids.combine_chunks()
-    if isinstance(batch_ids, pa.ChunkedArray):
-        batch_ids = batch_ids.combine_chunks()
-    if not pa.types.is_dictionary(batch_ids.type):
-        batch_ids = pc.dictionary_encode(batch_ids)
-    hashes = pa.array(id_hashes(request_ids))
-    return pa.RecordBatch.from_arrays([hashes, request_ids, batch_ids], schema=RUN_SCHEMA)
+    """Distinct ids with their batches as a run's rows, in hash order."""
+    batch_ids = batch_ids.combine_chunks() if isinstance(batch_ids, pa.ChunkedArray) else batch_ids
+    return _Keyed.of(request_ids).run(pc.dictionary_encode(batch_ids))
 
 
-def in_hash_order(rows: pa.RecordBatch) -> pa.RecordBatch:
+def _in_hash_order(rows: pa.RecordBatch) -> pa.RecordBatch:
     """Sorted stably: a merge's pieces are each in order already, which the sort takes advantage of."""
     return rows.take(pa.array(np.argsort(rows.column("hash").to_numpy(), kind="stable")))
 
@@ -288,7 +318,7 @@ def _merged(parts: list[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             piece = part.slice(start, stop - start)
             batch = pa.DictionaryArray.from_arrays(remap.take(piece.column("batch_id").indices), names)
             pieces.append(pa.RecordBatch.from_arrays([*piece.columns[:2], batch], schema=RUN_SCHEMA))
-        yield in_hash_order(pa.concat_batches(pieces))
+        yield _in_hash_order(pa.concat_batches(pieces))
 
 
 def _write_run(url: str, batches: Iterable[pa.RecordBatch]) -> None:

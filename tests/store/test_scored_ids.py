@@ -65,6 +65,9 @@ def test_ids_that_share_a_hash_are_told_apart_by_their_text(
     }
     with pytest.raises(ScoredBefore, match="1 ids were scored already, by second"), store.begin() as conn:
         ids.add(conn, "third", pa.array(["fresh", HOSTILE[3]]), str(tmp_path / "third"))
+    given = ["new", "repeated,1", "other", "more", "repeated,1"]  # mod 4, equal hashes need not be adjacent
+    with pytest.raises(ValueError, match="request id 'repeated,1' is given twice"), store.begin() as conn:
+        ids.add(conn, "fourth", pa.array(given), str(tmp_path / "fourth"))
     assert ids.survey().per_batch == {"first": len(HOSTILE[::2]), "second": len(HOSTILE[1::2])}
 
 
