@@ -236,7 +236,9 @@ def _add_labels(
                 _reject(changed, "conflicts_with_stored", "stored outcome " + previous[changed.index])
             )
         arrived = {"source": source, "received_at": now}
-        store.bulk_insert(conn, labels, new[["request_id", "outcome"]], arrived)
+        # in key order: each page of the id index is written once, not once per label
+        in_order = pc.sort_indices(pa.array(new["request_id"], pa.string())).to_numpy()
+        store.bulk_insert(conn, labels, new[["request_id", "outcome"]].iloc[in_order], arrived)
     rejected = pd.concat([r for r in rejects if not r.empty] or [pd.DataFrame(columns=REJECT_COLUMNS)])
     report = LabelReport(
         source=source,
