@@ -147,8 +147,8 @@ def seen_before(
     a score of already (the ``scored`` set; under id scope "batch" there is none).
 
     Set-based either way, costing what the batch holds, not the history: the attempt's own
-    score files, the quarantine's index joined on the candidates (``Store.select_among``), and
-    the scored-id runs searched for the candidates' hashes.
+    score files, the batch's quarantine lines, and the scored-id runs searched for the
+    candidates' hashes.
     Quarantined ids the store had to alter (cut, NUL spelled out) are not the ids that were sent.
     """
     ids = pc.unique(_as_text(request_ids.dropna()))
@@ -159,10 +159,8 @@ def seen_before(
         scoring = [_as_text(chunk) for chunk in unlogged]
         scored_here = pa.chunked_array([*scored_here.chunks, *scoring], pa.string())
         here.extend(pc.filter(scored_here, pc.is_in(scored_here, value_set=ids)).chunks)
-        params = {"batch": staged.batch_id, "altered_1": ID_TOO_LONG, "altered_2": ID_HAS_NUL}
         with store.begin() as conn:
-            rows = store.select_among(conn, _SEEN_SQL, ids, params)
-        here.append(pa.array([request_id for (request_id,) in rows], pa.string()))
+            here.append(_quarantined_among(store, conn, staged.batch_id, ids))
         if scored is not None:
             found = scored.find(ids)
             same = pc.equal(found.batch_ids, staged.batch_id)
@@ -171,6 +169,20 @@ def seen_before(
     return _among(request_ids, here), _among(request_ids, elsewhere)
 
 
+def _quarantined_among(store: Store, conn: Connection, batch_id: str, ids: pa.Array) -> pa.Array:
+    """Which of these ids the batch quarantined as sent. Its lines are fetched when they are no
+    more than the ids (a batch sets a few rows aside): on PostgreSQL, sending a chunk's 250k ids
+    to join them took 0.6 s a chunk. Else the ids are sent and joined (``Store.select_among``)."""
+    where = (quarantine.c.batch_id == batch_id, quarantine.c.rule.not_in([ID_TOO_LONG, ID_HAS_NUL]))
+    if conn.execute(select(func.count()).where(*where)).scalar_one() <= len(ids):
+        lines = store.arrow(conn, select(quarantine.c.request_id).where(*where), _ID_SCHEMA).column(0)
+        return pc.filter(lines, pc.is_in(lines, value_set=ids)).combine_chunks()
+    params = {"batch": batch_id, "altered_1": ID_TOO_LONG, "altered_2": ID_HAS_NUL}
+    rows = store.select_among(conn, _SEEN_SQL, ids, params)
+    return pa.array([request_id for (request_id,) in rows], pa.string())
+
+
+_ID_SCHEMA = pa.schema([("request_id", pa.string())])
 _SEEN_SQL = """
 SELECT q.request_id FROM {candidates}
   JOIN quarantine q ON q.request_id = c.request_id AND q.batch_id = :batch

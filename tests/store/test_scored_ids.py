@@ -17,6 +17,7 @@ from rendezvous.scorelog import scored_ids
 from rendezvous.scorelog.files import AttemptScores
 from rendezvous.scorelog.scored_ids import ScoredBefore, ScoredIds
 from rendezvous.store import Store
+from rendezvous.store.schema import quarantine
 
 HOSTILE = ["a,b", 'say "hi"', "line\nbreak", "", " padded ", "émoji 🍷", "NULL", "\\N", "\u2028", "x" * 600]
 
@@ -133,3 +134,22 @@ def test_two_commits_of_one_id_at_once_add_it_once(database_url: str, tmp_path: 
     winner = next(name for name, outcome in outcomes.items() if outcome == "committed")
     assert ids.survey().per_batch == {winner: 20_001}
     assert _held(ids.find(pa.array(["shared"]))) == {"shared": winner}
+
+
+@pytest.mark.parametrize("filler", [0, 40], ids=["fewer-ids-than-lines", "more-ids-than-lines"])
+def test_an_id_the_batch_quarantined_as_sent_is_seen_however_it_is_looked_up(
+    database_url: str, tmp_path: Path, filler: int
+) -> None:
+    """Joined with the ids sent, or fetched as the batch's lines: the same answer either way,
+    and an id the store had to alter (cut, NUL spelled out) is not the id that was sent."""
+    store = Store(database_url)
+    held = [f'held {n}, "quoted"' for n in range(10)]
+    lines = pd.DataFrame({"request_id": [*held, "cut"], "rule": ["some_rule"] * 10 + [records.ID_TOO_LONG]})
+    other = pd.DataFrame({"request_id": ["elsewhere"], "rule": ["some_rule"]})
+    with store.begin() as conn:
+        store.bulk_insert(conn, quarantine, lines, {"batch_id": "b"})
+        store.bulk_insert(conn, quarantine, other, {"batch_id": "other"})
+    staged = _staged(tmp_path, "b", ["scored"])
+    asked = [held[3], "cut", "scored", "elsewhere", *(f"new {n}" for n in range(filler))]
+    here, _ = records.seen_before(store, staged, pd.Series(asked))
+    assert here.tolist() == [True, False, True, False] + [False] * filler
