@@ -57,6 +57,16 @@ class ScoredBefore(RuntimeError):
         self.found = found
 
 
+class MissingRun(FileNotFoundError):
+    """A run the store names is gone: its ids could be scored again, so nothing is scored."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(
+            f"a run of the scored-id set is missing ({cause}): the ids it held could be scored again, "
+            "so no batch is scored until it is restored; `rendezvous verify` names every missing run"
+        )
+
+
 @dataclass(frozen=True)
 class Found:
     """Ids found in the set, each with the batch that scored it."""
@@ -120,9 +130,9 @@ class ScoredIds:
         for attempt in range(3):
             try:
                 return read(self.run_urls(conn))
-            except FileNotFoundError:
+            except FileNotFoundError as exc:
                 if conn is not None or attempt == 2:
-                    raise
+                    raise MissingRun(exc) from exc
         raise AssertionError("unreachable")
 
     def run_urls(self, conn: Connection | None = None) -> list[str]:

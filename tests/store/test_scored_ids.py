@@ -153,3 +153,17 @@ def test_an_id_the_batch_quarantined_as_sent_is_seen_however_it_is_looked_up(
     asked = [held[3], "cut", "scored", "elsewhere", *(f"new {n}" for n in range(filler))]
     here, _ = records.seen_before(store, staged, pd.Series(asked))
     assert here.tolist() == [True, False, True, False] + [False] * filler
+
+
+def test_a_run_that_is_gone_stops_the_lookup_naming_it(database_url: str, tmp_path: Path) -> None:
+    """Deleting a run must not let its ids be scored again: every lookup fails until it is back."""
+    store = Store(database_url)
+    ids = ScoredIds(store, str(tmp_path))
+    with store.begin() as conn:
+        ids.add(conn, "a", pa.array(["1", "2"]), str(tmp_path / "a"))
+    run = tmp_path / "a" / scored_ids.RUN_FILE
+    run.rename(tmp_path / "elsewhere")
+    with pytest.raises(scored_ids.MissingRun, match="no batch is scored until it is restored"):
+        ids.find(pa.array(["2"]))
+    (tmp_path / "elsewhere").rename(run)
+    assert _held(ids.find(pa.array(["2"]))) == {"2": "a"}
