@@ -182,7 +182,10 @@ class ScoredIds:
         rewritten = 0
         while (due := self._due()) is not None:
             level, inputs = due
-            parts = [part for url in inputs for part in _open(url)]
+            try:
+                parts = [part for url in inputs for part in _open(url)]
+            except FileNotFoundError:  # another process merged them meanwhile
+                return rewritten
             url = self.write_merged(_merged(parts))
             rows = sum(part.num_rows for part in parts)
             with self.store.begin() as conn:
