@@ -167,3 +167,37 @@ def test_a_run_that_is_gone_stops_the_lookup_naming_it(database_url: str, tmp_pa
         ids.find(pa.array(["2"]))
     (tmp_path / "elsewhere").rename(run)
     assert _held(ids.find(pa.array(["2"]))) == {"2": "a"}
+
+
+def test_two_merges_at_once_leave_every_id_in_the_set_once(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers merge after their commits: whichever swaps first wins, the other gives way."""
+    monkeypatch.setattr(scored_ids, "FANOUT", 2)
+    store = Store(database_url)
+    ids = ScoredIds(store, str(tmp_path / "archive"))
+    batches = {f"b{n}": [f"{n}-{i}" for i in range(3000)] for n in range(3)}
+    for batch_id, batch in batches.items():
+        with store.begin() as conn:
+            ids.add(conn, batch_id, pa.array(batch), str(tmp_path / batch_id))
+    start = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def merge() -> None:
+        start.wait()
+        try:
+            ids.merge()
+        except BaseException as exc:  # reported by the assertion below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=merge) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert ids.survey().per_batch == {batch_id: 3000 for batch_id in batches}
+    assert ids.survey().problems == []
+    every = {request_id: batch_id for batch_id, batch in batches.items() for request_id in batch}
+    assert _held(ids.find(pa.array(list(every)))) == every
+    assert len(ids.run_urls()) == 1  # the three runs of level 0 merged once, by one of the two
