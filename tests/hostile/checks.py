@@ -81,9 +81,10 @@ def risky_cells(path: Path) -> list[str]:
     return sorted(c for c in cells if c.lstrip().startswith(FORMULA_START) or c.startswith(("\t", "\r")))
 
 
-def csv_outputs(services: Services) -> list[Path]:
-    """Every CSV the outbox holds (responses and rejects)."""
-    return sorted(Path(services.settings.outbox_url).rglob("*.csv"))
+def csv_rejects(services: Services) -> list[Path]:
+    """Every rejects CSV the outbox holds: people open those, so no cell may run as a formula
+    (a response is written as computed: its readers are systems, and an id ``+1`` stays ``+1``)."""
+    return sorted(Path(services.settings.outbox_url).rglob("rejects*.csv"))
 
 
 def terminal_rows(services: Services) -> list:

@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from checks import breaches, csv_outputs, risky_cells, store_counts
+from checks import breaches, csv_rejects, risky_cells, store_counts
 from corpus import COLUMNS, NUMERIC, clean
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -239,7 +239,7 @@ def test_random_batches_are_all_accounted_for(hostile_root: Path) -> None:
             else:
                 assert o["reason"] and scored == set(), o
         assert breaches(services) == {}
-        for path in csv_outputs(services):
+        for path in csv_rejects(services):
             assert risky_cells(path) == [], path
 
     check()
