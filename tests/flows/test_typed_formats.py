@@ -82,23 +82,40 @@ def test_the_same_batch_in_every_format_scores_the_same(flights_home: Path, tmp_
 
 
 def test_labels_with_float_spelled_ids_match_and_training_reads_csv_and_parquet(
-    flights_home: Path, tmp_path: Path
+    flights_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     old = flights(150, seed=3, first_id=279_800)
     new = flights(150, seed=4, first_id=279_950)
     write_batch(old, flights_home / "inbox" / "a.csv")
     write_batch(new, flights_home / "inbox" / "b.parquet")
-    assert [o["state"] for o in score_batches()] == ["committed"] * 2
+    outcomes = score_batches()
+    assert [o["state"] for o in outcomes] == ["committed"] * 2
+    scanned: list[list[str] | None] = []
+    query = scorelog.query
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        scanned.append(kwargs.get("batch_ids"))
+        return query(*args, **kwargs)
+
+    monkeypatch.setattr(scorelog, "query", recorded)
 
     both = pd.concat([old, new], ignore_index=True)
     labels = tmp_path / "labels.csv"
     rows = zip(both["flight_id"], outcome(both), strict=True)
-    labels.write_text("flight_id,on_time\n" + "".join(f"{i}.0,{y}\n" for i, y in rows))
+    labels.write_text("flight_id,on_time\n" + "".join(f"{i}.0,{y}\n" for i, y in rows) + "5000,1\n")
     services = get_services()
     frame = read_label_file(str(labels), "flight_id", ["on_time"], services.contract().kinds["flight_id"])
-    report, _ = add_labels(services.store, frame, labels.name)
+    report, _ = add_labels(services.store, frame, labels.name, scored=services.scored_ids)
     assert "279876" in set(frame["request_id"])
-    assert (report.stored, report.rejected_rows) == (300, 0)
+    assert (report.stored, report.rejected) == (300, {"unknown_request": 1})
+    # the scored-id set names the batches whose files hold the labelled ids; a home where it
+    # lacks a committed batch (scored under id scope "batch") has every file scanned instead
+    assert scanned[-1] == sorted(o["batch_id"] for o in outcomes)
+    with services.store.begin() as conn:
+        conn.execute(delete(id_runs).where(id_runs.c.url.contains(outcomes[0]["batch_id"])))
+    report, _ = add_labels(services.store, frame, labels.name, scored=services.scored_ids)
+    assert (report.unchanged, report.rejected) == (300, {"unknown_request": 1})
+    assert scanned[-1] is None
 
     result = train_candidate(version="flights-2")
     assert result["version"] == "flights-2"
@@ -122,40 +139,3 @@ def test_an_integer_id_scored_before_is_found_however_the_next_file_spells_it(fl
     rejects = pd.read_csv(done["outputs"]["rejects"])
     assert set(rejects["rule"]) == {"request_id_already_scored"}
     assert sorted(rejects["request_id"].astype(int)) == list(range(51, 61))
-
-
-def test_labels_find_their_live_model_through_the_scored_id_set_or_else_by_a_scan(
-    flights_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The set names the batches whose score files hold the labelled ids; when it lacks a
-    committed batch (one scored under id scope "batch"), every file is scanned instead."""
-    for name, first_id in (("a", 1), ("b", 500), ("c", 900)):
-        write_batch(flights(80, seed=first_id, first_id=first_id), flights_home / "inbox" / f"{name}.csv")
-    batch_of = {o["source"]: o["batch_id"] for o in score_batches() if o["state"] == "committed"}
-    assert len(batch_of) == 3
-    services = get_services()
-    scanned: list[list[str] | None] = []
-    query = scorelog.query
-
-    def recorded(*args: Any, **kwargs: Any) -> Any:
-        scanned.append(kwargs.get("batch_ids"))
-        return query(*args, **kwargs)
-
-    monkeypatch.setattr(scorelog, "query", recorded)
-
-    def label(ids: list[int], name: str) -> dict[str, int]:
-        path = tmp_path / name
-        path.write_text("flight_id,on_time\n" + "".join(f"{i},{i % 2}\n" for i in ids))
-        kind = services.contract().kinds["flight_id"]
-        frame = read_label_file(str(path), "flight_id", ["on_time"], kind)
-        report, _ = add_labels(services.store, frame, name, scored=services.scored_ids)
-        return {"stored": report.stored, **report.rejected}
-
-    ids = [*range(1, 81), *range(900, 980), 5000, 5001]
-    assert label(ids, "ac.csv") == {"stored": 160, "unknown_request": 2}
-    assert scanned[-1] == sorted([batch_of["a.csv"], batch_of["c.csv"]])
-
-    with services.store.begin() as conn:
-        conn.execute(delete(id_runs).where(id_runs.c.url.contains(batch_of["b.csv"])))
-    assert label([*range(500, 580), 5002], "b.csv") == {"stored": 80, "unknown_request": 1}
-    assert scanned[-1] is None

@@ -32,6 +32,7 @@ def test_verify_finds_each_kind_of_damage(home: Path) -> None:
     outcomes = {o["source"]: o for o in score_batches()}
     assert _failing() == {}
     assert CliRunner().invoke(app, ["verify"]).exit_code == 0
+    _damage_the_scored_id_runs([o for o in outcomes.values() if o["state"] == "committed"])
 
     first = outcomes["loans-2026-11-01.csv"]
     Path(first["outputs"]["response"]).unlink()
@@ -85,13 +86,10 @@ def test_a_role_written_by_hand_is_not_served_and_fails_the_scoring_run(home: Pa
 
 
 
-def test_verify_names_a_scored_id_run_that_lost_ids_is_out_of_order_or_is_gone(home: Path) -> None:
-    """Each would let an id be scored twice without a score file showing it yet."""
-    services = get_services()
-    build_demo(services, rows_per_batch=60)
-    committed = [o for o in score_batches() if o["state"] == "committed"]
-    assert _failing() == {}
-    first, second, *_ = services.scored_ids.run_urls()
+def _damage_the_scored_id_runs(committed: list[dict]) -> None:
+    """A run that lost ids, is out of order or is gone would each let an id be scored twice
+    without a score file showing it yet; each is named, then undone."""
+    first, second, *_ = get_services().scored_ids.run_urls()
 
     def breaches() -> list[str]:
         checked = next(r for r in verify(get_services()) if r.name.startswith("the scored-id set"))
@@ -106,8 +104,10 @@ def test_verify_names_a_scored_id_run_that_lost_ids_is_out_of_order_or_is_gone(h
     _write_ipc(first, run.take(pa.array(range(len(run) - 1, -1, -1))))
     assert breaches() == [f"the run {first} is not in hash order: look-ups in it miss ids"]
     _write_ipc(first, run)
-    Path(second).unlink()
+    Path(second).rename(f"{second}.away")
     assert f"the run {second} is missing: its ids could be scored again" in breaches()
+    Path(f"{second}.away").rename(second)
+    assert breaches() == []
 
 
 def _write_ipc(path: str, table: pa.Table) -> None:
