@@ -353,8 +353,7 @@ def _one_row_per_request(
         job.outputs(services).scores,
         storable[id_column],
         unlogged,
-        # under id scope "batch" ids name requests within a batch: no set across batches
-        services.scored_ids if services.settings.id_scope != "batch" else None,
+        services.scored_ids,
     )
     repeated = _repeated_in_chunk(frame, storable, id_column) | in_batch
     scored_elsewhere &= ~repeated
@@ -562,7 +561,7 @@ def commit(services: Services, job: BatchJob, rejected_reason: str | None) -> Ou
     folder = services.settings.done_url if row.state == "committed" else services.settings.failed_url
     move_source(job.source_url, folder, note=row.reason)
     services.ledger.mark_moved(job.batch_id)
-    if row.state == "committed" and services.settings.id_scope != "batch":
+    if row.state == "committed" and services.scored_ids is not None:
         services.scored_ids.merge()  # the response is out: a merge's seconds delay no one
     return _outcome(services.ledger.get(job.batch_id))
 
@@ -594,7 +593,7 @@ def _close(services: Services, job: BatchJob, rejected_reason: str | None) -> No
         reason = rejected_reason or ("no rows (empty or header only)" if rows_in == 0 else None)
         if state == "rejected":
             outputs.reset()
-        elif services.settings.id_scope != "batch":
+        elif services.scored_ids is not None:
             records.record_scored_ids(services.scored_ids, conn, job.batch_id, outputs.scores)
         crash_point("before-publish")
         published = outputs.publish(records.rejects_frame(conn, job.batch_id))
@@ -624,7 +623,7 @@ def _served(conn: Any, batch_id: str) -> Served:
     return Served(sum(rows for rows, _ in steps), by_role, sum(detail["late"] for _, detail in steps))
 
 
-def _all_scored_before(conn: Any, batch_id: str, scored: ScoredIds) -> str | None:
+def _all_scored_before(conn: Any, batch_id: str, scored: ScoredIds | None) -> str | None:
     """A batch none of whose rows was scored because other batches scored its ids already (a
     file sent again under another name) is rejected, naming those batches, not committed empty."""
     earlier = records.earlier_scorers(

@@ -242,10 +242,13 @@ def counts(conn: Connection, batch_id: str, scored: int) -> dict[str, int]:
 
 
 def earlier_scorers(
-    conn: Connection, batch_id: str, rule: str, held: Iterable[str], scored: ScoredIds, limit: int = 5
+    conn: Connection, batch_id: str, rule: str, held: Iterable[str], scored: ScoredIds | None, limit: int = 5
 ) -> list[str] | None:
     """When every quarantine line of this batch has a rule in ``held`` and some have ``rule``
-    (its ids were scored by other batches), those batches, in order; else None."""
+    (its ids were scored by other batches, named by the ``scored`` set), those batches, in
+    order; else None."""
+    if scored is None:
+        return None
     other = conn.execute(
         select(func.count()).where(quarantine.c.batch_id == batch_id, quarantine.c.rule.not_in(list(held)))
     ).scalar_one()

@@ -37,7 +37,11 @@ class Services:
         return store
 
     @cached_property
-    def scored_ids(self) -> ScoredIds:
+    def scored_ids(self) -> ScoredIds | None:
+        """The ids scored across batches; None under id scope "batch", where an id names a
+        request within its batch only and nothing is checked or kept across batches."""
+        if self.settings.id_scope == "batch":
+            return None
         from rendezvous.scorelog.scored_ids import ScoredIds
 
         return ScoredIds(self.store, self.settings.archive_url)

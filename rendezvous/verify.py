@@ -184,7 +184,7 @@ def check_scored_ids(services: Services) -> CheckResult:
     """Under id scope "global", the scored-id set holds each committed batch's live ids and no
     other batch's, its runs in hash order: an id it lacks, or cannot find, could be scored again."""
     name = "the scored-id set holds every committed batch's live ids"
-    if services.settings.id_scope == "batch":
+    if services.scored_ids is None:
         return CheckResult(name, 0)
     survey = services.scored_ids.survey()
     held = survey.per_batch

@@ -107,7 +107,7 @@ def labels_add(
             frame = read_label_file(str(file), s.id_column, columns, id_kind)
         except LabelFileError as exc:
             raise fail(f"refused: {exc}", 2, json_out) from exc
-        scored = services.scored_ids if services.settings.id_scope != "batch" else None
+        scored = services.scored_ids  # id scope "global": refused above otherwise
         report, rejected = add_labels(services.store, frame, file.name, replace=replace, scored=scored)
         rejects_url = write_rejects(rejected, s.labels_url, file.name)
         reports.append({**report.__dict__, "rejects_url": rejects_url})
