@@ -4,20 +4,21 @@ a hash shared by two ids never makes one look scored; merged runs find what thei
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from at_once import at_once
+from sqlalchemy import select
 
 from rendezvous import records
 from rendezvous.scorelog import scored_ids
 from rendezvous.scorelog.files import AttemptScores
 from rendezvous.scorelog.scored_ids import ScoredBefore, ScoredIds
 from rendezvous.store import Store
-from rendezvous.store.schema import quarantine
+from rendezvous.store.schema import id_runs, quarantine
 
 HOSTILE = ["a,b", 'say "hi"', "line\nbreak", "", " padded ", "émoji 🍷", "NULL", "\\N", "\u2028", "x" * 600]
 
@@ -98,10 +99,6 @@ def test_merged_runs_find_what_their_runs_held_and_replace_them(
 
 
 def _levels(store: Store) -> list[tuple[str, int]]:
-    from sqlalchemy import select
-
-    from rendezvous.store.schema import id_runs
-
     with store.begin() as conn:
         return [tuple(row) for row in conn.execute(select(id_runs.c.url, id_runs.c.level))]
 
@@ -110,11 +107,10 @@ def test_two_commits_of_one_id_at_once_add_it_once(database_url: str, tmp_path: 
     """Whatever the interleaving, one of two concurrent commits holding a shared id fails."""
     store = Store(database_url)
     ids = ScoredIds(store, str(tmp_path))
-    start = threading.Barrier(2)
     outcomes: dict[str, str] = {}
 
-    def commit(batch_id: str, batch: list[str]) -> None:
-        start.wait()
+    def commit(batch_id: str) -> None:
+        batch = [f"{batch_id}-{i}" for i in range(20_000)] + ["shared"]
         try:
             with store.begin() as conn:
                 ids.add(conn, batch_id, pa.array(batch), str(tmp_path / batch_id))
@@ -122,14 +118,7 @@ def test_two_commits_of_one_id_at_once_add_it_once(database_url: str, tmp_path: 
         except ScoredBefore:
             outcomes[batch_id] = "refused"
 
-    threads = [
-        threading.Thread(target=commit, args=(name, [f"{name}-{i}" for i in range(20_000)] + ["shared"]))
-        for name in ("left", "right")
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    assert at_once(lambda: commit("left"), lambda: commit("right")) == []
     assert sorted(outcomes.values()) == ["committed", "refused"]
     winner = next(name for name, outcome in outcomes.items() if outcome == "committed")
     assert ids.survey().per_batch == {winner: 20_001}
@@ -180,22 +169,7 @@ def test_two_merges_at_once_leave_every_id_in_the_set_once(
     for batch_id, batch in batches.items():
         with store.begin() as conn:
             ids.add(conn, batch_id, pa.array(batch), str(tmp_path / batch_id))
-    start = threading.Barrier(2)
-    failures: list[BaseException] = []
-
-    def merge() -> None:
-        start.wait()
-        try:
-            ids.merge()
-        except BaseException as exc:  # reported by the assertion below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=merge) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
+    assert at_once(ids.merge, ids.merge) == []
     assert ids.survey().per_batch == {batch_id: 3000 for batch_id in batches}
     assert ids.survey().problems == []
     every = {request_id: batch_id for batch_id, batch in batches.items() for request_id in batch}
