@@ -113,7 +113,11 @@ def performance(
     timed = s.timestamp_column if by != "batch" else None
     request_time = request_days(s.dev_url, s.id_column) if timed else None
     frame = realized_performance(
-        services.store, since=_since(since, json_out), by=by, request_time=request_time  # type: ignore[arg-type]
+        services.store,
+        since=_since(since, json_out),
+        by=by,  # type: ignore[arg-type]
+        request_time=request_time,
+        scored=services.scored_ids,
     )
     if json_out:
         typer.echo(frame.to_json(orient="records", date_format="iso", indent=2))

@@ -109,18 +109,10 @@ _STORED = "SELECT l.request_id, l.outcome FROM {candidates} JOIN labels l USING 
 def _live_versions(store: Store, ids: pd.Series, scored: ScoredIds | None) -> pd.Series:
     """The live model that scored each request (the one whose classes its outcome must be), by
     position, NA for a request no live model scored: one scan of the committed live score
-    files, joined with the ids in DuckDB, each answer put back at its id's position.
-
-    When the scored-id set holds every committed batch's ids, only the files of the batches it
-    names for these ids are scanned: with random ids, no file's id range could be skipped, and
-    the scan of 20M live scores was 60% of a 14 s ``labels add``."""
+    files (of the batches the scored-id set names, when it can), joined with the ids in DuckDB,
+    each answer put back at its id's position."""
     wanted = pa.array(ids, pa.string())
-    batch_ids = None
-    if scored is not None:
-        with store.begin() as conn:
-            committed = set(scorelog.manifests(conn))
-        if committed <= scored.batches():
-            batch_ids = scored.find(pc.unique(wanted)).batches()
+    batch_ids = scored.batches_of(wanted) if scored is not None else None
     found = scorelog.query(
         store,
         "SELECT w.position, any_value(s.model_version) AS version "

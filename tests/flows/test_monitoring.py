@@ -38,9 +38,10 @@ from rendezvous.monitoring.report.figures import feature_drift_figure
 from rendezvous.monitoring.report.panels import ROTATION
 from rendezvous.monitoring.report.rotations import read_rotations
 from rendezvous.pipeline import BatchJob
+from rendezvous.scorelog import read as scorelog
 from rendezvous.services import forget_services, get_services
 from rendezvous.settings import get_settings
-from rendezvous.store.schema import labels, metrics, role_changes
+from rendezvous.store.schema import batches, labels, metrics, role_changes
 
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
@@ -272,7 +273,7 @@ def labels_removed_after(demo: dict) -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("labels_removed_after")
-def test_realized_performance_once_labels_arrive(demo: dict) -> None:
+def test_realized_performance_once_labels_arrive(demo: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     runner = CliRunner()
     empty = runner.invoke(app, ["performance"])
     assert "No labelled scores yet" in empty.stdout
@@ -284,6 +285,18 @@ def test_realized_performance_once_labels_arrive(demo: dict) -> None:
     assert all(0.75 < p["roc_auc"] < 0.95 for p in perf)
     # The shifted applicants default more often: the observed positive rate shows it.
     assert by_batch[(SHIFTED, "live")]["positive_rate"] > 2 * by_batch[(CLEAN[0], "live")]["positive_rate"]
+
+    # labels of one batch alone: the scored-id set names it, and only its score files are read
+    scanned: list[list[str] | None] = []
+    query = scorelog.query
+    monkeypatch.setattr(scorelog, "query", lambda *a, **k: scanned.append(k["batch_ids"]) or query(*a, **k))
+    store = get_services().store
+    with store.begin() as conn:
+        conn.execute(labels.delete().where(labels.c.source != SHIFTED))
+        shifted = conn.execute(select(batches.c.id).where(batches.c.source == SHIFTED)).scalar_one()
+    alone = json.loads(runner.invoke(app, ["performance", "--json"]).stdout)
+    assert scanned == [[shifted]]
+    assert alone == [by_batch[(SHIFTED, role)] for role in ("canary", "live")]
 
 
 @pytest.mark.usefixtures("labels_removed_after")

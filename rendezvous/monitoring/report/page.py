@@ -74,9 +74,8 @@ def build_report(services: Services, since: datetime | None = None) -> str:
     """The whole page as one HTML string."""
     store = services.store
     axis = time_axis(services.settings.timestamp_column)
-    m, perf = place(
-        read_metrics(store, since=since), realized_performance(store, since=since, by="batch"), store, axis
-    )
+    perf = realized_performance(store, since=since, by="batch", scored=services.scored_ids)
+    m, perf = place(read_metrics(store, since=since), perf, store, axis)
     rotations = read_rotations(store)
     # role changes happen in scoring time: on a request-time axis they are listed, not drawn
     drawn = rotations.iloc[0:0] if axis.request_time else rotations
