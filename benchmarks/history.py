@@ -28,11 +28,19 @@ def history_files(data: Path, batches: int, rows: int, random_ids: bool) -> list
 
 
 def score_history(measure, files: list[Path], env: dict[str, str]) -> list[dict]:
-    """Per batch: seconds, peak RSS; ``measure(mode, file, env)`` runs one batch in a process."""
+    """Per batch: seconds, peak RSS, busy seconds per step; ``measure(mode, file, env)`` runs one
+    batch in a process."""
     series = []
     for number, file in enumerate(files):
         run = measure("flow", file, env)
-        series.append({"batch": number + 1, "seconds": run["seconds"], "peak_rss_mb": run["peak_rss_mb"]})
+        series.append(
+            {
+                "batch": number + 1,
+                "seconds": run["seconds"],
+                "peak_rss_mb": run["peak_rss_mb"],
+                "steps": run["steps"],  # busy seconds per step: which one grows, if any
+            }
+        )
     return series
 
 
