@@ -178,7 +178,7 @@ def _quarantined_among(store: Store, conn: Connection, batch_id: str, ids: pa.Ar
         lines = store.arrow(conn, select(quarantine.c.request_id).where(*where), _ID_SCHEMA).column(0)
         return pc.filter(lines, pc.is_in(lines, value_set=ids)).combine_chunks()
     params = {"batch": batch_id, "altered_1": ID_TOO_LONG, "altered_2": ID_HAS_NUL}
-    rows = store.select_among(conn, _SEEN_SQL, ids, params)
+    rows = store.select_among(conn, _SEEN_SQL, ids, quarantine, params)
     return pa.array([request_id for (request_id,) in rows], pa.string())
 
 

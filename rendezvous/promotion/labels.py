@@ -34,7 +34,7 @@ from rendezvous.outputs import write_table
 from rendezvous.registry import Registry
 from rendezvous.scorelog import read as scorelog
 from rendezvous.store import Store
-from rendezvous.store.schema import labels
+from rendezvous.store.schema import labels, quarantine
 
 if TYPE_CHECKING:
     from rendezvous.scorelog.scored_ids import ScoredIds
@@ -201,7 +201,8 @@ def _add_labels(
     with store.begin() as conn:
         known = versions.notna()
         unknown = rows[~known]
-        quarantined = {r[0] for r in store.select_among(conn, _QUARANTINED, unknown["request_id"])}
+        found = store.select_among(conn, _QUARANTINED, unknown["request_id"], quarantine)
+        quarantined = {request_id for (request_id,) in found}
         in_quarantine = unknown["request_id"].isin(quarantined)
         rejects.append(
             _reject(unknown[in_quarantine], "request_quarantined", "the request was never scored")
@@ -211,7 +212,7 @@ def _add_labels(
         )
         rows, not_classes = _as_classes(store, conn, rows[known], versions[known])
         rejects.append(not_classes)
-        stored = dict(store.select_among(conn, _STORED, rows["request_id"]))
+        stored = dict(store.select_among(conn, _STORED, rows["request_id"], labels))
         previous = rows["request_id"].map(stored).astype("str")
         new = rows[previous.isna()]
         same = rows[previous.notna() & (previous == rows["outcome"])]

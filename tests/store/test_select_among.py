@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
-from sqlalchemy import Column, MetaData, String, Table, select
+from sqlalchemy import Column, MetaData, String, Table, select, text
 
 from rendezvous.store import Store
 
@@ -44,10 +44,31 @@ def test_hostile_ids_are_written_and_found_exactly(store: Store, texts: list[str
         store.bulk_insert(conn, ids_table, pd.DataFrame({"request_id": texts[::2]}), {"batch_id": "b,1"})
     sql = "SELECT s.request_id, s.batch_id FROM {candidates} JOIN probe_ids s USING (request_id)"
     with store.begin() as conn:
-        found = dict(store.select_among(conn, sql, given([*texts, "never"])))
-        again = dict(store.select_among(conn, sql, given(texts[1::2])))  # the candidates of one call only
+        found = dict(store.select_among(conn, sql, given([*texts, "never"]), ids_table))
+        # the candidates of one call only
+        again = dict(store.select_among(conn, sql, given(texts[1::2]), ids_table))
     assert found == dict.fromkeys(texts[::2], "b,1")
     assert again == {}
+
+
+def test_postgresql_probes_the_index_only_when_the_table_is_large_beside_the_ids(store: Store) -> None:
+    """Found alike either way; 1M labels among 2M took 4.4 s probed and 1.3 s hash-joined."""
+    if not store.is_postgres:
+        pytest.skip("SQLite always probes the index")
+    stored = [f"id-{n}" for n in range(4000)]
+    with store.begin() as conn:
+        conn.execute(ids_table.delete())
+        store.bulk_insert(conn, ids_table, pd.DataFrame({"request_id": stored}), {"batch_id": "b"})
+    with store.begin() as conn:
+        unanalyzed = [store.probes_pay(conn, ids_table, n) for n in (10, 10_000)]
+        conn.execute(text("ANALYZE probe_ids"))
+    sql = "SELECT s.request_id FROM {candidates} JOIN probe_ids s USING (request_id)"
+    with store.begin() as conn:
+        assert unanalyzed == [True, False]  # a row per 64 bytes: 4000 rows are more than 64
+        assert [store.probes_pay(conn, ids_table, n) for n in (499, 501)] == [True, False]
+        for wanted in (stored[::1000], stored[::3]):
+            found = store.select_among(conn, sql, [*wanted, "never"], ids_table)
+            assert sorted(request_id for (request_id,) in found) == sorted(wanted)
 
 
 def test_an_id_with_nul_is_kept_whole_where_the_store_can(tmp_path: Path) -> None:
@@ -59,7 +80,7 @@ def test_an_id_with_nul_is_kept_whole_where_the_store_can(tmp_path: Path) -> Non
         store.bulk_insert(conn, ids_table, pd.DataFrame({"request_id": ids}), {"batch_id": "b"})
     sql = "SELECT s.request_id FROM {candidates} JOIN probe_ids s USING (request_id)"
     with store.begin() as conn:
-        found = sorted(row[0] for row in store.select_among(conn, sql, ["a", *ids]))
+        found = sorted(row[0] for row in store.select_among(conn, sql, ["a", *ids], ids_table))
     assert found == sorted(ids)
 
 
