@@ -98,6 +98,15 @@ def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
     return fsspec.core.url_to_fs(url)
 
 
+def make_folder(url: str) -> bool:
+    """Create the folder ``url`` names, with its parents; True if it was not there."""
+    fs, root = filesystem(url)
+    if fs.exists(root):
+        return False
+    fs.makedirs(root, exist_ok=True)
+    return True
+
+
 def list_batches(inbox_url: str) -> list[str]:
     """Files waiting in the inbox, oldest first (FIFO); dot-files and partial uploads are skipped.
 
@@ -105,10 +114,9 @@ def list_batches(inbox_url: str) -> list[str]:
     :func:`utf8_name`): the ledger, the logs and the orchestrator all hold names as UTF-8 text.
     A missing inbox is created: a new home's first `score` leaves the folder to drop files into.
     """
-    fs, root = filesystem(inbox_url)
-    if not fs.exists(root):
-        fs.makedirs(root, exist_ok=True)
+    if make_folder(inbox_url):
         return []
+    fs, root = filesystem(inbox_url)
     waiting = []
     for info in fs.ls(root, detail=True):
         name = info["name"].rstrip("/").rsplit("/", 1)[-1]

@@ -139,6 +139,12 @@ def models_register(
             f"{_describe_types(record)}; {_describe_profile(record)}"
         )
     )
+    if record.role == "live":  # the home can score now: the inbox is where its batches go
+        from rendezvous.batchfiles import make_folder
+
+        inbox = services.settings.inbox_url
+        make_folder(inbox)
+        console.print(terminal(f"batch files go into {inbox}; `rendezvous score` scores them"))
 
 
 def models_profile(

@@ -145,13 +145,15 @@ def test_a_new_user_with_their_own_schema_models_and_reference(new_user: Path, t
     for role, model in fitted.items():
         joblib.dump(model, tmp_path / f"{role}.joblib")
     write(applications(10_000, seed=3, month="2024-12"), tmp_path / "reference.csv")
+    said = {}
+    reference = str(tmp_path / "reference.csv")
     for role in fitted:
-        cli("models", "register", str(tmp_path / f"{role}.joblib"), "--role", role,
-            "--version", f"my-{role}", "--reference", str(tmp_path / "reference.csv"))  # fmt: skip
+        said[role] = cli("models", "register", str(tmp_path / f"{role}.joblib"), "--role", role,
+                         "--version", f"my-{role}", "--reference", reference)  # fmt: skip
+    assert f"batch files go into {new_user / 'inbox'}" in " ".join(said["live"].stdout.split())
 
     sent = {}
-    inbox = new_user / "inbox"
-    inbox.mkdir(parents=True)
+    inbox = new_user / "inbox"  # registering the live model made it, and said so
     for number, (name, month, drifted) in enumerate(BATCHES, start=10):
         sent[name] = applications(ROWS, seed=number, month=f"2025-{month:02d}", drifted=drifted)
         write(sent[name], tmp_path / name)
