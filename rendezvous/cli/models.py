@@ -139,7 +139,11 @@ def models_register(
             f"{_describe_types(record)}; {_describe_profile(record)}"
         )
     )
-    if record.role == "live":  # the home can score now: the inbox is where its batches go
+    from rendezvous.roles import current_roles
+
+    with services.store.begin() as conn:
+        serving = current_roles(conn)["live"] == record.version
+    if serving:  # the home can score now: the inbox is where its batches go
         from rendezvous.batchfiles import make_folder
 
         inbox = services.settings.inbox_url
