@@ -140,6 +140,7 @@ class Store:
 
         given = ids.to_pandas() if isinstance(ids, pa.Array | pa.ChunkedArray) else pd.Series(ids).array
         candidates = pd.DataFrame({"request_id": given}, dtype="str")
+        probe = self.is_postgres and self.probes_pay(conn, joined, len(candidates))
         cursor = conn.connection.driver_connection.cursor()
         try:
             cursor.execute("CREATE TEMP TABLE IF NOT EXISTS candidate_ids (request_id TEXT)")
@@ -148,7 +149,6 @@ class Store:
                 with cursor.copy("COPY candidate_ids FROM STDIN (FORMAT csv)") as copy:
                     for start in range(0, len(candidates), _COPY_ROWS):
                         copy.write(_csv_rows(candidates.iloc[start : start + _COPY_ROWS], {}))
-                probe = self.probes_pay(conn, joined, len(candidates))
                 for setting in _NO_TABLE_SCANS if probe else ():
                     cursor.execute(f"SET LOCAL {setting} = off")
             else:
@@ -156,7 +156,7 @@ class Store:
             found = conn.execute(text(sql.format(candidates="candidate_ids AS c")), params or {})
             rows = [tuple(row) for row in found]
             cursor.execute("DELETE FROM candidate_ids")
-            if self.is_postgres and probe:
+            if probe:
                 for setting in _NO_TABLE_SCANS:
                     cursor.execute(f"RESET {setting}")
         finally:
@@ -166,15 +166,15 @@ class Store:
     @staticmethod
     def probes_pay(conn: Connection, table: Table, candidates: int) -> bool:
         """Whether probing ``table``'s index once per candidate beats scanning it (PostgreSQL).
-        A probe cost about 4.4 us, a hash join about 0.6 us per row of the table (1M labels
-        looked for among 2M: 4.4 s probed, 1.3 s hash-joined), so the index is probed when the
-        table holds more than 8 rows per candidate. The planner is not left to choose: with its
-        disk-bound costs it hash-joined a 21M-row table with each chunk's 250k ids, 6.5 s a
-        chunk. A table never analyzed is taken to hold a row per 64 bytes: probed when big."""
+        A probe cost about 4.4 us; a hash join about 1.3 to 1.8 us per row of the table (1M
+        labels looked for among 1M: 4.4 s probed, 1.3 to 1.8 s hash-joined), so the index is
+        probed when the table holds more than 4 rows per candidate. The planner is not left to
+        choose: with its disk-bound costs it hash-joined a 21M-row table with each chunk's 250k
+        ids, 6.5 s a chunk. A table never analyzed is taken to hold a row per 64 bytes: probed when big."""
         query = "SELECT reltuples, pg_relation_size(oid) FROM pg_class WHERE oid = to_regclass(:name)"
         counted, size = conn.execute(text(query), {"name": table.name}).one()
         rows = counted if counted >= 0 else size / 64
-        return rows > 8 * candidates
+        return rows > 4 * candidates
 
     def insert_rows(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
         if rows:
